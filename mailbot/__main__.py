@@ -1,0 +1,5 @@
+"""`python -m mailbot` runs the command line."""
+
+from mailbot.cli import app
+
+app()

@@ -1,0 +1,287 @@
+"""The `mailbot` command line (typer)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import func
+from sqlmodel import select
+
+from mailbot.config import Config, ConfigError, load_config
+
+app = typer.Typer(
+    help="mailbot: the service behind the generic mailbox of the Espace collectivités portal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Configuration file.")]
+DEFAULT_CONFIG = Path("config.toml")
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        typer.echo(f"Configuration error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _engine(config: Config, check: bool = True):  # type: ignore[no-untyped-def]
+    from storage.db import make_engine
+    from storage.migrate import SchemaOutdated, check_schema
+
+    engine = make_engine(config.database.url)
+    if check:
+        try:
+            check_schema(engine)
+        except SchemaOutdated as err:
+            typer.echo(f"Database error: {err}", err=True)
+            raise typer.Exit(2) from None
+    return engine
+
+
+def build_runner(config: Config, engine):  # type: ignore[no-untyped-def]
+    from mailbot.runner import Runner
+    from mailbot.wflog import WorkflowLog
+    from portal_stub.service import StubPortal
+
+    try:
+        secret = config.secret()
+    except ConfigError as err:
+        typer.echo(f"Configuration error: {err}", err=True)
+        raise typer.Exit(2) from None
+    wflog = WorkflowLog(config.log.file, config.log.format)
+    return Runner(
+        config,
+        engine,
+        wflog,
+        lambda session: StubPortal(session, config.portal.base_url),
+        secret=secret,
+    )
+
+
+# --------------------------------------------------------------------------- run
+
+
+@app.command()
+def run(
+    config_path: ConfigOpt = DEFAULT_CONFIG,
+    once: Annotated[
+        bool, typer.Option("--once", help="Drain mailbox, outbox and timers, then exit.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the daemon."""
+    _logging(verbose)
+    config = _load(config_path)
+    try:
+        config.mailbox_password()
+        config.smtp_password()
+    except ConfigError as err:
+        typer.echo(f"Configuration error: {err}", err=True)
+        raise typer.Exit(2) from None
+    engine = _engine(config)
+    runner = build_runner(config, engine)
+    from mailbot.daemon import Daemon
+
+    daemon = Daemon(config, engine, runner)
+    if once:
+        stats = daemon.run_once()
+        typer.echo(json.dumps(stats))
+        return
+    from mailbot.service import serve_forever
+
+    serve_forever(config, engine, daemon)
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+@app.command()
+def inspect(
+    files: Annotated[list[Path], typer.Argument(help=".eml files to read.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+    config_path: Annotated[Path | None, typer.Option("--config", "-c")] = None,
+) -> None:
+    """Show how mailbot understands mail files (opens no database, sends nothing)."""
+    from mailbot.inspect import inspect_files
+
+    results, code = inspect_files(
+        [str(f) for f in files], str(config_path) if config_path else None
+    )
+    for result in results:
+        if as_json:
+            typer.echo(json.dumps(result, ensure_ascii=False))
+        else:
+            typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- status
+
+
+@app.command()
+def status(
+    config_path: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Counts of cases per state, outbox backlog, journal fates."""
+    from storage.db import session_scope
+    from storage.models import Case, InboundMessage, OutboxMail
+
+    config = _load(config_path)
+    engine = _engine(config)
+    with session_scope(engine) as session:
+        cases = {
+            f"{k}:{s}": n
+            for k, s, n in session.exec(
+                select(Case.kind, Case.state, func.count()).group_by(Case.kind, Case.state)
+            ).all()
+        }
+        outbox = dict(
+            session.exec(select(OutboxMail.state, func.count()).group_by(OutboxMail.state)).all()
+        )
+        journal = dict(
+            session.exec(
+                select(InboundMessage.fate, func.count()).group_by(InboundMessage.fate)
+            ).all()
+        )
+    report = {"cases": cases, "outbox": outbox, "journal": journal}
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo("Cases:")
+    for key, n in sorted(cases.items()):
+        typer.echo(f"  {key:35} {n}")
+    typer.echo("Outbox:")
+    for key, n in sorted(outbox.items()):
+        typer.echo(f"  {key:35} {n}")
+    typer.echo("Journal:")
+    for key, n in sorted(journal.items()):
+        typer.echo(f"  {key:35} {n}")
+
+
+# --------------------------------------------------------------------------- replay
+
+
+@app.command()
+def replay(
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="Journal ids (default: all quarantined).")
+    ] = None,
+    quarantine: Annotated[
+        bool, typer.Option("--quarantine", help="Replay quarantined messages.")
+    ] = False,
+    config_path: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Run journaled messages again (quarantined ones by default)."""
+    from mailbot.daemon import quarantined_ids
+    from mailbot.daemon import replay as do_replay
+
+    config = _load(config_path)
+    engine = _engine(config)
+    runner = build_runner(config, engine)
+    targets = list(ids or [])
+    if not targets:
+        if not quarantine:
+            typer.echo("Nothing to replay: give journal ids or --quarantine.", err=True)
+            raise typer.Exit(2)
+        targets = quarantined_ids(engine)
+    failed = 0
+    for journal_id in targets:
+        try:
+            outcome = do_replay(engine, runner, journal_id)
+        except LookupError as err:
+            typer.echo(f"{journal_id}: {err}", err=True)
+            failed += 1
+            continue
+        typer.echo(
+            f"{journal_id}: {outcome.fate} {outcome.kind or ''} {outcome.case_ref or ''}".rstrip()
+        )
+        if outcome.fate == "quarantined":
+            failed += 1
+    raise typer.Exit(1 if failed else 0)
+
+
+# --------------------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(config_path: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Create or upgrade the schema to the code's revision."""
+    from storage.migrate import upgrade
+
+    config = _load(config_path)
+    upgrade(config.database.url)
+    typer.echo("Database schema is up to date.")
+
+
+# --------------------------------------------------------------------------- log
+
+
+@app.command("log")
+def log_cmd(
+    follow: Annotated[
+        bool, typer.Option("-f", "--follow", help="Keep printing new lines.")
+    ] = False,
+    case: Annotated[str | None, typer.Option("--case", help="Only this case reference.")] = None,
+    config_path: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Print the workflow log (like tail -f with -f)."""
+    from mailbot.wflog import follow as follow_lines
+    from mailbot.wflog import line_case
+
+    config = _load(config_path)
+    path = Path(config.log.file)
+    if not follow:
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if case is None or line_case(line) == case:
+                    typer.echo(line)
+        return
+    try:
+        for line in follow_lines(path, case, from_start=True):
+            typer.echo(line)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+
+
+def _mount_optional() -> None:
+    try:
+        from mailbot.annex_cli import annex_app
+
+        app.add_typer(annex_app, name="annex", help="The subscription annex (spreadsheet).")
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from portal_stub.cli import portal_app
+
+        app.add_typer(portal_app, name="portal", help="The portal stand-in.")
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from mailbot.demo import demo
+
+        app.command("demo")(demo)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+_mount_optional()

@@ -1,0 +1,137 @@
+"""Rendering outgoing mails from `templates/<name>/` into RFC 5322 messages.
+
+Every mail we send: a Message-ID in our domain (carrying the reviewer token for a reviewer
+notification), In-Reply-To/References when it answers, the case tag in the subject,
+`Auto-Submitted` (RFC 3834 §5), `X-Mailbot-Instance`, French text and HTML parts. Values that
+come from incoming mail (subjects, display names) are cleaned so they can never inject a header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from mailbot import tokens
+from mailbot.config import Config
+from workflows.core import SendMail
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def clean_header_value(value: str, max_len: int = 900) -> str:
+    """A header value safe to write: no CR/LF/NUL or other control characters, capped."""
+    return re.sub(r"\s{2,}", " ", _CONTROL.sub(" ", value)).strip()[:max_len]
+
+
+def _date_fr(value: Any) -> str:
+    from workflows.calendar import french_date
+
+    return french_date(value)
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["date_fr"] = _date_fr
+    return env
+
+
+def common_context(config: Config, case_ref: str | None, now: datetime) -> dict[str, Any]:
+    return {
+        "case_ref": case_ref,
+        "instance_name": config.instance.name,
+        "portal_url": config.portal.base_url,
+        "generic_address": config.instance.generic_address,
+        "now": now,
+    }
+
+
+def render(template: str, context: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """(subject, text body, html body or None) of `templates/<template>/`."""
+    env = environment()
+    subject = env.get_template(f"{template}/subject.txt").render(context)
+    text = env.get_template(f"{template}/body.txt").render(context)
+    html: str | None = None
+    if (TEMPLATES / template / "body.html").exists():
+        html = env.get_template(f"{template}/body.html").render(context)
+    return clean_header_value(subject), text, html
+
+
+def _address(addr: str) -> Address:
+    local, _, domain = clean_header_value(addr, 320).rpartition("@")
+    return Address(addr_spec=f"{local}@{domain}")
+
+
+def build_message(
+    config: Config,
+    mail: SendMail,
+    case_ref: str | None,
+    *,
+    now: datetime | None = None,
+    secret: bytes | None = None,
+) -> EmailMessage:
+    now = now or datetime.now(UTC)
+    context = {**common_context(config, case_ref, now), **mail.context}
+    subject, text, html = render(mail.template, context)
+    if case_ref and f"[{case_ref}]" not in subject:
+        subject = f"[{case_ref}] {subject}"
+    msg = EmailMessage()
+    msg["From"] = Address(
+        display_name=clean_header_value(config.instance.name, 120),
+        addr_spec=config.instance.generic_address,
+    )
+    msg["Reply-To"] = config.instance.generic_address
+    msg["To"] = [_address(a) for a in mail.to]
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    domain = config.instance.domain
+    if mail.reviewer:
+        if secret is None:
+            secret = config.secret()
+        msg["Message-ID"] = tokens.reviewer_message_id(
+            domain, case_ref or "", mail.reviewer, secret
+        )
+    else:
+        msg["Message-ID"] = tokens.new_message_id(domain, case_ref, mail.template)
+    if mail.in_reply_to:
+        msg["In-Reply-To"] = clean_header_value(mail.in_reply_to, 998)
+    refs = [clean_header_value(r, 998) for r in mail.references if r]
+    if mail.in_reply_to and mail.in_reply_to not in refs:
+        refs.append(clean_header_value(mail.in_reply_to, 998))
+    if refs:
+        # RFC 5322 §3.6.4: keep the thread root and the most recent ids when the list is long.
+        if len(refs) > 20:
+            refs = refs[:1] + refs[-19:]
+        msg["References"] = " ".join(refs)
+    msg["Auto-Submitted"] = "auto-replied" if mail.auto else "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["X-Mailbot-Instance"] = domain
+    if case_ref:
+        msg["X-Mailbot-Case"] = case_ref
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8")
+    for att in mail.attachments:
+        maintype, _, subtype = att.content_type.partition("/")
+        msg.add_attachment(
+            att.data,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=clean_header_value(att.filename, 200) or "piece-jointe",
+        )
+    return msg

@@ -1,0 +1,199 @@
+"""The daemon loop: drain the INBOX, the outbox and the due timers, then wait for new mail.
+
+    journal (commit) → process (one transaction: fate + decision) → MOVE
+
+A crash anywhere leaves the message in the INBOX; seen again, the journal recognises it (by
+its bytes) and it is only moved (invariant 2). The connection is re-opened with exponential
+backoff when the server drops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from mailbot.config import Config
+from mailbot.delivery import DeliveryReport, deliver_pending, recover_stale_sending
+from mailbot.imap import CONNECTION_ERRORS, Mailbox
+from mailbot.runner import Outcome, Runner
+from storage.db import session_scope
+from storage.models import InboundMessage
+
+log = logging.getLogger(__name__)
+
+# Fault injection for the crash-safety tests: MAILBOT_FAULT=after_commit_before_move makes the
+# process die right after a message's decision is committed and before its MOVE.
+FAULT_ENV = "MAILBOT_FAULT"
+
+
+def _fault(point: str) -> None:
+    if os.environ.get(FAULT_ENV) == point:
+        log.error("fault injection: exiting at %s", point)
+        os._exit(70)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        runner: Runner,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.runner = runner
+        self.clock = clock
+        self.mailbox = Mailbox(config)
+        self.stop_event = threading.Event()
+        self.wake_event = threading.Event()
+
+    # ------------------------------------------------------------------ steps
+
+    def fate_folder(self, fate: str) -> str:
+        folders = self.config.mailbox.folders
+        return {"processed": folders.processed, "ignored": folders.ignored}.get(
+            fate, folders.quarantine
+        )
+
+    def drain_inbox(self) -> list[Outcome]:
+        outcomes = []
+        mb = self.mailbox
+        uids = mb.inbox_uids()
+        for uid, raw in mb.fetch(uids):
+            journal_id, final = self.runner.journal(raw, mb.uidvalidity, uid)
+            if final:
+                outcome = self._fate_of(journal_id)
+                log.info("uid %s already processed (%s): moving only", uid, outcome.fate)
+            else:
+                outcome = self.runner.process(journal_id)
+            _fault("after_commit_before_move")
+            mb.move(uid, self.fate_folder(outcome.fate))
+            self._mark_moved(journal_id)
+            outcomes.append(outcome)
+        return outcomes
+
+    def _fate_of(self, journal_id: int) -> Outcome:
+        with session_scope(self.engine) as session:
+            row = session.get(InboundMessage, journal_id)
+            assert row is not None
+            return Outcome(row.fate, row.kind, row.rule, row.case_ref)
+
+    def _mark_moved(self, journal_id: int) -> None:
+        with session_scope(self.engine) as session:
+            row = session.get(InboundMessage, journal_id)
+            if row is not None and not row.moved:
+                row.moved = True
+                session.add(row)
+
+    def replay_requested(self) -> list[Outcome]:
+        """Journal rows an admin asked to replay (the portal's admin view sets fate=replay)."""
+        with session_scope(self.engine) as session:
+            ids = [
+                r.id
+                for r in session.exec(
+                    select(InboundMessage).where(InboundMessage.fate == "replay")
+                ).all()
+            ]
+        return [replay(self.engine, self.runner, int(i)) for i in ids if i is not None]
+
+    def drain_outbox(self) -> DeliveryReport:
+        return asyncio.run(
+            deliver_pending(
+                self.engine,
+                self.config,
+                now=self.clock,
+                on_failure=self.runner.on_delivery_failure,
+            )
+        )
+
+    def run_once(self) -> dict[str, int]:
+        """Drain the mailbox, the outbox and the due timers, then return (`run --once`)."""
+        recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
+        self.mailbox.connect()
+        try:
+            outcomes = self.drain_inbox()
+        finally:
+            self.mailbox.close()
+        replays = self.replay_requested()
+        fired = self.runner.sweep_timers()
+        report = self.drain_outbox()
+        return {
+            "messages": len(outcomes),
+            "replayed": len(replays),
+            "timers": fired,
+            "sent": report.sent,
+            "retried": report.retried,
+            "failed": report.failed,
+        }
+
+    # ------------------------------------------------------------------ forever
+
+    def run_forever(self) -> None:
+        recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
+        backoff = 1.0
+        cfg = self.config.mailbox
+        while not self.stop_event.is_set():
+            try:
+                self.mailbox.connect()
+                log.info("connected to %s:%s as %s", cfg.host, cfg.port, cfg.user)
+                backoff = 1.0
+                while not self.stop_event.is_set():
+                    self.drain_inbox()
+                    self.replay_requested()
+                    self.runner.sweep_timers()
+                    self.drain_outbox()
+                    if self.mailbox.cfg.idle and self.mailbox.has_idle:
+                        # Re-issued well before the 29 minutes of RFC 2177 §3, and sooner when
+                        # timers or the outbox need a turn.
+                        self.mailbox.wait(min(cfg.idle_renew_seconds, 30))
+                    else:
+                        self.mailbox.wait(cfg.poll_interval_seconds)
+            except CONNECTION_ERRORS as err:
+                log.warning("mailbox connection lost (%s); retrying in %.0f s", err, backoff)
+                self.mailbox.close()
+                self.mailbox.client = None
+                if self.stop_event.wait(backoff):
+                    break
+                backoff = min(backoff * 2, cfg.reconnect_max_seconds)
+        self.mailbox.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+def replay(engine: Engine, runner: Runner, journal_id: int) -> Outcome:
+    """Run a journaled message again (after a fix): its fate is reset, then processed."""
+    with session_scope(engine) as session:
+        row = session.get(InboundMessage, journal_id)
+        if row is None:
+            raise LookupError(f"no journal entry {journal_id}")
+        row.fate = "received"
+        row.replays += 1
+        session.add(row)
+    runner.wflog.write(None, "replay", {"journal": journal_id})
+    return runner.process(journal_id)
+
+
+def quarantined_ids(engine: Engine) -> list[int]:
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(InboundMessage)
+            .where(InboundMessage.fate == "quarantined")
+            .order_by(col(InboundMessage.id))
+        ).all()
+        return [int(r.id) for r in rows if r.id is not None]
+
+
+def sleep_until(deadline: float) -> None:  # pragma: no cover - helper for the CLI
+    while time.monotonic() < deadline:
+        time.sleep(min(1.0, deadline - time.monotonic()))

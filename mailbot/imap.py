@@ -1,0 +1,193 @@
+"""The watched mailbox, over IMAP (imapclient).
+
+UIDs everywhere; messages are fetched with `BODY.PEEK[]` so the server's `\\Seen` flag is left
+alone (RFC 3501 §6.4.5); a message leaves the INBOX only by MOVE (RFC 6851), or COPY +
+`\\Deleted` + UID EXPUNGE (RFC 4315) where MOVE is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections.abc import Iterator
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from mailbot.config import Config, MailboxConfig
+
+log = logging.getLogger(__name__)
+
+# What a dropped or unwell server raises through imapclient.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    IMAPClientError,
+    OSError,
+    ssl.SSLError,
+    socket.timeout,
+    EOFError,
+)
+
+
+class Mailbox:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.cfg: MailboxConfig = config.mailbox
+        self.client: IMAPClient | None = None
+        self.uidvalidity: int | None = None
+
+    # ------------------------------------------------------------------ connection
+
+    def connect(self) -> None:
+        cfg = self.cfg
+        context = ssl.create_default_context(cafile=cfg.ca_file)
+        client = IMAPClient(
+            cfg.host,
+            port=cfg.port,
+            ssl=cfg.tls == "implicit",
+            ssl_context=context if cfg.tls == "implicit" else None,
+            timeout=60,
+        )
+        try:
+            sock = client.socket()
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):  # pragma: no cover - not every transport has one
+            pass
+        if cfg.tls == "starttls":
+            client.starttls(context)
+        client.login(cfg.user, self.config.mailbox_password())
+        self.client = client
+        self.ensure_folders()
+        self.select_inbox()
+
+    def close(self) -> None:
+        if self.client is None:
+            return
+        try:
+            self.client.logout()
+        except CONNECTION_ERRORS:
+            pass
+        finally:
+            self.client = None
+
+    def _c(self) -> IMAPClient:
+        if self.client is None:
+            raise IMAPClientError("not connected")
+        return self.client
+
+    def ensure_folders(self) -> None:
+        client = self._c()
+        folders = self.cfg.folders
+        for name in (folders.processed, folders.ignored, folders.quarantine):
+            if not client.folder_exists(name):
+                client.create_folder(name)
+                log.info("created IMAP folder %s", name)
+                try:
+                    client.subscribe_folder(name)
+                except IMAPClientError:  # pragma: no cover - subscription is a nicety
+                    pass
+
+    def select_inbox(self) -> None:
+        info = self._c().select_folder(self.cfg.folders.inbox)
+        value = info.get(b"UIDVALIDITY")
+        new = int(value) if value is not None else None
+        if self.uidvalidity is not None and new != self.uidvalidity:
+            # Nothing is reprocessed: the journal recognises messages by their bytes.
+            log.warning("UIDVALIDITY changed from %s to %s", self.uidvalidity, new)
+        self.uidvalidity = new
+
+    @property
+    def has_move(self) -> bool:
+        return self._c().has_capability("MOVE")
+
+    @property
+    def has_idle(self) -> bool:
+        return self._c().has_capability("IDLE")
+
+    # ------------------------------------------------------------------ messages
+
+    def inbox_uids(self) -> list[int]:
+        """Every message of the INBOX, oldest first (UIDs grow with arrival, RFC 3501 §2.3.1.1)."""
+        client = self._c()
+        uids = client.search(["ALL"])
+        # Deleted-but-not-expunged messages (COPY fallback interrupted) are still to move.
+        return sorted(int(u) for u in uids)
+
+    def fetch(self, uids: list[int]) -> Iterator[tuple[int, bytes]]:
+        client = self._c()
+        for start in range(0, len(uids), 50):
+            batch = uids[start : start + 50]
+            data = client.fetch(batch, ["BODY.PEEK[]", "RFC822.SIZE"])
+            for uid in batch:
+                item: dict[bytes, Any] = data.get(uid, {})
+                raw = item.get(b"BODY[]")
+                if raw is not None:
+                    yield uid, bytes(raw)
+
+    def move(self, uid: int, folder: str) -> None:
+        client = self._c()
+        if self.has_move:
+            client.move([uid], folder)
+            return
+        client.copy([uid], folder)
+        client.add_flags([uid], [b"\\Deleted"], silent=True)
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge([uid])
+        else:
+            client.expunge()
+
+    def find_uid_by_message_id(self, folder: str, message_id: str) -> int | None:
+        client = self._c()
+        client.select_folder(folder)
+        try:
+            uids = client.search(["HEADER", "Message-ID", message_id])
+        finally:
+            self.select_inbox()
+        return int(uids[-1]) if uids else None
+
+    def move_between(self, source: str, uid_mid: str, target: str) -> bool:
+        """Move the message with this Message-ID from `source` to `target` (after a replay)."""
+        client = self._c()
+        client.select_folder(source)
+        try:
+            uids = client.search(["HEADER", "Message-ID", uid_mid])
+            if not uids:
+                return False
+            if client.has_capability("MOVE"):
+                client.move(uids, target)
+            else:
+                client.copy(uids, target)
+                client.add_flags(uids, [b"\\Deleted"], silent=True)
+                client.expunge()
+            return True
+        finally:
+            self.select_inbox()
+
+    # ------------------------------------------------------------------ waiting
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for new mail. True when the server said something
+        changed. IDLE (RFC 2177) when enabled and offered, else a NOOP after sleeping."""
+        client = self._c()
+        if self.cfg.idle and self.has_idle:
+            client.idle()
+            try:
+                responses = client.idle_check(timeout=timeout)
+            finally:
+                try:
+                    client.idle_done()
+                except CONNECTION_ERRORS:
+                    raise
+            for resp in responses:
+                if isinstance(resp, tuple) and len(resp) >= 2 and resp[1] in (b"BYE",):
+                    raise IMAPClientError("server said BYE during IDLE")
+            return any(
+                isinstance(r, tuple) and len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT")
+                for r in responses
+            )
+        import time
+
+        time.sleep(timeout)
+        client.noop()
+        return True

@@ -1,0 +1,91 @@
+"""The outbox: outgoing mails written in the transaction of the decision that made them.
+
+A mail is keyed by `<case ref>:<key>`: writing the same key twice keeps the first (invariant 2).
+Automatic answers are rate-limited per address (invariant 4).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from mailbot import tokens
+from mailbot.compose import build_message
+from mailbot.config import Config
+from storage.models import OutboxMail
+from workflows.core import SendMail
+
+log = logging.getLogger(__name__)
+
+REDACTED_NOTE = (
+    "[Contenu retiré après envoi : ce message contenait des informations de connexion.]\n"
+)
+
+
+def idempotency_key(case_ref: str | None, key: str) -> str:
+    return f"{case_ref or '-'}:{key}"
+
+
+def auto_replies_sent(session: Session, address: str, since: datetime) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(OutboxMail)
+        .where(
+            col(OutboxMail.auto).is_(True),
+            OutboxMail.created_at >= since,
+            col(OutboxMail.recipients).contains(address),
+        )
+    )
+    # JSON "contains" is a LIKE on the serialised list: good enough to count, never to trust
+    # for anything else.
+    return int(session.exec(stmt).one())
+
+
+def enqueue_mail(
+    session: Session,
+    config: Config,
+    mail: SendMail,
+    case_ref: str | None,
+    *,
+    now: datetime | None = None,
+    secret: bytes | None = None,
+) -> OutboxMail | None:
+    """Render `mail` and add it to the outbox in `session`'s transaction.
+
+    Returns the outbox row (the existing one when the key was already written), or None when
+    an automatic answer was suppressed by the per-address rate limit.
+    """
+    now = now or datetime.now(UTC)
+    ikey = idempotency_key(case_ref, mail.key)
+    existing = session.exec(select(OutboxMail).where(OutboxMail.idempotency_key == ikey)).first()
+    if existing is not None:
+        return existing
+    if mail.auto:
+        limit = config.limits.auto_replies_per_address_per_day
+        for address in mail.to:
+            if auto_replies_sent(session, address.lower(), now - timedelta(days=1)) >= limit:
+                log.warning("auto-reply to %s suppressed: %d in 24 h", address, limit)
+                return None
+    msg = build_message(config, mail, case_ref, now=now, secret=secret)
+    bounce_token = secrets.token_hex(8)
+    row = OutboxMail(
+        idempotency_key=ikey,
+        case_ref=case_ref,
+        template=mail.template,
+        recipients=[a.lower() for a in mail.to],
+        recipient=mail.to[0].lower() if mail.to else "",
+        envelope_from=tokens.bounce_address(config.instance.generic_address, bounce_token),
+        bounce_token=bounce_token,
+        message_id=str(msg["Message-ID"]),
+        raw=msg.as_bytes(),
+        auto=mail.auto,
+        sensitive=mail.sensitive,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row

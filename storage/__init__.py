@@ -1,0 +1,1 @@
+"""The schema (SQLModel tables, Alembic migrations) and the few queries the rest needs."""

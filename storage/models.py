@@ -1,0 +1,137 @@
+"""mailbot's own tables. The portal stand-in keeps its tables in `portal_stub/models.py`;
+both live in one Alembic history (`storage/migrations`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, LargeBinary, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no offset: store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class InboundMessage(SQLModel, table=True):
+    """The journal: every fetched message, raw bytes first (invariant 1)."""
+
+    __tablename__ = "inbound_message"
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str | None = Field(default=None, index=True, max_length=1000)
+    sha256: str = Field(index=True, unique=True, max_length=64)
+    uidvalidity: int | None = None
+    uid: int | None = None
+    size: int = 0
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # received → processed | ignored | quarantined
+    fate: str = Field(default="received", index=True, max_length=20)
+    kind: str | None = Field(default=None, max_length=40)
+    rule: str | None = Field(default=None, max_length=80)
+    case_ref: str | None = Field(default=None, index=True, max_length=20)
+    sender: str | None = Field(default=None, max_length=320)
+    subject: str | None = Field(default=None, max_length=1000)
+    error: str | None = None
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    moved: bool = False
+    replays: int = 0
+
+
+class CaseCounter(SQLModel, table=True):
+    """Gap-free numbering of case references per kind and year."""
+
+    __tablename__ = "case_counter"
+    prefix: str = Field(primary_key=True, max_length=10)
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "mail_case"
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(index=True, unique=True, max_length=20)
+    kind: str = Field(max_length=20)  # question | subscription
+    state: str = Field(index=True, max_length=30)
+    requester: str = Field(index=True, max_length=320)
+    requester_name: str | None = Field(default=None, max_length=200)
+    subject: str = Field(default="", max_length=1000)
+    group: str | None = Field(default=None, max_length=80)
+    assignee: str | None = Field(default=None, max_length=320)
+    space: str | None = Field(default=None, max_length=20)
+    origin_message_id: str | None = Field(default=None, max_length=1000)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CaseEvent(SQLModel, table=True):
+    __tablename__ = "case_event"
+    id: int | None = Field(default=None, primary_key=True)
+    case_ref: str = Field(index=True, max_length=20)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    event: str = Field(max_length=60)
+    actor: str | None = Field(default=None, max_length=320)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OutboxMail(SQLModel, table=True):
+    """A mail to send, written in the transaction of the decision that made it."""
+
+    __tablename__ = "outbox_mail"
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=200)
+    case_ref: str | None = Field(default=None, index=True, max_length=20)
+    template: str = Field(max_length=80)
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The first recipient, for the per-address rate limit of automatic answers.
+    recipient: str = Field(default="", index=True, max_length=320)
+    envelope_from: str = Field(max_length=320)
+    bounce_token: str = Field(unique=True, max_length=40)
+    message_id: str = Field(index=True, max_length=1000)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    auto: bool = False
+    sensitive: bool = False
+    # pending → sent | failed; sent → bounced
+    state: str = Field(default="pending", index=True, max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Timer(SQLModel, table=True):
+    """Due dates as data (invariant 6): the sweep claims a timer by setting fired_at."""
+
+    __tablename__ = "timer"
+    __table_args__ = (UniqueConstraint("key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200)
+    case_ref: str = Field(index=True, max_length=20)
+    kind: str = Field(max_length=40)
+    due_at: datetime = Field(index=True, sa_type=UTCDateTime)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

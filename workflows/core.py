@@ -1,0 +1,257 @@
+"""The vocabulary shared by every workflow: what goes in (a case, an event, a context) and what
+comes out (a decision: new state, effects to carry out, workflow-log lines).
+
+Workflows decide and do no I/O. The shell (`mailbot.runner`) commits a decision in one
+transaction: case changes, outbox mails, timers and log lines together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+Space = Literal["accueil", "desta", "antai"]
+SPACES: tuple[Space, ...] = ("accueil", "desta", "antai")
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as the workflow sees it (a snapshot of the `mail_case` row)."""
+
+    ref: str
+    kind: Literal["question", "subscription"]
+    state: str
+    requester: str
+    requester_name: str | None
+    subject: str
+    group: str | None
+    assignee: str | None
+    space: str | None
+    origin_message_id: str | None
+    created_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MailReceived:
+    """A mail from a requester: the first of a case, or a follow-up in its thread."""
+
+    sender: str  # bare address, lower-case
+    sender_name: str | None
+    subject: str
+    message_id: str | None
+    references: tuple[str, ...]  # References + In-Reply-To, oldest first
+    text: str  # whole decoded body
+    new_text: str  # what the sender wrote in this mail (quotes/signature removed)
+    attachments: tuple[Attachment, ...] = ()
+    annex: Mapping[str, Any] | None = None  # `mailbot annex parse --json` output, or None
+    annex_filename: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewerReply:
+    """An authenticated reply of a reviewer to a notification of the case."""
+
+    reviewer: str
+    reviewer_name: str | None
+    message_id: str | None
+    references: tuple[str, ...]
+    new_text: str  # directive/command lines removed
+    directives: tuple[str, ...]  # canonical directive strings (CONTRACTS.md)
+    command: Any = None  # workflows.directives.ReviewerCommand on subscription cases
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    kind: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What the portal returned for one person (`Portal.create_accounts`)."""
+
+    email: str
+    temporary_password: str | None  # None: the account existed already (nothing new to send)
+    expires_at: datetime | None
+    spaces: tuple[str, ...]
+    created: bool
+
+
+@dataclass(frozen=True)
+class AccountsProvisioned:
+    credentials: tuple[Credential, ...]
+
+
+@dataclass(frozen=True)
+class Published:
+    url: str
+    version: int
+
+
+@dataclass(frozen=True)
+class DeliveryFailed:
+    """An outbox mail of this case failed for good (5xx, or a bounce came back)."""
+
+    recipient: str
+    template: str
+    reason: str
+
+
+Event = MailReceived | ReviewerReply | TimerFired | AccountsProvisioned | Published | DeliveryFailed
+
+
+@dataclass(frozen=True)
+class SimilarAnswer:
+    case_ref: str
+    space: str
+    question: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ExistingAccount:
+    email: str
+    organisation: str | None
+    spaces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a decision may need to know, passed in by the shell."""
+
+    now: datetime
+    generic_address: str
+    portal_base_url: str
+    instance_name: str
+    groups: Mapping[str, tuple[str, ...]]  # group name -> member addresses
+    handles: Mapping[str, str]  # "subscription" / "question:desta" … -> group name
+    admins: tuple[str, ...]
+    cerema_url: str
+    auto_redirect_out_of_scope: bool
+    reviewer_reminder_business_days: int
+    escalation_business_days: int
+    invitation_reminder_days: int
+    invitation_expiry_days: int
+    add_business_days: Callable[[datetime, int], datetime]
+    # Lookups prepared by the shell for this event (empty when irrelevant):
+    existing_accounts: Mapping[str, ExistingAccount] = field(default_factory=dict)
+    open_requests: Mapping[str, str] = field(default_factory=dict)  # email -> other case ref
+    similar_answers: tuple[SimilarAnswer, ...] = ()
+    triage: Any = None  # workflows.triage.TriageResult for questions
+    blank_annex: bytes | None = None  # the template xlsx, for subscription_intent replies
+    today: Callable[[], date] | None = None
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True)
+class SendMail:
+    """A mail rendered from `templates/<template>/` and written to the outbox.
+
+    `key` makes the outbox idempotency key (`<case ref>:<key>`): a mail is sent at most once
+    per key. `reviewer` set: a reviewer notification, whose Message-ID carries the HMAC token
+    issued to that reviewer for this case. `auto`: an automatic answer to a person's mail
+    (`Auto-Submitted: auto-replied`; otherwise `auto-generated`). `sensitive`: the stored copy
+    is redacted once the SMTP server has accepted it (temporary passwords).
+    """
+
+    template: str
+    to: tuple[str, ...]
+    context: Mapping[str, Any]
+    key: str
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    auto: bool = False
+    reviewer: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class PersonRequest:
+    email: str
+    first_name: str
+    last_name: str
+    organisation: str
+    spaces: tuple[str, ...]
+    job_title: str | None = None
+    phone: str | None = None
+    on_behalf_of: str | None = None
+
+
+@dataclass(frozen=True)
+class ProvisionAccounts:
+    """Create portal accounts; the shell answers with `AccountsProvisioned`."""
+
+    people: tuple[PersonRequest, ...]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Publish:
+    """Publish the Q&A in the space; the shell answers with `Published`."""
+
+    space: str
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    pass
+
+
+@dataclass(frozen=True)
+class SetTimer:
+    """Schedule `TimerFired(kind, data)` for this case at `due_at` (replaces one of same name)."""
+
+    name: str
+    kind: str
+    due_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CancelTimers:
+    """Cancel the pending timers of this case whose name starts with one of `prefixes`
+    (empty: all of them)."""
+
+    prefixes: tuple[str, ...] = ()
+
+
+Effect = SendMail | ProvisionAccounts | Publish | Withdraw | SetTimer | CancelTimers
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One workflow-log line: `<time> <case ref> <event> key=value …`."""
+
+    event: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one event. `state` None: unchanged. `updates`: other case columns to
+    change (`group`, `assignee`, `space`, `requester_name`, `subject`); `data`: the new JSON
+    data of the case when not None (replaces it whole)."""
+
+    state: str | None = None
+    updates: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] | None = None
+    effects: tuple[Effect, ...] = ()
+    log: tuple[LogLine, ...] = ()
+    closed: bool = False
