@@ -375,9 +375,12 @@ class Runner:
 
         row: OutboxMail | None = None
         generic = self.config.instance.generic_address
-        for name in ("Delivered-To", "X-Original-To", "Envelope-To", "To"):
+        for name in ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Received"):
             for value in mail.headers.get_all(name):
-                token = parse_bounce_token(_bare(value), generic)
+                # Dovecot's LMTP records the envelope recipient only in `Received: … for <…>`.
+                found = _RECEIVED_FOR.search(value) if name == "Received" else None
+                address = found.group(1).lower() if found else _bare(value)
+                token = parse_bounce_token(address, generic)
                 if token:
                     row = session.exec(
                         select(OutboxMail).where(OutboxMail.bounce_token == token)
@@ -592,6 +595,7 @@ class Runner:
         self._flush_log(pending)
 
 
+_RECEIVED_FOR = re.compile(r"\bfor\s+<([^<>\s]+@[^<>\s]+)>", re.IGNORECASE)
 _MID = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]{1,900}>)", re.IGNORECASE | re.MULTILINE)
 
 

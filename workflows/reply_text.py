@@ -1,0 +1,444 @@
+"""What a person newly wrote in a reply: quotes, attributions, signatures and footers removed.
+
+The maintained library mail-parser-reply finds the reply headers it knows (French and English
+"wrote" lines, From/De blocks, "Original Message"); the small named rules below add what it
+misses for the shapes our users send (Outlook FR, Gmail attributions wrapped over several lines,
+Zimbra, forwards, `>` quoting, French closing formulas, mobile footers). Every rule is a
+(name, predicate) pair so that it can be read, tested and reported alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+
+from mailparser_reply import EmailReplyParser
+
+from workflows.directives import is_directive_line, is_protective_line
+from workflows.reply_html import html_to_text
+
+__all__ = ["extract_new_text", "html_to_text", "MAX_TEXT_CHARS"]
+
+# A reply's new text is at its top; past this many characters we only read the head, which
+# keeps every rule linear and cheap on hostile or huge bodies.
+MAX_TEXT_CHARS = 100_000
+
+# Languages handed to mail-parser-reply: our users write French and, rarely, English.
+LIBRARY_LANGUAGES = ("fr", "en")
+LIBRARY_MAX_LINES = 400
+LIBRARY_MAX_LINE = 300
+
+# --------------------------------------------------------------------------- line shapes
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_SPACES = dict.fromkeys(map(ord, "\u00a0\u202f\u2007\u2009"), " ")
+_QUOTED = re.compile(r"^\s*>")
+_BOLD = r"[*_]{0,2}"
+
+# Labels of the header block that Outlook, Zimbra, Samsung and webmails write above a quote,
+# by role. French and English first; the other languages are those of Outlook installs that
+# contractors may use (mail-parser-reply and talon know the same words).
+_LABEL_GROUPS: dict[str, tuple[str, ...]] = {
+    "from": ("from", "de", "von", "van", "fra", "från", "от", "od", "da"),
+    "date": (
+        "date", "sent", "envoyé", "envoye", "gesendet", "datum", "verzonden", "sendt",
+        "skickat", "отправлено", "дата", "wysłano", "enviado", "fecha", "inviato", "data",
+    ),
+    "to": ("to", "à", "a", "an", "aan", "til", "till", "кому", "do", "para"),
+    "subject": ("subject", "objet", "betreff", "onderwerp", "emne", "ämne", "тема", "temat",
+                "asunto", "oggetto"),
+    "other": ("cc", "cci", "bcc", "kopie", "kopi", "копия", "dw", "reply-to", "répondre à",
+              "repondre a", "importance", "pièces jointes", "pièce jointe", "attachments"),
+}  # fmt: skip
+_LABEL_ROLE = {word: role for role, words in _LABEL_GROUPS.items() for word in words}
+_LABEL = re.compile(
+    rf"^\s*{_BOLD}\s*(?P<label>"
+    + "|".join(
+        sorted((re.escape(w).replace(r"\ ", r"\s+") for w in _LABEL_ROLE), key=len, reverse=True)
+    )
+    + rf")\s*{_BOLD}\s*:",
+    re.IGNORECASE,
+)
+
+_ORIGINAL_MESSAGE = re.compile(
+    r"^\s*-{2,}\s*(message d['’]origine|original message|mail original|message original"
+    r"|courriel original|e-mail original)\s*-{2,}\s*$",
+    re.IGNORECASE,
+)
+_FORWARDED = re.compile(
+    r"^\s*(-{2,}\s*(forwarded message|message transf[ée]r[ée]|mail transf[ée]r[ée]"
+    r"|courriel transf[ée]r[ée]|e-mail transf[ée]r[ée])\s*-{2,}"
+    r"|(d[ée]but du message (r[ée]exp[ée]di[ée]|transf[ée]r[ée])|begin forwarded message)\s*:)\s*$",
+    re.IGNORECASE,
+)
+# Orange and La Poste webmails: "Message du 03/03/25 10:02" above their De/A/Objet block.
+_MESSAGE_DU = re.compile(r"^\s*(?:>\s*)?message du \d{1,2}/\d{1,2}/\d{2,4}\b", re.IGNORECASE)
+_UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
+_SEPARATOR_ONLY = re.compile(r"^\s*[-_=*~]{3,}\s*$")
+# Outlook writes "[cid:image001.png@01DB…]" where an inline image (a logo) stood.
+_IMAGE_PLACEHOLDER = re.compile(r"^\s*\[cid:[^\]]*\]\s*$", re.IGNORECASE)
+
+_WROTE = r"(?:a\s+[ée]crit|wrote|sent|[ée]crit)"
+_ATTRIBUTIONS = (
+    # Gmail, Thunderbird, Apple Mail, Outlook for Mac, in French and English; dashes around it
+    # on Android and some webmails. A date is required: "Le chef a écrit :" is prose.
+    re.compile(rf"^-*\s*(?:le|on)\s(?=.*\d).{{2,300}}?{_WROTE}\s*:?\s*-*$", re.IGNORECASE),
+    # "… <address@domain> wrote:" whatever comes before (Samsung, Polymail).
+    re.compile(rf"^.{{0,300}}<\s*[^<>\s]+@[^<>\s]+\s*>\s*{_WROTE}\s*:?$", re.IGNORECASE),
+    # "---- Jean Dupont wrote ----" (Android stock client).
+    re.compile(rf"^-{{2,}}\s*.{{1,100}}\s{_WROTE}\s*-{{2,}}$", re.IGNORECASE),
+    # Old Gmail: "2011/4/7 Nathan <support@example.com>" (with or without a colon).
+    re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}\s.{0,200}<\s*[^<>\s]+@[^<>\s]+\s*>:?$"),
+    # Any language: a time, a year and an address in <> or () followed by at most four words
+    # and a colon ("Op 13-02-2014 3:18 schreef Julius <j@rome.com>:", "… <a@b.ru> написал:",
+    # "2014-10-17 11:28 GMT+03:00 Postmaster <postmaster@x.org>:"). Prose rarely has the
+    # address right before its final colon.
+    re.compile(
+        r"^(?=.*\d{1,2}[:.h]\d{2}(?!\d))(?=.*(?:19|20)\d{2})"
+        r".{0,250}[<(]\s*[^<>()\s]+@[^<>()\s]+\s*[>)][\"']?\s*(?:[^\s<>()@:]+\s*){0,4}:$"
+    ),
+)
+_MAX_ATTRIBUTION = 400
+_ATTRIBUTION_START = re.compile(r"^\s*(?:-+\s*)?(?:le|on)\s|^\s*\d|[<@]", re.IGNORECASE)
+
+_MOBILE_FOOTER = re.compile(
+    r"^\s*(?:"
+    r"(?:envoy[ée]|exp[ée]di[ée])\s+(?:de|depuis|avec|à partir de|a partir de)\s+"
+    r"(?:mon|ma|mes|l['’]|outlook|yahoo|courrier|mail|gmail|free|orange|sfr|bouygues)"
+    r"|sent\s+(?:from|with|via)\s+\w+"
+    r"|get\s+outlook\s+for|obten(?:ir|ez)\s+outlook\s+pour|t[ée]l[ée]charger\s+outlook\s+pour"
+    r"|provenance\s*:\s*courrier\s+pour"
+    r")[^,;]{0,60}$",
+    re.IGNORECASE,
+)
+_CLOSING = re.compile(
+    r"^\s*(?:(?:bien\s+|tr[èeé]s\s+)?cordialement|cdlt|cdt|bien\s+[àa]\s+vous"
+    r"|(?:sinc[èe]res\s+|meilleures\s+|mes\s+)?salutations(?:\s+distingu[ée]es|\s+respectueuses)?"
+    r"|respectueusement|(?:best|kind|warm|warmest|with\s+kind)?\s*regards|best\s+wishes"
+    r"|(?:yours\s+)?sincerely|yours\s+truly)"
+    r"\s*(?:[,.!;]\s*(?:[A-ZÀ-Ý][\w.'’ -]{0,40})?)?\s*$",
+    re.IGNORECASE,
+)
+_THANKS = re.compile(
+    r"^\s*(?:merci(?:\s+(?:beaucoup|d['’]avance|par\s+avance|encore|à\s+vous|a\s+vous))?"
+    r"|(?:many\s+)?thanks(?:\s+again|\s+in\s+advance)?|thank\s+you|thx)\s*[,.!]*\s*$",
+    re.IGNORECASE,
+)
+_NAME_WORD = r"(?:[A-ZÀ-Ý][\w'’-]*\.?|[A-ZÀ-Ý]\.)"
+_LONE_NAME = re.compile(rf"^\s*{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}}\s*$")
+_NOT_NAMES = {"OUI", "NON", "OK", "ANTAI", "DESTA", "ACCUEIL", "CEREMA", "CCSP", "FPS", "RAPO"}
+_DASH_NAME = re.compile(r"^-[A-ZÀ-Ý][\w'’.-]*(?:\s[A-ZÀ-Ý][\w'’.-]*){0,3}\s*$")
+_PHONE = re.compile(
+    r"(?:\+\d{2}\s?\(?0?\)?\s?|\b0)[1-9](?:[\s.-]?\d{2}){4}\b|\(\d{3}\)\s?\d{3}-\d{4}"
+)
+_CONTACT = re.compile(
+    r"(?:^|\s)(?:t[ée]l|tel|t[ée]l[ée]phone|phone|mob|mobile|port|portable|fax)\b\.?\s*:?|@|www\.",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = re.compile(
+    r"^\s*\[?\s*(?:ce message (?:est|a été envoyé) au format html|this is an? html(?: only)? "
+    r"(?:message|email)|your (?:email|mail) client does not support html|votre (?:client|"
+    r"logiciel) de messagerie ne (?:peut|prend) pas)",
+    re.IGNORECASE,
+)
+
+# --------------------------------------------------------------------------- entry point
+
+
+def extract_new_text(text: str, html: str | None = None) -> str:
+    """Return what the sender wrote in this mail, without quotes, attributions, forwarded
+    blocks, signatures and mobile footers; internal paragraphs are kept, the result stripped.
+
+    `text` is the decoded text/plain body (may be empty), `html` the decoded text/html body.
+    The HTML is read when the text part is empty or a "see the HTML" placeholder, and also
+    when its result is a strict beginning of the text part's result: HTML marks quotes and
+    signatures explicitly (blockquote, gmail_quote, divRplyFwdMsg, #Signature), so a longer
+    text result means the text part hid a boundary (or was itself made from the HTML).
+    """
+    source = text or ""
+    if not html:
+        return _extract_plain(source)
+    from_html = _extract_plain(html_to_text(html, strip_quotes=True))
+    if not source.strip() or _PLACEHOLDER.match(source):
+        return from_html
+    from_text = _extract_plain(source)
+    if from_html and _squeeze(from_text).startswith(_squeeze(from_html)):
+        return from_html
+    return from_text
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _extract_plain(source: str) -> str:
+    lines = _normalise(source[:MAX_TEXT_CHARS])
+    headers = library_header_lines(lines)
+    lines = lines[: _first_hard_cut(lines, headers)]
+    lines = _drop_quotes(lines, headers)
+    lines = _drop_signature(lines)
+    return _tidy(lines)
+
+
+def _normalise(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.translate(_INVISIBLE).translate(_SPACES)
+    return [line.rstrip() for line in text.split("\n")]
+
+
+# --------------------------------------------------------------------------- quote markers
+
+HardRule = Callable[[list[str], int], bool]
+
+
+def _is_header_block(lines: list[str], i: int) -> bool:
+    """An Outlook/Zimbra block: a From/De (or Date/Envoyé) line, then within 6 lines at least
+    one more label, among which a date or a subject ("De : x / À : y" alone may be prose)."""
+    first = _label_role(lines[i])
+    if first not in ("from", "date"):
+        return False
+    roles = {first}
+    for line in lines[i + 1 : i + 7]:
+        role = _label_role(line)
+        if role:
+            roles.add(role)
+    return len(roles) >= 2 and bool(roles & {"date", "subject"})
+
+
+def _label_role(line: str) -> str | None:
+    match = _LABEL.match(line)
+    if not match:
+        return None
+    return _LABEL_ROLE.get(re.sub(r"\s+", " ", match.group("label").lower()))
+
+
+HARD_RULES: list[tuple[str, HardRule]] = [
+    ("original_message_separator", lambda lines, i: bool(_ORIGINAL_MESSAGE.match(lines[i]))),
+    ("forwarded_message_separator", lambda lines, i: bool(_FORWARDED.match(lines[i]))),
+    ("webmail_message_du", lambda lines, i: bool(_MESSAGE_DU.match(lines[i]))),
+    ("underscore_separator", lambda lines, i: bool(_UNDERSCORES.match(lines[i]))),
+    ("header_block", _is_header_block),
+]
+
+
+def attribution_span(lines: list[str], i: int) -> int:
+    """Number of lines (1 to 3) of a "… a écrit :" / "… wrote:" line starting at i, or 0.
+
+    Clients wrap long attributions (Gmail cuts before the address or before "écrit :"), so 2
+    and 3 joined lines are tried when the first one opens like an attribution (Le/On, a date,
+    an address): "Merci\nLe 3 mars … a écrit :" starts on its second line.
+    """
+    for n in (1, 2, 3):
+        chunk = lines[i : i + n]
+        if len(chunk) < n or not chunk[-1].strip() or _QUOTED.match(chunk[-1]):
+            return 0
+        if n > 1 and not _ATTRIBUTION_START.search(chunk[0]):
+            return 0
+        if _is_attribution(chunk):
+            return n
+    return 0
+
+
+def _is_attribution(chunk: list[str]) -> bool:
+    joined = " ".join(part.strip() for part in chunk)
+    if len(joined) > _MAX_ATTRIBUTION:
+        return False
+    return any(pattern.match(joined) for pattern in _ATTRIBUTIONS)
+
+
+def library_header_lines(lines: list[str]) -> dict[int, int]:
+    """Line index -> line count of each reply header that mail-parser-reply recognises.
+
+    The library reads lines stripped of indentation; its patterns are quadratic on long lines,
+    so it sees the first LIBRARY_MAX_LINES lines cut to LIBRARY_MAX_LINE chars (headers are
+    short and near the top; our own rules still read everything).
+    """
+    head = [line.strip()[:LIBRARY_MAX_LINE] for line in lines[:LIBRARY_MAX_LINES]]
+    stripped = "\n".join(head)
+    message = EmailReplyParser(languages=list(LIBRARY_LANGUAGES)).read("")
+    found: dict[int, int] = {}
+    for match in message.HEADER_REGEX.finditer(stripped):
+        header = match.group(0)
+        start = match.start() + len(header) - len(header.lstrip("\n"))
+        index = stripped.count("\n", 0, start)
+        if _LABEL.match(head[index]) and not _is_header_block(head, index):
+            continue  # its From/De blocks need only two labels: "De : x / À : y" is prose
+        found.setdefault(index, header.strip("\n").count("\n") + 1)
+    return found
+
+
+def _next_content(lines: list[str], i: int) -> str | None:
+    return next((line for line in _islice_from(lines, i) if line.strip()), None)
+
+
+def _first_hard_cut(lines: list[str], headers: dict[int, int]) -> int:
+    """Index of the first line where the quoted or forwarded part begins (len when none).
+
+    An attribution followed by `>` lines is not a cut: the quote is dropped line by line, so a
+    reply written below or between quotes survives. Without `>` lines, everything after it is
+    the quoted mail (Outlook-style and forwarded mails quote without markers).
+    """
+    for i, line in enumerate(lines):
+        if _QUOTED.match(line) or not line.strip():
+            continue
+        if any(rule(lines, i) for _, rule in HARD_RULES):
+            return i
+        span = attribution_span(lines, i) or headers.get(i, 0)
+        if span:
+            following = _next_content(lines, i + span)
+            if following is None or not _QUOTED.match(following):
+                return i
+    return len(lines)
+
+
+def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
+    """Drop `>` lines, the attribution above them, and a quoted URL's tail that the client
+    wrapped without its `>`; unquoted text between quotes (inline answers) is kept."""
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        span = attribution_span(lines, i) or headers.get(i, 0)
+        if span and (_next_content(lines, i + span) or "").lstrip().startswith(">"):
+            i += span
+            continue
+        if _QUOTED.match(line):
+            i += 1
+            continue
+        # A quoted URL broken by the client without its ">": one word, under a "://" line.
+        wrapped = (
+            0 < i < len(lines) - 1
+            and len(line.split()) == 1
+            and bool(_QUOTED.match(lines[i - 1]))
+            and "://" in lines[i - 1]
+            and bool(_QUOTED.match(lines[i + 1]))
+        )
+        if not wrapped:
+            kept.append(line)
+        i += 1
+    return kept
+
+
+# --------------------------------------------------------------------------- signatures
+
+SignatureRule = Callable[[list[str], int], bool]
+
+
+def _is_dash_delimiter(lines: list[str], i: int) -> bool:
+    # RFC 3676 section 4.3: "-- " alone on a line; clients and re-wrapping often drop the space.
+    return lines[i].strip() in {"--", "__"}
+
+
+def _content_lines_after(lines: list[str], i: int, limit: int) -> int:
+    """How many non-blank lines follow line i, counting no further than `limit`."""
+    count = 0
+    for line in _islice_from(lines, i + 1):
+        if line.strip():
+            count += 1
+            if count >= limit:
+                break
+    return count
+
+
+def _islice_from(lines: list[str], start: int) -> Iterator[str]:
+    return (lines[j] for j in range(start, len(lines)))
+
+
+def _is_mobile_footer(lines: list[str], i: int) -> bool:
+    # Only near the end: "Sent from my desk, …" in a sentence is prose.
+    return bool(_MOBILE_FOOTER.match(lines[i])) and _content_lines_after(lines, i, 3) <= 2
+
+
+def _is_closing(lines: list[str], i: int) -> bool:
+    return bool(_CLOSING.match(lines[i]))
+
+
+def _is_thanks_and_name(lines: list[str], i: int) -> bool:
+    """ "Merci,\nJean Dupont\nMairie de X" as the last paragraph: the thanks opens a card of
+    1-4 short lines. "Merci." alone, or followed by more text, stays."""
+    if not _THANKS.match(lines[i]) or (i > 0 and lines[i - 1].strip()):
+        return False
+    card = list(itertools.islice(_islice_from(lines, i + 1), 5))
+    while card and not card[-1].strip():
+        card.pop()
+    if not 1 <= len(card) <= 4 or any(not line.strip() or len(line) > 60 for line in card):
+        return False
+    return _content_lines_after(lines, i + len(card), 1) == 0
+
+
+def _is_dash_name(lines: list[str], i: int) -> bool:
+    """ "-Abhishek Kona" alone as the last paragraph (a list item has a space after its dash)."""
+    if not _DASH_NAME.match(lines[i]) or (i > 0 and lines[i - 1].strip()):
+        return False
+    return _content_lines_after(lines, i, 1) == 0
+
+
+def _is_lone_name(lines: list[str], i: int) -> bool:
+    """ "Marie" or "Jean-Pierre MARTIN" alone as the last paragraph, after some text."""
+    line = lines[i].strip()
+    if not _LONE_NAME.match(line) or len(line) > 40 or line.upper() in _NOT_NAMES:
+        return False
+    if i == 0 or lines[i - 1].strip() or _content_lines_after(lines, i, 1):
+        return False
+    return any(prior.strip() for prior in lines[:i])
+
+
+def _is_contact_block(lines: list[str], i: int) -> bool:
+    """The last paragraph is 2-8 short lines with a phone number, an address or a web site,
+    and reads like a card, not a sentence (no line ends with ":" or "?")."""
+    if i > 0 and lines[i - 1].strip():
+        return False
+    block = list(itertools.islice(_islice_from(lines, i), 9))
+    while block and not block[-1].strip():
+        block.pop()
+    if not block or _content_lines_after(lines, i + len(block) - 1, 1):
+        return False
+    if not 2 <= len(block) <= 8 or any(not line.strip() for line in block):
+        return False
+    if any(len(line) > 80 or line.rstrip().endswith((":", "?", ".")) for line in block):
+        return False
+    return any(_PHONE.search(line) or _CONTACT.search(line) for line in block[1:])
+
+
+SIGNATURE_RULES: list[tuple[str, SignatureRule]] = [
+    ("signature_delimiter", _is_dash_delimiter),
+    ("mobile_footer", _is_mobile_footer),
+    ("closing_formula", _is_closing),
+    ("thanks_and_name", _is_thanks_and_name),
+    ("dash_name", _is_dash_name),
+    ("lone_name", _is_lone_name),
+    ("contact_block", _is_contact_block),
+]
+
+
+def _drop_signature(lines: list[str]) -> list[str]:
+    """Cut at the first signature start. Lines below it that say NE PAS PUBLIER or HORS
+    PÉRIMÈTRE are kept: a reviewer who writes them under the signature must be obeyed."""
+    for i in range(len(lines)):
+        if not lines[i].strip() or is_directive_line(lines[i]):
+            continue
+        if any(rule(lines, i) for _, rule in SIGNATURE_RULES):
+            protective = [line for line in lines[i:] if is_protective_line(line)]
+            return lines[:i] + ([""] + protective if protective else [])
+    return lines
+
+
+# --------------------------------------------------------------------------- tidy
+
+
+def _tidy(lines: list[str]) -> str:
+    """Drop image placeholders and trailing separator lines, collapse blank runs, strip."""
+    end = len(lines)
+    while end and (not lines[end - 1].strip() or _SEPARATOR_ONLY.match(lines[end - 1])):
+        end -= 1
+    out: list[str] = []
+    for line in lines[:end]:
+        if _IMAGE_PLACEHOLDER.match(line):
+            continue
+        if not line.strip():
+            if out and out[-1]:
+                out.append("")
+            continue
+        out.append(line)
+    return "\n".join(out).strip("\n").strip()
