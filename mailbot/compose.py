@@ -8,7 +8,6 @@ come from incoming mail (subjects, display names) are cleaned so they can never 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -22,16 +21,10 @@ import jinja2
 
 from mailbot import tokens
 from mailbot.config import Config
+from mailbot.parse import clean_header_value
 from workflows.core import SendMail
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def clean_header_value(value: str, max_len: int = 900) -> str:
-    """A header value safe to write: no CR/LF/NUL or other control characters, capped."""
-    return re.sub(r"\s{2,}", " ", _CONTROL.sub(" ", value)).strip()[:max_len]
-
 
 def _date_fr(value: Any) -> str:
     from workflows.calendar import french_date
