@@ -36,11 +36,9 @@ def auto_replies_sent(session: Session, address: str, since: datetime) -> int:
         .where(
             col(OutboxMail.auto).is_(True),
             OutboxMail.created_at >= since,
-            col(OutboxMail.recipients).contains(address),
+            OutboxMail.recipient == address,
         )
     )
-    # JSON "contains" is a LIKE on the serialised list: good enough to count, never to trust
-    # for anything else.
     return int(session.exec(stmt).one())
 
 

@@ -310,6 +310,7 @@ class Runner:
             new_text=parsed.text,
             directives=tuple(parsed.directives),
             command=parsed.command,
+            errors=tuple(parsed.errors),
         )
         self._decide(session, case, event, pending, mail=mail)
         return case.ref
@@ -413,13 +414,24 @@ class Runner:
 
     # ------------------------------------------------------------------ decisions
 
-    def _context(self, session: Session, portal: Portal, kind: str, event: Event | None) -> Context:
+    def _context(
+        self,
+        session: Session,
+        portal: Portal,
+        kind: str,
+        event: Event | None,
+        case: Case | None = None,
+    ) -> Context:
         cfg = self.config
         existing: dict[str, Any] = {}
         open_requests: dict[str, str] = {}
         similar: tuple[SimilarAnswer, ...] = ()
         triage_result = None
         blank = None
+        if isinstance(event, TimerFired) and kind == "subscription" and case is not None:
+            # Invitation reminders and expiry need to know who has logged in since.
+            people = [str(p.get("email", "")) for p in (case.data or {}).get("people", [])]
+            existing = dict(portal.find_accounts([e for e in people if e]))
         if isinstance(event, MailReceived):
             emails = [event.sender]
             if event.annex:
@@ -484,7 +496,7 @@ class Runner:
         mail: Any = None,
     ) -> None:
         portal = self.portal_factory(session)
-        ctx = self._context(session, portal, case.kind, event)
+        ctx = self._context(session, portal, case.kind, event, case)
         decision = WORKFLOWS[case.kind].decide(cases.view(case), event, ctx)
         self._apply(session, case, decision, pending, portal)
 

@@ -70,6 +70,7 @@ class ReviewerReply:
     new_text: str  # directive/command lines removed
     directives: tuple[str, ...]  # canonical directive strings (CONTRACTS.md)
     command: Any = None  # workflows.directives.ReviewerCommand on subscription cases
+    errors: tuple[str, ...] = ()  # French notes of the directive parser, for the reviewer
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class ExistingAccount:
     email: str
     organisation: str | None
     spaces: tuple[str, ...]
+    first_login_at: datetime | None = None
 
 
 @dataclass(frozen=True)

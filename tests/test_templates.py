@@ -1,0 +1,473 @@
+"""Every mail template renders with the contexts the workflows really send: no undefined
+variable, no leftover Jinja syntax, user text escaped in HTML, the key facts in the text part."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+from workflows_support import (
+    NOW,
+    PARIS,
+    XLSX,
+    account,
+    annex,
+    annex_error,
+    apply,
+    ctx,
+    mail,
+    opened,
+    reply,
+    row,
+    sent,
+    similar,
+)
+
+from workflows import question, subscription
+from workflows.calendar import french_date
+from workflows.core import (
+    AccountsProvisioned,
+    CaseView,
+    Credential,
+    Decision,
+    DeliveryFailed,
+    Published,
+    SendMail,
+    TimerFired,
+)
+from workflows.directives import ReviewerCommand
+from workflows.triage import TriageResult
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+MINE = (
+    "subscription_ack",
+    "subscription_invalid",
+    "subscription_intent",
+    "subscription_notify",
+    "subscription_requester_note",
+    "subscription_reminder",
+    "subscription_escalation",
+    "subscription_needs_info",
+    "subscription_refused",
+    "subscription_result",
+    "review_confirmation",
+    "review_help",
+    "review_already_decided",
+    "invitation",
+    "invitation_new_spaces",
+    "invitation_reminder",
+    "question_ack",
+    "question_notify",
+    "question_answer",
+    "question_cerema",
+    "question_reminder",
+    "question_escalation",
+    "delivery_failed_alert",
+    "reviewer_auth_failed",
+    "reviewer_auth_alert",
+)
+HOSTILE = '<script>alert("x")</script>'
+PASSWORD = "Tmp-Zq8r-41wK"
+EXPIRES = datetime(2026, 12, 28, 9, 30, tzinfo=PARIS)
+ABO = "ABO-2026-000001"
+QREF = "Q-2026-000042"
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["date_fr"] = french_date
+    return env
+
+
+ENV = environment()
+
+
+def render(template: str, context: dict[str, Any], ref: str | None) -> tuple[str, str, str]:
+    full = {
+        "case_ref": ref,
+        "instance_name": "Espace collectivités — stationnement payant",
+        "portal_url": "https://portail.example.gouv.fr",
+        "generic_address": "decentralisation-stationnement@demo.test",
+        "now": NOW,
+        **context,
+    }
+    return tuple(  # type: ignore[return-value]
+        ENV.get_template(f"{template}/{part}").render(full)
+        for part in ("subject.txt", "body.txt", "body.html")
+    )
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def _step(case: CaseView, decision: Decision, out: list[tuple[str, SendMail]]) -> CaseView:
+    out += [(case.ref, m) for m in sent(decision)]
+    return apply(case, decision)
+
+
+def subscription_mails() -> list[tuple[str, SendMail]]:
+    out: list[tuple[str, SendMail]] = []
+    rows = [
+        row(1, organisation=f"Commune {HOSTILE}"),
+        row(2, requester_type="prestataire", on_behalf_of="Commune d'Exemple", email="b@gmail.com"),
+        row(3),
+    ]
+    event = mail(
+        f"Notre demande {HOSTILE}",
+        sender_name=f"Agnès {HOSTILE}",
+        subject=f"Demande {HOSTILE}",
+        annex_data=annex(rows, warnings=["Les macros du classeur ont été ignorées."]),
+        attachments=(XLSX,),
+    )
+    context = ctx(
+        existing_accounts={"personne1@ville-exemple.fr": account("personne1@ville-exemple.fr")},
+        open_requests={"personne3@ville-exemple.fr": "ABO-2026-000007"},
+    )
+    start = subscription.start(event, context, ABO)
+    out += [(ABO, m) for m in sent(start)]
+    case = opened(start, event, ABO, "subscription")
+    for command in (None, ReviewerCommand("AIDE"), ReviewerCommand("REFUSER")):
+        out += [(ABO, m) for m in sent(subscription.decide(case, reply(command=command), ctx()))]
+    bad_numbers = reply(command=ReviewerCommand("APPROUVER", people=(7,)))
+    out += [(ABO, m) for m in sent(subscription.decide(case, bad_numbers, ctx()))]
+    case = _step(case, subscription.decide(case, TimerFired("reminder", {"round": 1}), ctx()), out)
+    case = _step(
+        case, subscription.decide(case, TimerFired("escalation", {"round": 1}), ctx()), out
+    )
+    case = _step(
+        case,
+        subscription.decide(case, mail(f"Une note {HOSTILE}", message_id="<n1@x>"), ctx()),
+        out,
+    )
+    ask = reply(
+        command=ReviewerCommand("COMPLÉTER", text=f"Le SIREN ? {HOSTILE}"), message_id="<c1@x>"
+    )
+    case = _step(case, subscription.decide(case, ask, ctx()), out)
+    case = _step(
+        case, subscription.decide(case, mail("Le voici.", message_id="<m2@x>"), ctx()), out
+    )
+    refused = subscription.decide(
+        case, reply(command=ReviewerCommand("REFUSER", text=f"Motif {HOSTILE}")), ctx()
+    )
+    out += [(ABO, m) for m in sent(refused)]
+    approve = reply(command=ReviewerCommand("APPROUVER", people=(1, 3)), message_id="<a1@x>")
+    case = _step(case, subscription.decide(case, approve, ctx()), out)
+    creds = (
+        Credential("personne1@ville-exemple.fr", None, None, ("accueil", "desta"), False),
+        Credential("personne3@ville-exemple.fr", PASSWORD, EXPIRES, ("accueil", "desta"), True),
+    )
+    case = _step(case, subscription.decide(case, AccountsProvisioned(creds), ctx()), out)
+    late = reply(command=ReviewerCommand("APPROUVER"), message_id="<a2@x>")
+    case = _step(case, subscription.decide(case, late, ctx()), out)
+    remind = subscription.decide(
+        case, TimerFired("invitation_reminder"), ctx(now=NOW + timedelta(days=7))
+    )
+    case = _step(case, remind, out)
+    failed = DeliveryFailed(
+        "personne3@ville-exemple.fr", "invitation", "550 5.1.1 Utilisateur inconnu"
+    )
+    case = _step(case, subscription.decide(case, failed, ctx()), out)
+    for annex_data in (
+        annex(
+            errors=[
+                annex_error(5, "siren", "SIREN", "12345678", "n'est pas un numéro SIREN valide")
+            ]
+        ),
+        annex(error="Le fichier est protégé par un mot de passe."),
+    ):
+        bad = mail(annex_data=annex_data, attachments=(XLSX,))
+        out += [
+            ("ABO-2026-000002", m) for m in sent(subscription.start(bad, ctx(), "ABO-2026-000002"))
+        ]
+    intent = mail("Comment obtenir un accès ?")
+    out += [
+        ("ABO-2026-000003", m) for m in sent(subscription.start(intent, ctx(), "ABO-2026-000003"))
+    ]
+    return out
+
+
+def question_mails() -> list[tuple[str, SendMail]]:
+    out: list[tuple[str, SendMail]] = []
+    text = f"Bonjour,\nQuand l'interface CCSP sera-t-elle publiée ? {HOSTILE}\nCordialement\nJean Dupont"
+    event = mail(
+        text,
+        subject=f"Interface {HOSTILE}",
+        sender="jean.dupont@ville.fr",
+        sender_name="Jean Dupont",
+    )
+    guess = TriageResult(
+        "desta",
+        {"desta": 4.0, "out_of_scope": 2.0},
+        {"desta": ["ccsp", "interface"]},
+        False,
+        ["tarif"],
+    )
+    start = question.start(event, ctx(triage=guess, similar_answers=similar(2)), QREF)
+    case = opened(start, event, QREF, "question")
+    out += [(QREF, m) for m in sent(start)]
+    desta = "relecteur.desta@demo.test"
+    for text_, directives in (
+        ("", ()),
+        ("AIDE", ()),
+        ("x", ("TRANSFÉRER: nulle-part",)),
+        ("x", ("ESPACE: CCSP",)),
+    ):
+        out += [
+            (QREF, m)
+            for m in sent(
+                question.decide(case, reply(text_, reviewer=desta, directives=directives), ctx())
+            )
+        ]
+    for directives in (("HORS PÉRIMÈTRE",), ("NE PAS PUBLIER",)):
+        decision = question.decide(
+            case, reply(f"Réponse {HOSTILE}", reviewer=desta, directives=directives), ctx()
+        )
+        out += [(QREF, m) for m in sent(decision)]
+    case = _step(case, question.decide(case, TimerFired("reminder", {"round": 1}), ctx()), out)
+    case = _step(case, question.decide(case, TimerFired("escalation", {"round": 1}), ctx()), out)
+    case = _step(
+        case,
+        question.decide(
+            case, mail("Précision.", sender=case.requester, message_id="<q2@x>"), ctx()
+        ),
+        out,
+    )
+    transfer = reply(
+        "Pour l'ANTAI.", reviewer=desta, directives=("TRANSFÉRER: antai",), message_id="<t1@x>"
+    )
+    case = _step(case, question.decide(case, transfer, ctx()), out)
+    answer = reply(
+        f"Bonjour,\nLa réponse {HOSTILE}.",
+        reviewer="relecteur.antai@demo.test",
+        message_id="<t2@x>",
+    )
+    case = _step(case, question.decide(case, answer, ctx()), out)
+    url = f"https://portail.example.gouv.fr/espaces/antai/questions/{QREF}"
+    case = _step(case, question.decide(case, Published(url, 1), ctx()), out)
+    case = _step(
+        case,
+        question.decide(case, reply("Encore", reviewer=desta, message_id="<t3@x>"), ctx()),
+        out,
+    )
+    case = _step(
+        case,
+        question.decide(
+            case, mail("Et ensuite ?", sender=case.requester, message_id="<q3@x>"), ctx()
+        ),
+        out,
+    )
+    case = _step(
+        case,
+        question.decide(case, DeliveryFailed(case.requester, "question_answer", "550"), ctx()),
+        out,
+    )
+    auto = mail("Quel tarif pour nos horodateurs ?", sender="x@ville.fr")
+    oos = TriageResult(None, {"out_of_scope": 4.0}, {}, True, ["horodateurs", "tarif"])
+    redirected = question.start(
+        auto, ctx(triage=oos, auto_redirect_out_of_scope=True), "Q-2026-000043"
+    )
+    out += [("Q-2026-000043", m) for m in sent(redirected)]
+    return out
+
+
+def runner_mails() -> list[tuple[str | None, SendMail]]:
+    """The mails the runner sends itself (mailbot.runner), with its contexts."""
+    auth = {
+        "sender": "intrus@example.org",
+        "reason": "wrong_sender",
+        "subject": f"Re: {HOSTILE}",
+        "ref": ABO,
+    }
+    failure = {
+        "recipient": "x@example.org",
+        "template": "question_answer",
+        "reason": "550 5.1.1",
+        "ref": QREF,
+    }
+    return [
+        (ABO, SendMail("reviewer_auth_failed", ("intrus@example.org",), auth, "a")),
+        (ABO, SendMail("reviewer_auth_alert", ("admin@demo.test",), auth, "b")),
+        (
+            None,
+            SendMail(
+                "reviewer_auth_alert",
+                ("admin@demo.test",),
+                {**auth, "reason": "mystery", "ref": None},
+                "c",
+            ),
+        ),
+        (QREF, SendMail("delivery_failed_alert", ("admin@demo.test",), failure, "d")),
+    ]
+
+
+ALL = subscription_mails() + question_mails() + runner_mails()
+
+
+def _id(item: tuple[str | None, SendMail]) -> str:
+    return f"{item[1].template}-{item[1].key}"
+
+
+# --------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_every_mail_has_its_three_parts(name: str) -> None:
+    for part in ("subject.txt", "body.txt", "body.html"):
+        assert (TEMPLATES / name / part).is_file()
+
+
+def test_every_template_is_exercised_by_a_scenario() -> None:
+    assert {m.template for _, m in ALL} == set(MINE)
+
+
+@pytest.mark.parametrize("item", ALL, ids=[_id(i) for i in ALL])
+def test_renders_cleanly(item: tuple[str | None, SendMail]) -> None:
+    ref, sendmail = item
+    subject, text, html = render(sendmail.template, dict(sendmail.context), ref)
+    for part in (subject, text, html):
+        assert "{{" not in part and "{%" not in part and "}}" not in part
+    assert subject.strip() and "\n" not in subject.strip()
+    assert not ref or ref not in subject  # the composer adds the [REF] tag itself
+    assert "\n\n\n" not in text
+    assert "L'équipe Espace collectivités — Ministère de l'Intérieur" in text
+    if ref:
+        assert ref in text and ref in html
+    assert html.lstrip().startswith("<!DOCTYPE html>")
+    assert "<script>" not in html  # user text is escaped, and we never add scripts
+    assert not re.search(r"""(?:src|href)=["']?//|<link|@import|src=["']?https?:""", html)
+
+
+def test_user_text_shown_in_the_text_part_is_escaped_in_the_html_part() -> None:
+    shown = 0
+    for ref, m in ALL:
+        _, text, html = render(m.template, dict(m.context), ref)
+        if HOSTILE in text:
+            shown += 1
+            assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html, m.template
+    assert shown > 10
+
+
+def test_the_password_is_only_in_the_invitation() -> None:
+    for ref, m in ALL:
+        subject, text, html = render(m.template, dict(m.context), ref)
+        if m.template == "invitation":
+            assert PASSWORD in text and PASSWORD in html and m.sensitive
+        else:
+            assert PASSWORD not in subject + text + html, m.template
+
+
+def _text_of(template: str, key: str = "") -> str:
+    """The text part of the first mail of that template whose key starts with `key`."""
+    ref, m = next((r, m) for r, m in ALL if m.template == template and m.key.startswith(key))
+    return render(template, dict(m.context), ref)[1]
+
+
+@pytest.mark.parametrize(
+    ("template", "facts"),
+    [
+        (
+            "invitation:invite:",
+            [
+                "https://portail.example.gouv.fr/connexion",
+                "Identifiant : personne3@ville-exemple.fr",
+                f"Mot de passe temporaire : {PASSWORD}",
+                "valable jusqu'au 28 décembre 2026",
+                "https://portail.example.gouv.fr/documents/fiches/mot-de-passe",
+                "https://portail.example.gouv.fr/documents/fiches/mini-guide",
+                "Madame, Monsieur,",
+            ],
+        ),
+        ("invitation_new_spaces:new_spaces:", ["personne1@ville-exemple.fr", "Accueil et DESTA"]),
+        (
+            "invitation_reminder:invite_reminder:",
+            ["personne3@ville-exemple.fr", "28 décembre 2026"],
+        ),
+        ("subscription_ack:ack", ["ABO-2026-000001", "3 personnes", "b@gmail.com", "La suite"]),
+        (
+            "subscription_notify:notify:relecteur.abonnements@demo.test:1",
+            [
+                "1. Agnès Nom1",
+                "3. Chloé Nom3",
+                "⚠ A déjà un compte",
+                "ABO-2026-000007",
+                "⚠ Adresse de messagerie personnelle",
+                "APPROUVER 1,3",
+                "REFUSER <motif>",
+                "Les macros du classeur ont été ignorées.",
+                "13 novembre 2026",
+            ],
+        ),
+        (
+            "subscription_invalid:invalid:",
+            ["La ligne 5, colonne « SIREN » : « 12345678 »", "en pièce jointe"],
+        ),
+        ("subscription_intent:intent:", ["annexe-demande-abonnement.xlsx", "Espace DESTA"]),
+        (
+            "subscription_result:result:",
+            ["Chloé Nom3", "Agnès Nom1", "Bruno Nom2", "28 décembre 2026"],
+        ),
+        ("subscription_refused:refused:", ["Motif"]),
+        ("subscription_needs_info:needs_info:", ["Le SIREN ?"]),
+        (
+            "subscription_escalation:escalation:",
+            ["relecteur.abonnements@demo.test", "5 jours ouvrés"],
+        ),
+        ("question_ack:ack", ["Q-2026-000042", "Question publiée n° 1 sur les FPS"]),
+        (
+            "question_notify:notify:relecteur.desta@demo.test:1",
+            [
+                "Jean Dupont <jean.dupont@ville.fr>",
+                "Espace proposé : DESTA",
+                "ccsp, interface",
+                "⚠ Signes d'une question hors périmètre",
+                "TEXTE DE LA QUESTION QUI SERA PUBLIÉ",
+                "QUESTION :",
+            ],
+        ),
+        (
+            "question_answer:answer:2",
+            ["https://portail.example.gouv.fr/espaces/antai/questions/Q-2026-000042"],
+        ),
+        (
+            "question_cerema:cerema:",
+            ["http://www.territoires-ville.cerema.fr/nous-contacter-r455.html"],
+        ),
+        ("reviewer_auth_failed:", ["n'a pas été pris en compte", "adressée à une autre personne"]),
+        ("reviewer_auth_alert:b", ["intrus@example.org", "wrong_sender"]),
+    ],
+)
+def test_text_part_carries_the_key_facts(template: str, facts: list[str]) -> None:
+    name, _, key = template.partition(":")
+    text = _text_of(name, key)
+    for fact in facts:
+        assert fact in text, fact
+
+
+def test_notification_shows_the_scrubbed_text_to_publish() -> None:
+    text = _text_of("question_notify", "notify:relecteur.desta@demo.test:1")
+    published = text.split("TEXTE DE LA QUESTION QUI SERA PUBLIÉ")[1].split("Vérifiez-le")[0]
+    assert "Quand l'interface CCSP sera-t-elle publiée ?" in published
+    assert "Dupont" not in published and "Cordialement" not in published
+
+
+def test_every_help_problem_has_a_sentence() -> None:
+    for problem in (
+        "unknown_command", "bad_numbers", "missing_reason", "missing_text", "nothing_to_decide",
+        "empty_answer", "unknown_group", "unknown_space", "command_on_question",
+    ):  # fmt: skip
+        context = {
+            "kind": "question", "state": "open", "requester": "a@b.fr", "requester_name": None,
+            "parse_errors": [], "problem": problem, "value": "x", "numbers": [4, 5],
+            "people_count": 3, "groups": ["desta"], "spaces": ["Accueil"], "help_text": "…",
+        }  # fmt: skip
+        text = render("review_help", context, QREF)[1]
+        assert "Voici le mode d'emploi demandé" not in text, problem

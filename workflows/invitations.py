@@ -1,0 +1,217 @@
+"""After an approval: invitations for the accounts the portal created, their reminder and
+their expiry (calendar days, `[timers]` of config.toml).
+
+A person whose account already existed gets a mail naming the spaces now open to them, with
+no password. The case stays open (`invited`) while an invitation is pending, and closes when
+every invitation was used or has expired.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from workflows.casework import iso, mutable_data, requester_thread, short, spaces_label
+from workflows.core import (
+    AccountsProvisioned,
+    CaseView,
+    Context,
+    Credential,
+    Effect,
+    LogLine,
+    SendMail,
+    SetTimer,
+    TimerFired,
+)
+from workflows.states import CLOSED, INVITED
+
+REMINDER = "invitation_reminder"
+EXPIRY = "invitation_expiry"
+TEMPLATES = frozenset({"invitation", "invitation_new_spaces", "invitation_reminder"})
+Outcome = tuple[str, dict[str, Any], list[Effect], list[LogLine]]
+
+
+def portal_links(ctx: Context) -> dict[str, str]:
+    base = ctx.portal_base_url.rstrip("/")
+    return {
+        "login_url": f"{base}/connexion",
+        "password_guide_url": f"{base}/documents/fiches/mot-de-passe",
+        "mini_guide_url": f"{base}/documents/fiches/mini-guide",
+    }
+
+
+def activated(ctx: Context, email: str) -> bool:
+    """Whether the person has logged in since, as far as the shell told us.
+
+    The shell fills `ctx.existing_accounts` (with `first_login_at`) when an invitation timer
+    fires."""
+    account = ctx.existing_accounts.get(email)
+    if account is None:
+        return False
+    return account.first_login_at is not None
+
+
+def _person_name(person: dict[str, Any]) -> dict[str, str]:
+    return {
+        "first_name": str(person.get("first_name") or ""),
+        "last_name": str(person.get("last_name") or ""),
+        "organisation": str(person.get("organisation") or ""),
+    }
+
+
+def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> Outcome:
+    data = mutable_data(case)
+    round_number = int(data.get("round", 0))
+    people = {str(p["email"]): p for p in data.get("people", [])}
+    decision = data.get("decision") or {}
+    records: dict[str, Any] = data.setdefault("invitations", {})
+    links = portal_links(ctx)
+    effects: list[Effect] = []
+    log: list[LogLine] = []
+    invited, existing = [], []
+    expires_at = ctx.now + timedelta(days=ctx.invitation_expiry_days)
+    for cred in event.credentials:
+        email = cred.email.lower()
+        person = people.get(email, {"email": email})
+        view = {**_person_name(person), "email": email, "spaces_label": spaces_label(cred.spaces)}
+        if cred.temporary_password:
+            expires_at = cred.expires_at or expires_at
+            effects.append(_invitation(cred, view, links, expires_at, round_number))
+            records[email] = _record("sent", cred, ctx, expires_at)
+            invited.append(view)
+            log.append(LogLine("invitation_sent", {"to": email}))
+        else:
+            effects.append(_new_spaces(cred, view, links, round_number))
+            records[email] = _record("existing", cred, ctx, None)
+            existing.append(view)
+            log.append(LogLine("invitation_new_spaces", {"to": email}))
+    answered = {c.email.lower() for c in event.credentials}
+    approved = set(decision.get("approved") or [])
+    missing = [
+        {**_person_name(p), "email": e}
+        for e, p in people.items()
+        if int(p.get("number", 0)) in approved and e not in answered
+    ]
+    if missing:
+        log.append(LogLine("accounts_missing", {"emails": ",".join(m["email"] for m in missing)}))
+    refused = [
+        {**_person_name(p), "email": e, "number": p.get("number")}
+        for e, p in people.items()
+        if int(p.get("number", 0)) in set(decision.get("refused") or [])
+    ]
+    effects.append(
+        SendMail(
+            template="subscription_result",
+            to=(case.requester,),
+            context={
+                "invited": invited,
+                "existing": existing,
+                "refused": refused,
+                "missing": missing,
+                "expires_at": iso(expires_at),
+                "requester_name": case.requester_name,
+                **links,
+            },
+            key=f"result:{round_number}",
+            **requester_thread(case, data),
+        )
+    )
+    if not invited:
+        log.append(LogLine("case_closed", {"reason": "no_invitation_pending"}))
+        return CLOSED, data, effects, log
+    effects += _invitation_timers(ctx, expires_at)
+    return INVITED, data, effects, log
+
+
+def _record(
+    status: str, cred: Credential, ctx: Context, expires_at: datetime | None
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "spaces": list(cred.spaces),
+        "sent_at": iso(ctx.now),
+        "expires_at": iso(expires_at) if expires_at else None,
+    }
+
+
+def _invitation(
+    cred: Credential,
+    view: dict[str, Any],
+    links: dict[str, str],
+    expires_at: datetime,
+    round_number: int,
+) -> SendMail:
+    return SendMail(
+        template="invitation",
+        to=(cred.email.lower(),),
+        context={
+            **view,
+            **links,
+            "password": cred.temporary_password,
+            "expires_at": iso(expires_at),
+        },
+        key=f"invite:{short(cred.email.lower())}:{round_number}",
+        sensitive=True,
+    )
+
+
+def _new_spaces(
+    cred: Credential, view: dict[str, Any], links: dict[str, str], round_number: int
+) -> SendMail:
+    return SendMail(
+        template="invitation_new_spaces",
+        to=(cred.email.lower(),),
+        context={**view, **links},
+        key=f"new_spaces:{short(cred.email.lower())}:{round_number}",
+    )
+
+
+def _invitation_timers(ctx: Context, expires_at: datetime) -> list[Effect]:
+    timers: list[Effect] = []
+    reminder_at = ctx.now + timedelta(days=ctx.invitation_reminder_days)
+    if reminder_at < expires_at:
+        timers.append(SetTimer(name=REMINDER, kind=REMINDER, due_at=reminder_at))
+    timers.append(SetTimer(name=EXPIRY, kind=EXPIRY, due_at=expires_at))
+    return timers
+
+
+def on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Outcome:
+    data = mutable_data(case)
+    records: dict[str, Any] = data.setdefault("invitations", {})
+    effects: list[Effect] = []
+    log: list[LogLine] = []
+    people = {str(p["email"]): p for p in data.get("people", [])}
+    links = portal_links(ctx)
+    for email, record in sorted(records.items()):
+        if record.get("status") != "sent":
+            continue
+        if activated(ctx, email):
+            record["status"] = "used"
+        elif event.kind == EXPIRY:
+            record["status"] = "expired"
+        else:
+            view = {**_person_name(people.get(email, {})), "email": email}
+            effects.append(
+                SendMail(
+                    template="invitation_reminder",
+                    to=(email,),
+                    context={**view, **links, "expires_at": record.get("expires_at")},
+                    key=f"invite_reminder:{short(email)}:{data.get('round', 0)}",
+                )
+            )
+            log.append(LogLine("invitation_reminder_sent", {"to": email}))
+    pending = [e for e, r in records.items() if r.get("status") == "sent"]
+    if pending or case.state != INVITED:
+        return case.state, data, effects, log
+    counts = {
+        status: sum(1 for r in records.values() if r.get("status") == status)
+        for status in ("used", "expired", "failed")
+    }
+    log.append(LogLine("invitations_closed", counts))
+    return CLOSED, data, effects, log
+
+
+def mark_failed(data: dict[str, Any], recipient: str, template: str) -> None:
+    record = data.get("invitations", {}).get(recipient.lower())
+    if template in TEMPLATES and record is not None:
+        record["status"] = "failed"

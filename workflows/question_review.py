@@ -1,0 +1,385 @@
+"""A reviewer's reply on a question: the answer and its directives (CONTRACTS.md), then the
+portal's `Published`. Protective directives win: HORS PÉRIMÈTRE over everything, NE PAS PUBLIER
+over publication (fail closed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workflows import privacy
+from workflows.casework import (
+    cancel_review_timers,
+    finish,
+    ignored,
+    iso,
+    mutable_data,
+    parse_errors,
+    requester_thread,
+    reviewer_mail,
+    space_label,
+)
+from workflows.core import (
+    SPACES,
+    CaseView,
+    Context,
+    Decision,
+    Effect,
+    LogLine,
+    Publish,
+    Published,
+    ReviewerReply,
+    SendMail,
+)
+from workflows.directives import HELP_TEXT_QUESTION
+from workflows.question_routing import (
+    DEFAULT_SPACE,
+    gist,
+    published_question,
+    route,
+    space_of_group,
+)
+from workflows.states import ANSWERED, OPEN, PUBLISHING
+from workflows.states import QUESTION_CLOSED as CLOSED_STATES
+from workflows.triage import fold
+
+# What a reviewer may write on a question when they meant a command, not an answer.
+_NOT_AN_ANSWER = frozenset("aide help approuver valider valide refuser completer ok vu".split())
+
+
+def _directives(directives: tuple[str, ...]) -> dict[str, Any]:
+    found: dict[str, Any] = {"no_publish": False, "out_of_scope": False}
+    for directive in directives:
+        keyword, _, value = directive.partition(":")
+        keyword, value = keyword.strip(), value.strip()
+        if keyword == "NE PAS PUBLIER":
+            found["no_publish"] = True
+        elif keyword == "HORS PÉRIMÈTRE":
+            found["out_of_scope"] = True
+        elif keyword == "ESPACE" and value:
+            found["space"] = value.lower()
+        elif keyword == "QUESTION" and value:
+            found["question"] = value
+        elif keyword == "TRANSFÉRER" and value:
+            found["transfer"] = value.lower()
+    return found
+
+
+def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
+    log = [
+        LogLine(
+            "reviewer_reply",
+            {"by": event.reviewer, "directives": ";".join(event.directives) or "-"},
+        )
+    ]
+    answer = event.new_text.strip()
+    verb = getattr(event.command, "verb", None)
+    if verb == "AIDE" or fold(answer) in ("aide", "help"):
+        return _help(case, event, ctx, None, log)
+    if case.state != OPEN:
+        return _already_answered(case, event, ctx, log)
+    if verb is not None or fold(answer) in _NOT_AN_ANSWER:
+        return _help(case, event, ctx, "command_on_question", log)
+    found = _directives(event.directives)
+    data = mutable_data(case)
+    if found["out_of_scope"]:
+        return redirect(case, ctx, data, event, answer or None, log)
+    if "transfer" in found:
+        return _transfer(case, event, ctx, data, found["transfer"], answer, log)
+    space = found.get("space") or case.space or DEFAULT_SPACE
+    if space not in SPACES:
+        return _help(case, event, ctx, "unknown_space", log, value=found.get("space"))
+    if not answer:
+        return _help(case, event, ctx, "empty_answer", log)
+    if found["no_publish"]:
+        return _answer_privately(case, event, ctx, data, answer, log)
+    return _publish(case, event, ctx, data, space, found.get("question"), answer, log)
+
+
+def _record_answer(
+    data: dict[str, Any], by: str | None, ctx: Context, text: str | None, outcome: str
+) -> None:
+    data.setdefault("answers", []).append(
+        {
+            "at": iso(ctx.now),
+            "by": by,
+            "text": text,
+            "outcome": outcome,
+            "round": data.get("round", 0),
+        }
+    )
+    data["outcome"] = outcome
+    data["answered_by"] = by
+    data["answered_at"] = iso(ctx.now)
+
+
+def redirect(
+    case: CaseView,
+    ctx: Context,
+    data: dict[str, Any],
+    event: ReviewerReply | None,
+    reviewer_text: str | None,
+    log: list[LogLine],
+) -> Decision:
+    """HORS PÉRIMÈTRE: the asker is sent to CEREMA; nothing is published."""
+    automatic = event is None
+    mail = SendMail(
+        template="question_cerema",
+        to=(case.requester,),
+        context={
+            "cerema_url": ctx.cerema_url,
+            "reviewer_text": reviewer_text,
+            "automatic": automatic,
+            "question_excerpt": gist(data),
+            "requester_name": case.requester_name,
+        },
+        key=f"cerema:{data.get('round', 0)}",
+        auto=automatic,
+        **requester_thread(case, data),
+    )
+    _record_answer(data, event.reviewer if event else None, ctx, reviewer_text, "redirected")
+    effects: list[Effect] = [mail]
+    updates: dict[str, Any] = {}
+    if event is not None:
+        effects = [
+            cancel_review_timers(),
+            mail,
+            _confirmation(case, event, ctx, "redirect", text=reviewer_text),
+        ]
+        updates["assignee"] = event.reviewer
+    log.append(LogLine("redirected_cerema", {"auto": automatic, "by": _by(event)}))
+    return finish(
+        case, ANSWERED, CLOSED_STATES, data=data, effects=effects, log=log, updates=updates
+    )
+
+
+def _by(event: ReviewerReply | None) -> str:
+    return event.reviewer if event else "auto"
+
+
+def _transfer(
+    case: CaseView,
+    event: ReviewerReply,
+    ctx: Context,
+    data: dict[str, Any],
+    group: str,
+    note: str,
+    log: list[LogLine],
+) -> Decision:
+    if group not in ctx.groups:
+        return _help(case, event, ctx, "unknown_group", log, value=group)
+    data.setdefault("transfers", []).append(
+        {"at": iso(ctx.now), "by": event.reviewer, "from": case.group, "to": group}
+    )
+    space = space_of_group(ctx, group) or case.space
+    confirmation = _confirmation(case, event, ctx, "transfer", group=group)
+    log.append(LogLine("transferred", {"from": case.group, "to": group, "by": event.reviewer}))
+    extra = {
+        "transfer_note": note or None,
+        "transferred_by": event.reviewer,
+        "from_group": case.group,
+    }
+    return route(case, ctx, data, group, space, "transferred", [confirmation], log, extra=extra)
+
+
+def _answer_privately(
+    case: CaseView,
+    event: ReviewerReply,
+    ctx: Context,
+    data: dict[str, Any],
+    answer: str,
+    log: list[LogLine],
+) -> Decision:
+    """NE PAS PUBLIER: the answer goes to the asker only."""
+    mail = _answer_mail(case, data, answer, None, None, case.space)
+    _record_answer(data, event.reviewer, ctx, answer, "not_published")
+    confirmation = _confirmation(case, event, ctx, "not_published")
+    log.append(LogLine("answer_mailed", {"to": case.requester, "published": False}))
+    return finish(
+        case,
+        ANSWERED,
+        CLOSED_STATES,
+        data=data,
+        effects=[cancel_review_timers(), mail, confirmation],
+        log=log,
+        updates={"assignee": event.reviewer},
+    )
+
+
+def _publish(
+    case: CaseView,
+    event: ReviewerReply,
+    ctx: Context,
+    data: dict[str, Any],
+    space: str,
+    wording: str | None,
+    answer: str,
+    log: list[LogLine],
+) -> Decision:
+    question_text = wording or published_question(data)
+    # The answer is published without the greeting, the signature or the asker's name; its
+    # contact details stay (they are the administration's, given on purpose).
+    public_answer = privacy.scrub(answer, case.requester_name, case.requester, contacts=False)
+    previous = data.get("published_answer")
+    if previous and data.get("publications"):
+        public_answer = f"{previous}\n\nRéponse complémentaire : {public_answer}"
+    data["pending"] = {
+        "space": space,
+        "question": question_text,
+        "answer": public_answer,
+        "mail_answer": answer,
+        "by": event.reviewer,
+        "at": iso(ctx.now),
+        "reviewer_message_id": event.message_id,
+        "reviewer_references": list(event.references),
+        "notes": list(parse_errors(event)),
+    }
+    log.append(LogLine("answer_submitted", {"space": space, "by": event.reviewer}))
+    return finish(
+        case,
+        PUBLISHING,
+        CLOSED_STATES,
+        data=data,
+        effects=[
+            cancel_review_timers(),
+            Publish(space=space, question=question_text, answer=public_answer),
+        ],
+        log=log,
+        updates={"assignee": event.reviewer, "space": space},
+    )
+
+
+def on_published(case: CaseView, event: Published, ctx: Context) -> Decision:
+    data = mutable_data(case)
+    pending = data.pop("pending", None)
+    if case.state != PUBLISHING or not pending:
+        return ignored(case, CLOSED_STATES, "published_ignored", state=case.state)
+    space = pending["space"]
+    mail = _answer_mail(case, data, pending["mail_answer"], event.url, event.version, space)
+    data.setdefault("publications", []).append(
+        {
+            "space": space,
+            "version": event.version,
+            "url": event.url,
+            "at": iso(ctx.now),
+            "by": pending["by"],
+        }
+    )
+    data["published_question_text"] = pending["question"]
+    data["published_answer"] = pending["answer"]
+    by = str(pending["by"])
+    _record_answer(data, by, ctx, pending["mail_answer"], "published")
+    confirmation = reviewer_mail(
+        "review_confirmation",
+        case,
+        by,
+        pending.get("reviewer_message_id"),
+        tuple(pending.get("reviewer_references") or ()),
+        ctx,
+        "confirm:published",
+        pending.get("notes") or (),
+        action="published",
+        url=event.url,
+        version=event.version,
+        space_label=space_label(space),
+        published_question=pending["question"],
+        published_answer=pending["answer"],
+    )
+    log = [
+        LogLine("answer_published", {"space": space, "version": event.version, "url": event.url}),
+        LogLine("answer_mailed", {"to": case.requester, "published": True}),
+    ]
+    return finish(case, ANSWERED, CLOSED_STATES, data=data, effects=[mail, confirmation], log=log)
+
+
+def _answer_mail(
+    case: CaseView,
+    data: Mapping[str, Any],
+    answer: str,
+    url: str | None,
+    version: int | None,
+    space: str | None,
+) -> SendMail:
+    return SendMail(
+        template="question_answer",
+        to=(case.requester,),
+        context={
+            "answer": answer,
+            "url": url,
+            "version": version,
+            "published": url is not None,
+            "space_label": space_label(space or DEFAULT_SPACE),
+            "question_excerpt": gist(data),
+            "requester_name": case.requester_name,
+        },
+        key=f"answer:{data.get('round', 0)}",
+        **requester_thread(case, data),
+    )
+
+
+def _confirmation(
+    case: CaseView, event: ReviewerReply, ctx: Context, action: str, **context: Any
+) -> SendMail:
+    return reviewer_mail(
+        "review_confirmation",
+        case,
+        event.reviewer,
+        event.message_id,
+        event.references,
+        ctx,
+        f"confirm:{action}",
+        parse_errors(event),
+        action=action,
+        **context,
+    )
+
+
+def _help(
+    case: CaseView,
+    event: ReviewerReply,
+    ctx: Context,
+    problem: str | None,
+    log: list[LogLine],
+    value: str | None = None,
+) -> Decision:
+    mail = reviewer_mail(
+        "review_help",
+        case,
+        event.reviewer,
+        event.message_id,
+        event.references,
+        ctx,
+        "help",
+        parse_errors(event),
+        problem=problem,
+        value=value,
+        groups=sorted(ctx.groups),
+        spaces=[space_label(s) for s in SPACES],
+        help_text=HELP_TEXT_QUESTION,
+    )
+    log.append(LogLine("review_help", {"by": event.reviewer, "problem": problem or "aide"}))
+    return finish(case, case.state, CLOSED_STATES, effects=[mail], log=log)
+
+
+def _already_answered(
+    case: CaseView, event: ReviewerReply, ctx: Context, log: list[LogLine]
+) -> Decision:
+    answers = case.data.get("answers") or []
+    last = answers[-1] if answers else {}
+    pending = case.data.get("pending") or {}
+    publications = case.data.get("publications") or []
+    mail = reviewer_mail(
+        "review_already_decided",
+        case,
+        event.reviewer,
+        event.message_id,
+        event.references,
+        ctx,
+        "already",
+        outcome="publishing" if case.state == PUBLISHING else last.get("outcome"),
+        decided_by=pending.get("by") or last.get("by"),
+        decided_at=pending.get("at") or last.get("at"),
+        url=publications[-1]["url"] if publications else None,
+    )
+    log.append(LogLine("decision_ignored", {"by": event.reviewer, "reason": "already_answered"}))
+    return finish(case, case.state, CLOSED_STATES, effects=[mail], log=log)

@@ -1,0 +1,148 @@
+"""Routing a question to a reviewer group: the notification (with the text that would be
+published) and the reviewer timers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workflows import privacy
+from workflows.casework import (
+    excerpt,
+    finish,
+    group_members,
+    iso,
+    notify_members,
+    review_timers,
+    space_label,
+)
+from workflows.core import SPACES, CaseView, Context, Decision, Effect, LogLine
+from workflows.directives import HELP_TEXT_QUESTION
+from workflows.states import OPEN
+from workflows.states import QUESTION_CLOSED as CLOSED_STATES
+
+DEFAULT_SPACE = "accueil"  # every account sees Accueil (CONTRACTS.md)
+MAX_SIMILAR = 3
+
+
+def gist(data: Mapping[str, Any]) -> str:
+    """The question in a few words, as quoted back to the asker or in reminders."""
+    question = str(data.get("question", ""))
+    return excerpt(privacy.strip_courtesy(question) or question)
+
+
+def similar_view(similar: Any) -> dict[str, str]:
+    return {
+        "case_ref": similar.case_ref,
+        "space_label": space_label(similar.space),
+        "question": excerpt(similar.question, 200),
+        "url": similar.url,
+    }
+
+
+def space_of_group(ctx: Context, group: str) -> str | None:
+    for handle, name in ctx.handles.items():
+        kind, _, space = handle.partition(":")
+        if name == group and kind == "question" and space in SPACES:
+            return space
+    return None
+
+
+def route(
+    case: CaseView,
+    ctx: Context,
+    data: dict[str, Any],
+    group: str | None,
+    space: str | None,
+    stage: str,
+    effects: list[Effect],
+    log: list[LogLine],
+    *,
+    attachments: tuple[Any, ...] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> Decision:
+    """Notify every member of `group` (a new round) and set the reviewer timers."""
+    data["round"] = int(data.get("round", 0)) + 1
+    data["round_at"] = iso(ctx.now)  # what reminders count from
+    members = group_members(ctx, group)
+    context = notify_context(case, ctx, data, group, space, stage, extra or {})
+    effects = [
+        *effects,
+        *notify_members("question_notify", members, context, data["round"], tuple(attachments)),
+    ]
+    effects += review_timers(ctx, data["round"])
+    log.append(
+        LogLine(
+            "notification_sent",
+            {"group": group, "round": data["round"], "members": len(members), "stage": stage},
+        )
+    )
+    return finish(
+        case,
+        OPEN,
+        CLOSED_STATES,
+        data=data,
+        effects=effects,
+        log=log,
+        updates={"group": group, "space": space},
+    )
+
+
+def notify_context(
+    case: CaseView,
+    ctx: Context,
+    data: Mapping[str, Any],
+    group: str | None,
+    space: str | None,
+    stage: str,
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    triage = data.get("triage") or {}
+    account = ctx.existing_accounts.get(case.requester)
+    answers = data.get("answers") or []
+    publications = data.get("publications") or []
+    reasons = [
+        {
+            "space_label": space_label(name),
+            "score": (triage.get("scores") or {}).get(name, 0),
+            "terms": terms,
+        }
+        for name, terms in (triage.get("matched") or {}).items()
+    ]
+    return {
+        "stage": stage,
+        "round": data.get("round", 1),
+        "asker": case.requester,
+        "asker_name": case.requester_name,
+        "organisation": account.organisation if account else None,
+        "subject": case.subject,
+        "question": data.get("question", ""),
+        "followups": list(data.get("followups") or []),
+        "published_question": published_question(data),
+        "space": space,
+        "space_label": space_label(space or DEFAULT_SPACE),
+        "space_guessed": space is not None,
+        "group": group,
+        "reasons": reasons,
+        "out_of_scope": bool(triage.get("out_of_scope")),
+        "out_of_scope_terms": list(triage.get("out_of_scope_terms") or []),
+        "similar": list(data.get("similar") or []),
+        "previous_answer": answers[-1]["text"] if answers else None,
+        "previous_url": publications[-1]["url"] if publications else None,
+        "groups": sorted(ctx.groups),
+        "help_text": HELP_TEXT_QUESTION,
+        "transfer_note": None,
+        "transferred_by": None,
+        "from_group": None,
+        "followup_text": None,
+        **extra,
+    }
+
+
+def published_question(data: Mapping[str, Any]) -> str:
+    """The question as it would be published: scrubbed, with the asker's later additions."""
+    parts = [str(data.get("published_question") or "")]
+    for followup in data.get("followups") or []:
+        label = "Question complémentaire" if followup.get("after_answer") else "Précision"
+        parts.append(f"{label} : {followup['published']}")
+    return "\n\n".join(p for p in parts if p)

@@ -1,0 +1,254 @@
+"""Reviewer commands on a subscription case (CONTRACTS.md, "Reviewer commands"):
+APPROUVER [numbers], REFUSER motif, COMPLÉTER texte, AIDE. Every command is confirmed to its
+reviewer; anything else gets the help text; a decided case stays as it is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from workflows.casework import (
+    cancel_review_timers,
+    finish,
+    iso,
+    mutable_data,
+    parse_errors,
+    requester_thread,
+    reviewer_mail,
+)
+from workflows.core import (
+    CaseView,
+    Context,
+    Decision,
+    LogLine,
+    ProvisionAccounts,
+    ReviewerReply,
+    SendMail,
+)
+from workflows.directives import HELP_TEXT_SUBSCRIPTION
+from workflows.states import (
+    APPROVED,
+    NEEDS_INFO,
+    REFUSED,
+    UNDER_REVIEW,
+)
+from workflows.states import (
+    SUBSCRIPTION_CLOSED as CLOSED_STATES,
+)
+from workflows.states import (
+    SUBSCRIPTION_DECIDED as DECIDED_STATES,
+)
+from workflows.subscription_people import person_request, person_view
+
+
+def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
+    command = event.command
+    verb = getattr(command, "verb", None)
+    log = [LogLine("reviewer_command", {"verb": verb or "-", "by": event.reviewer})]
+    if verb is None:
+        return _help(case, event, ctx, "unknown_command", log)
+    if verb == "AIDE":
+        return _help(case, event, ctx, None, log)
+    if case.state in DECIDED_STATES:
+        return _already_decided(case, event, ctx, log)
+    if case.state != UNDER_REVIEW and case.state != NEEDS_INFO:
+        return _help(case, event, ctx, "nothing_to_decide", log)
+    data = mutable_data(case)
+    text = (getattr(command, "text", None) or "").strip()
+    if verb == "APPROUVER":
+        return _approve(case, event, ctx, data, getattr(command, "people", None), log)
+    if verb == "REFUSER":
+        if not text:
+            return _help(case, event, ctx, "missing_reason", log)
+        return _refuse(case, event, ctx, data, text, log)
+    if verb == "COMPLÉTER":
+        if not text:
+            return _help(case, event, ctx, "missing_text", log)
+        return _ask_requester(case, event, ctx, data, text, log)
+    return _help(case, event, ctx, "unknown_command", log)
+
+
+def _decision_record(event: ReviewerReply, ctx: Context, verb: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "verb": verb,
+        "by": event.reviewer,
+        "by_name": event.reviewer_name,
+        "at": iso(ctx.now),
+        **extra,
+    }
+
+
+def _approve(
+    case: CaseView,
+    event: ReviewerReply,
+    ctx: Context,
+    data: dict[str, Any],
+    numbers: Sequence[int] | None,
+    log: list[LogLine],
+) -> Decision:
+    people = data.get("people", [])
+    all_numbers = [int(p["number"]) for p in people]
+    chosen = sorted(set(numbers)) if numbers else all_numbers
+    unknown = [n for n in chosen if n not in all_numbers]
+    if unknown:
+        return _help(
+            case, event, ctx, "bad_numbers", log, numbers=unknown, people_count=len(people)
+        )
+    refused = [n for n in all_numbers if n not in chosen]
+    data["decision"] = _decision_record(event, ctx, "APPROUVER", approved=chosen, refused=refused)
+    log[0] = LogLine(
+        "reviewer_command",
+        {"verb": "APPROUVER", "by": event.reviewer, "people": ",".join(map(str, chosen))},
+    )
+    approved_people = [p for p in people if int(p["number"]) in chosen]
+    expires_at = ctx.now + timedelta(days=ctx.invitation_expiry_days)
+    provision = ProvisionAccounts(
+        people=tuple(person_request(p) for p in approved_people), expires_at=expires_at
+    )
+    confirmation = _confirmation(
+        case,
+        event,
+        ctx,
+        "approve" if not refused else "approve_some",
+        approved=[person_view(p, ctx) for p in approved_people],
+        refused=[person_view(p, ctx) for p in people if int(p["number"]) in refused],
+    )
+    log.append(LogLine("accounts_requested", {"people": len(approved_people)}))
+    return finish(
+        case,
+        APPROVED,
+        CLOSED_STATES,
+        data=data,
+        effects=[cancel_review_timers(), provision, confirmation],
+        log=log,
+        updates={"assignee": event.reviewer},
+    )
+
+
+def _refuse(
+    case: CaseView,
+    event: ReviewerReply,
+    ctx: Context,
+    data: dict[str, Any],
+    reason: str,
+    log: list[LogLine],
+) -> Decision:
+    data["decision"] = _decision_record(event, ctx, "REFUSER", reason=reason)
+    people = [person_view(p, ctx) for p in data.get("people", [])]
+    mail = SendMail(
+        template="subscription_refused",
+        to=(case.requester,),
+        context={"reason": reason, "people": people, "requester_name": case.requester_name},
+        key=f"refused:{data.get('round', 0)}",
+        **requester_thread(case, data),
+    )
+    confirmation = _confirmation(case, event, ctx, "refuse", reason=reason, refused=people)
+    log.append(LogLine("subscription_refused", {"people": len(people)}))
+    return finish(
+        case,
+        REFUSED,
+        CLOSED_STATES,
+        data=data,
+        effects=[cancel_review_timers(), mail, confirmation],
+        log=log,
+        updates={"assignee": event.reviewer},
+    )
+
+
+def _ask_requester(
+    case: CaseView,
+    event: ReviewerReply,
+    ctx: Context,
+    data: dict[str, Any],
+    text: str,
+    log: list[LogLine],
+) -> Decision:
+    requests = data.setdefault("info_requests", [])
+    requests.append({"at": iso(ctx.now), "by": event.reviewer, "text": text})
+    mail = SendMail(
+        template="subscription_needs_info",
+        to=(case.requester,),
+        context={
+            "text": text,
+            "people": [person_view(p, ctx) for p in data.get("people", [])],
+            "requester_name": case.requester_name,
+        },
+        key=f"needs_info:{len(requests)}",
+        **requester_thread(case, data),
+    )
+    confirmation = _confirmation(case, event, ctx, "needs_info", text=text)
+    log.append(LogLine("info_requested", {"by": event.reviewer}))
+    return finish(
+        case,
+        NEEDS_INFO,
+        CLOSED_STATES,
+        data=data,
+        effects=[cancel_review_timers(), mail, confirmation],
+        log=log,
+        updates={"assignee": event.reviewer},
+    )
+
+
+def _confirmation(
+    case: CaseView, event: ReviewerReply, ctx: Context, action: str, **context: Any
+) -> SendMail:
+    return reviewer_mail(
+        "review_confirmation",
+        case,
+        event.reviewer,
+        event.message_id,
+        event.references,
+        ctx,
+        "confirm",
+        parse_errors(event),
+        action=action,
+        **context,
+    )
+
+
+def _help(
+    case: CaseView,
+    event: ReviewerReply,
+    ctx: Context,
+    problem: str | None,
+    log: list[LogLine],
+    **detail: Any,
+) -> Decision:
+    mail = reviewer_mail(
+        "review_help",
+        case,
+        event.reviewer,
+        event.message_id,
+        event.references,
+        ctx,
+        "help",
+        parse_errors(event),
+        problem=problem,
+        numbers=list(detail.get("numbers", [])),
+        people_count=len(case.data.get("people", [])),
+        help_text=HELP_TEXT_SUBSCRIPTION,
+    )
+    log.append(LogLine("review_help", {"by": event.reviewer, "problem": problem or "aide"}))
+    return finish(case, case.state, CLOSED_STATES, effects=[mail], log=log)
+
+
+def _already_decided(
+    case: CaseView, event: ReviewerReply, ctx: Context, log: list[LogLine]
+) -> Decision:
+    decision = case.data.get("decision") or {}
+    mail = reviewer_mail(
+        "review_already_decided",
+        case,
+        event.reviewer,
+        event.message_id,
+        event.references,
+        ctx,
+        "already",
+        outcome=decision.get("verb"),
+        decided_by=decision.get("by"),
+        decided_by_name=decision.get("by_name"),
+        decided_at=decision.get("at"),
+    )
+    log.append(LogLine("decision_ignored", {"by": event.reviewer, "reason": "already_decided"}))
+    return finish(case, case.state, CLOSED_STATES, effects=[mail], log=log)
