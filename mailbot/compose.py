@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -25,6 +26,11 @@ from mailbot.parse import clean_header_value
 from workflows.core import SendMail
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# How our mails go on the wire: CRLF, and headers folded only past RFC 5322's 998 characters.
+# With the default 78, Python encodes a long Message-ID in In-Reply-To/References as an
+# RFC 2047 word, which breaks threading in every client.
+WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
+
 
 def _date_fr(value: Any) -> str:
     from workflows.calendar import french_date
@@ -108,8 +114,8 @@ def build_message(
         refs.append(clean_header_value(mail.in_reply_to, 998))
     if refs:
         # RFC 5322 §3.6.4: keep the thread root and the most recent ids when the list is long.
-        if len(refs) > 20:
-            refs = refs[:1] + refs[-19:]
+        if len(refs) > 10:
+            refs = refs[:1] + refs[-9:]
         msg["References"] = " ".join(refs)
     msg["Auto-Submitted"] = "auto-replied" if mail.auto else "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"

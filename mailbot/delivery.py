@@ -21,6 +21,7 @@ import aiosmtplib
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from mailbot.compose import WIRE_POLICY
 from mailbot.config import Config, SmtpConfig
 from mailbot.outbox import REDACTED_NOTE
 from storage.db import session_scope
@@ -67,7 +68,7 @@ def redact(raw: bytes) -> bytes:
         if name.lower() not in ("content-type", "content-transfer-encoding", "mime-version"):
             redacted[name] = value
     redacted.set_content(REDACTED_NOTE, charset="utf-8")
-    return redacted.as_bytes()
+    return redacted.as_bytes(policy=WIRE_POLICY)
 
 
 def _due(session: Session, now: datetime, limit: int) -> list[OutboxMail]:

@@ -27,10 +27,34 @@ from imapclient import IMAPClient
 from mailbot.config import Config, ConfigError, load_config
 
 PERSONS = [
-    ("Collectivité", "Ville de Démoville", "", "217500016", "75056", "Durand", "Claire",
-     "Responsable du stationnement", "agent.stationnement@{d}", "01 23 45 67 89", "Oui", "Oui"),
-    ("Collectivité", "Ville de Démoville", "", "217500016", "75056", "Lefèvre", "Paul",
-     "Chef de projet SI", "responsable.si@{d}", "0262 12 34 56", "Oui", "Non"),
+    (
+        "Collectivité",
+        "Ville de Démoville",
+        "",
+        "217500016",
+        "75056",
+        "Durand",
+        "Claire",
+        "Responsable du stationnement",
+        "agent.stationnement@{d}",
+        "01 23 45 67 89",
+        "Oui",
+        "Oui",
+    ),
+    (
+        "Collectivité",
+        "Ville de Démoville",
+        "",
+        "217500016",
+        "75056",
+        "Lefèvre",
+        "Paul",
+        "Chef de projet SI",
+        "responsable.si@{d}",
+        "0262 12 34 56",
+        "Oui",
+        "Non",
+    ),
 ]
 
 
@@ -50,8 +74,11 @@ class Demo:
 
     def send(self, msg: EmailMessage, envelope_from: str | None = None) -> None:
         with smtplib.SMTP("127.0.0.1", self.dm.smtp_port, timeout=30) as smtp:
-            smtp.send_message(msg, from_addr=envelope_from if envelope_from is not None else None,
-                              to_addrs=[self.generic])
+            smtp.send_message(
+                msg,
+                from_addr=envelope_from if envelope_from is not None else None,
+                to_addrs=[self.generic],
+            )
 
     def inbox(self, user: str) -> list[EmailMessage]:
         with IMAPClient("127.0.0.1", port=self.dm.imap_port, ssl=False, timeout=30) as client:
@@ -73,8 +100,10 @@ class Demo:
                 if match(msg):
                     return msg
             time.sleep(0.5)
-        raise TimeoutError(f"nothing arrived for {user} ({what}) within {self.timeout:.0f} s: "
-                           "is `make run` running?")
+        raise TimeoutError(
+            f"nothing arrived for {user} ({what}) within {self.timeout:.0f} s: "
+            "is `make run` running?"
+        )
 
     def new(self, sender: str, subject: str, body: str, name: str | None = None) -> EmailMessage:
         msg = EmailMessage()
@@ -89,9 +118,13 @@ class Demo:
     def reply(self, sender: str, original: EmailMessage, body: str) -> EmailMessage:
         """A reply quoting the original, as Outlook or Thunderbird would write it."""
         subject = str(original["Subject"] or "")
-        msg = self.new(sender, subject if subject.lower().startswith("re") else f"RE: {subject}", "")
+        msg = self.new(
+            sender, subject if subject.lower().startswith("re") else f"RE: {subject}", ""
+        )
         quoted = "\n".join("> " + line for line in _text(original).splitlines())
-        msg.set_content(f"{body}\n\nLe {datetime.now(UTC):%d/%m/%Y}, {original['From']} a écrit :\n{quoted}\n")
+        msg.set_content(
+            f"{body}\n\nLe {datetime.now(UTC):%d/%m/%Y}, {original['From']} a écrit :\n{quoted}\n"
+        )
         mid = str(original["Message-ID"])
         msg["In-Reply-To"] = mid
         refs = str(original.get("References", "") or "").split()
@@ -104,26 +137,43 @@ class Demo:
         say = typer.echo
         mairie, presta = self.addr("mairie"), self.addr("prestataire")
         say(f"1. {mairie} asks a question about the FPS processing service (ANTAI).")
-        question = self.new(mairie, f"Question sur les avis de paiement ({self.tag})",
-                            "Bonjour,\n\nDans le cycle complet proposé par l'ANTAI, qui envoie "
-                            "l'avis de paiement du FPS à l'usager ?\n\nCordialement,\n"
-                            "Sophie Bernard\nMairie de Démoville", name="Sophie Bernard")
+        question = self.new(
+            mairie,
+            f"Question sur les avis de paiement ({self.tag})",
+            "Bonjour,\n\nDans le cycle complet proposé par l'ANTAI, qui envoie "
+            "l'avis de paiement du FPS à l'usager ?\n\nCordialement,\n"
+            "Sophie Bernard\nMairie de Démoville",
+            name="Sophie Bernard",
+        )
         self.send(question)
         say(f"2. {presta} mails the annex for two people.")
-        sub = self.new(presta, f"Demande d'abonnement au portail ({self.tag})",
-                       "Bonjour,\n\nVeuillez trouver ci-joint le tableau de demande d'abonnement."
-                       "\n\nCordialement,\nMarc Petit", name="Marc Petit")
-        sub.add_attachment(self.annex(), maintype="application",
-                           subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                           filename="annexe-abonnement.xlsx")
+        sub = self.new(
+            presta,
+            f"Demande d'abonnement au portail ({self.tag})",
+            "Bonjour,\n\nVeuillez trouver ci-joint le tableau de demande d'abonnement."
+            "\n\nCordialement,\nMarc Petit",
+            name="Marc Petit",
+        )
+        sub.add_attachment(
+            self.annex(),
+            maintype="application",
+            subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            filename="annexe-abonnement.xlsx",
+        )
         self.send(sub)
         say("3. An out-of-office auto-reply and a bounce arrive (they must get no answer).")
-        ooo = self.new(mairie, "Réponse automatique : absente du bureau",
-                       "Je suis absente jusqu'au lundi 7 décembre.")
+        ooo = self.new(
+            mairie,
+            "Réponse automatique : absente du bureau",
+            "Je suis absente jusqu'au lundi 7 décembre.",
+        )
         ooo["Auto-Submitted"] = "auto-replied"
         self.send(ooo)
-        bounce = self.new(self.addr("MAILER-DAEMON"), "Undelivered Mail Returned to Sender",
-                          "Your message could not be delivered: 550 5.1.1 user unknown.")
+        bounce = self.new(
+            self.addr("MAILER-DAEMON"),
+            "Undelivered Mail Returned to Sender",
+            "Your message could not be delivered: 550 5.1.1 user unknown.",
+        )
         self.send(bounce, envelope_from="")
 
         ack_q = self.wait_for(mairie, lambda m: _answers(m, question), "acknowledgement")
@@ -133,7 +183,9 @@ class Demo:
         ref_s = _ref(str(ack_s["Subject"]))
         ref_q = _ref(str(ack_q["Subject"]))
 
-        reviewer = self.config.reviewers.groups[self.config.group_for("subscription") or ""].members[0]
+        reviewer = self.config.reviewers.groups[
+            self.config.group_for("subscription") or ""
+        ].members[0]
         notif = self.wait_for(reviewer, lambda m: ref_s in str(m["Subject"]), "notification")
         say(f"4. {reviewer} got the notification «{notif['Subject']}» and replies APPROUVER.")
         self.send(self.reply(reviewer, notif, "APPROUVER\n\nCordialement,\nLe relecteur"))
@@ -144,13 +196,25 @@ class Demo:
         q_members = [m for g in self.config.reviewers.groups.values() for m in g.members]
         notif_q, q_reviewer = self.find_notification(q_members, ref_q)
         say(f"5. {q_reviewer} got «{notif_q['Subject']}» and answers by replying.")
-        self.send(self.reply(q_reviewer, notif_q,
-                             "Dans le cycle complet, l'ANTAI édite et envoie l'avis de paiement "
-                             "à l'usager pour le compte de la collectivité.\n\n"
-                             "Bien cordialement,\nLe relecteur ANTAI"))
-        answer = self.wait_for(mairie, lambda m: ref_q in str(m["Subject"]) and m is not None
-                               and "avis de paiement" in _text(m) and not _answers(m, question),
-                               "answer")
+        self.send(
+            self.reply(
+                q_reviewer,
+                notif_q,
+                "Dans le cycle complet, l'ANTAI édite et envoie l'avis de paiement "
+                "à l'usager pour le compte de la collectivité.\n\n"
+                "Bien cordialement,\nLe relecteur ANTAI",
+            )
+        )
+        answer = self.wait_for(
+            mairie,
+            lambda m: (
+                ref_q in str(m["Subject"])
+                and m is not None
+                and "avis de paiement" in _text(m)
+                and not _answers(m, question)
+            ),
+            "answer",
+        )
         say(f"   → {mairie} received the answer: {answer['Subject']}")
         first = PERSONS[0][8].format(d=self.domain)
         inv = self.wait_for(first, lambda m: ref_s in str(m["Subject"]), "invitation")
@@ -159,8 +223,10 @@ class Demo:
         say(f"   {self.config.portal.base_url}/connexion")
         say(f"   identifiant : {first}")
         say(f"   mot de passe temporaire : {password or '(see the invitation mail)'}")
-        say(f"   Mail client: IMAP 127.0.0.1:{self.dm.imap_port}, user {first}, "
-            f"password {self.dm.password!r}.")
+        say(
+            f"   Mail client: IMAP 127.0.0.1:{self.dm.imap_port}, user {first}, "
+            f"password {self.dm.password!r}."
+        )
 
     def find_notification(self, members: list[str], ref: str) -> tuple[EmailMessage, str]:
         deadline = time.monotonic() + self.timeout
@@ -180,7 +246,9 @@ class Demo:
         wb = load_workbook(io.BytesIO(build_template()))
         ws = wb["Demande"]
         header_row = next(
-            r for r in range(1, 20) if str(ws.cell(r, 1).value or "").startswith("Type de demandeur")
+            r
+            for r in range(1, 20)
+            if str(ws.cell(r, 1).value or "").startswith("Type de demandeur")
         )
         for i, person in enumerate(PERSONS, start=1):
             for col, value in enumerate(person, start=1):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, col, func, select
 
 from mailbot import tokens
-from mailbot.compose import build_message
+from mailbot.compose import WIRE_POLICY, build_message
 from mailbot.config import Config
 from storage.models import OutboxMail
 from workflows.core import SendMail
@@ -78,7 +78,7 @@ def enqueue_mail(
         envelope_from=tokens.bounce_address(config.instance.generic_address, bounce_token),
         bounce_token=bounce_token,
         message_id=str(msg["Message-ID"]),
-        raw=msg.as_bytes(),
+        raw=msg.as_bytes(policy=WIRE_POLICY),
         auto=mail.auto,
         sensitive=mail.sensitive,
         created_at=now,

@@ -203,7 +203,9 @@ def compose(
     attachments: list[tuple[str, str, bytes]] | None = None,
     domain: str = "example.test",
 ) -> EmailMessage:
-    msg = EmailMessage()
+    # CRLF line ends, as a mail client submits them (RFC 5321 §2.3.8); headers are not folded
+    # below RFC 5322's 998 characters, so long Message-IDs stay as clients write them.
+    msg = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
     msg["From"] = f"{sender_name} <{sender}>" if sender_name else sender
     msg["To"] = to
     msg["Subject"] = subject
@@ -231,3 +233,79 @@ def parse(raw: bytes) -> EmailMessage:
 def body_text(msg: EmailMessage) -> str:
     part = msg.get_body(preferencelist=("plain",))
     return part.get_content() if part is not None else ""  # type: ignore[no-any-return]
+
+
+def reply_to(
+    original: EmailMessage,
+    sender: str,
+    body: str,
+    *,
+    style: str = "outlook",
+    to: str | None = None,
+    keep_threading: bool = True,
+    headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    """A reply quoting `original` the way Outlook (FR) or Gmail (FR) writes it."""
+    quoted_text = body_text(original)
+    subject = str(original["Subject"] or "")
+    if style == "outlook":
+        text = (
+            f"{body}\n\n________________________________\n"
+            f"De : {original['From']}\nEnvoyé : samedi 28 novembre 2026 10:05\n"
+            f"À : {sender}\nObjet : {subject}\n\n{quoted_text}\n"
+        )
+        subject = f"RE: {subject}"
+    else:
+        quoted = "\n".join("> " + line for line in quoted_text.splitlines())
+        text = f"{body}\n\nLe sam. 28 nov. 2026 à 10:05, {original['From']} a écrit :\n{quoted}\n"
+        subject = f"Re: {subject}"
+    mid = str(original["Message-ID"])
+    refs = str(original.get("References", "") or "").split()
+    return compose(
+        sender,
+        to or str(original["Reply-To"] or original["From"]),
+        subject,
+        text,
+        in_reply_to=mid if keep_threading else None,
+        references=[*refs, mid] if keep_threading else None,
+        headers=headers,
+    )
+
+
+def annex_xlsx(people: list[dict[str, str]]) -> bytes:
+    """A filled annex as a requester would send it (the official template, rows added)."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from mailbot.annex_template import build_template
+
+    wb = load_workbook(io.BytesIO(build_template()))
+    ws = wb["Demande"]
+    header_row = next(r for r in range(1, 30) if ws.cell(r, 1).value == "Type de demandeur")
+    labels = [ws.cell(header_row, c).value for c in range(1, 13)]
+    for i, person in enumerate(people, start=1):
+        for c, label in enumerate(labels, start=1):
+            ws.cell(header_row + i, c, person.get(str(label), ""))
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def person(env: MailEnv, name: str, **overrides: str) -> dict[str, str]:
+    row = {
+        "Type de demandeur": "Collectivité",
+        "Nom de la collectivité ou du prestataire": "Ville de Testville",
+        "Collectivité représentée": "",
+        "SIREN": "217500016",
+        "Code INSEE": "75056",
+        "Nom": name.capitalize(),
+        "Prénom": "Camille",
+        "Fonction": "Chargée du stationnement",
+        "Courriel": f"{name}-{env.number}@{env.domain}",
+        "Téléphone": "01 23 45 67 89",
+        "Espace DESTA": "Oui",
+        "Espace ANTAI": "Non",
+    }
+    row.update(overrides)
+    return row

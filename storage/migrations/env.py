@@ -5,16 +5,14 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import portal_stub.models  # the portal stand-in's tables share the history
 import storage.models  # noqa: F401  (registers the tables)
 from storage.db import make_engine
 
-try:  # the portal stand-in's tables share the history
-    import portal_stub.models  # noqa: F401
-except ImportError:  # pragma: no cover - before the portal exists
-    pass
-
 config = context.config
 target_metadata = SQLModel.metadata
+# The FTS5 search table is created by hand in 0002: autogenerate must not propose to drop it.
+INCLUDE_NAME = portal_stub.models.include_in_autogenerate
 
 
 def run_migrations_offline() -> None:
@@ -23,6 +21,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_name=INCLUDE_NAME,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -34,7 +33,10 @@ def run_migrations_online() -> None:
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_name=INCLUDE_NAME,
         )
         with context.begin_transaction():
             context.run_migrations()

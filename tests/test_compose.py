@@ -1,0 +1,92 @@
+"""Outgoing mails: threading headers written as clients expect them, our markers, and values
+taken from incoming mail that can never inject a header."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from mailbot import tokens
+from mailbot.compose import WIRE_POLICY, build_message
+from mailbot.config import load_config
+from workflows.core import SendMail
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = b"0123456789abcdef0123"
+LONG_ID = "<Q-2026-000001.n.xynmtkpffx7yjxcl.3dhhfmzalozqinj462mmaducfk@mailbot.demo.test>"
+
+
+@pytest.fixture
+def config():  # type: ignore[no-untyped-def]
+    return load_config(ROOT / "config.toml")
+
+
+def wire(config, mail: SendMail, ref: str | None = "Q-2026-000001"):  # type: ignore[no-untyped-def]
+    raw = build_message(config, mail, ref, secret=SECRET).as_bytes(policy=WIRE_POLICY)
+    return raw, message_from_bytes(raw, policy=policy.default)
+
+
+def auth_failed(**context: str) -> SendMail:
+    base = {"sender": "x@y.fr", "reason": "missing_token", "subject": "s", "ref": "Q-2026-000001"}
+    return SendMail(
+        template="reviewer_auth_failed",
+        to=("x@y.fr",),
+        context={**base, **context},
+        key="k",
+        in_reply_to=LONG_ID,
+        references=(LONG_ID,),
+        auto=True,
+    )
+
+
+def test_long_message_ids_stay_raw_in_threading_headers(config) -> None:  # type: ignore[no-untyped-def]
+    raw, msg = wire(config, auth_failed())
+    assert f"In-Reply-To: {LONG_ID}".encode() in raw
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    threading = [
+        line for line in head.split(b"\r\n") if line.startswith((b"In-Reply-To", b"References"))
+    ]
+    assert threading and all(b"=?" not in line for line in threading)
+    assert msg["In-Reply-To"] == LONG_ID
+    assert msg["References"] == LONG_ID
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+
+
+def test_markers_of_our_mail(config) -> None:  # type: ignore[no-untyped-def]
+    _, msg = wire(config, auth_failed())
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg["X-Mailbot-Instance"] == config.instance.domain
+    assert msg["Subject"].startswith("[Q-2026-000001] ")
+    assert msg["Message-ID"].startswith("<Q-2026-000001.")
+    assert msg["Message-ID"].endswith(f"@{config.instance.domain}>")
+    assert msg["Reply-To"] == config.instance.generic_address
+
+
+def test_reviewer_notification_message_id_carries_a_verifiable_token(config) -> None:  # type: ignore[no-untyped-def]
+    reviewer = "relecteur.desta@demo.test"
+    mail = SendMail(
+        template="reviewer_auth_alert",
+        to=(reviewer,),
+        key="n",
+        reviewer=reviewer,
+        context={"sender": "a@b.fr", "reason": "bad_token", "subject": "s", "ref": "Q-2026-000001"},
+    )
+    _, msg = wire(config, mail)
+    parsed = tokens.parse_our_message_id(msg["Message-ID"], config.instance.domain)
+    assert parsed is not None and parsed.case_ref == "Q-2026-000001" and parsed.token
+    owner = tokens.token_issued_to(
+        SECRET, parsed.case_ref, parsed.nonce, parsed.token, [reviewer, "other@demo.test"]
+    )
+    assert owner == reviewer
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["Objet\r\nBcc: victime@exemple.fr", "Objet\nBcc: victime@exemple.fr", "Objet\x00\rBcc: x@y"],
+)
+def test_subject_from_a_mail_cannot_inject_a_header(config, hostile: str) -> None:  # type: ignore[no-untyped-def]
+    raw, msg = wire(config, auth_failed(subject=hostile))
+    assert msg["Bcc"] is None
+    assert b"\r\nBcc:" not in raw.split(b"\r\n\r\n", 1)[0]

@@ -1,0 +1,298 @@
+"""`StubPortal` on both database engines: accounts, publications, search, subscribers."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, inspect
+from sqlmodel import Session, col, select
+
+from portal_stub.models import PortalAccount, PortalNotificationPreference, PortalPublication
+from portal_stub.service import StubPortal, UnknownSpace
+from portal_stub.testing import cheap_hasher, migrated_sqlite, postgres_database
+from storage.db import make_engine
+from storage.migrate import alembic_config, upgrade
+from workflows.core import PersonRequest
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+EXPIRES = NOW + timedelta(days=30)
+
+
+def person(email: str, *spaces: str) -> PersonRequest:
+    return PersonRequest(email, "Claire", "Martin", "Ville d’Exemple", tuple(spaces))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        eng = make_engine(migrated_sqlite(tmp_path / "portal.db"))
+        yield eng
+        eng.dispose()
+    else:
+        with postgres_database() as eng:
+            yield eng
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as s:
+        yield s
+
+
+@pytest.fixture
+def clock() -> list[datetime]:
+    return [NOW]
+
+
+@pytest.fixture
+def portal(session: Session, clock: list[datetime]) -> StubPortal:
+    return StubPortal(session, "http://portail.test/", lambda: clock[0], hasher=cheap_hasher())
+
+
+# ----------------------------------------------------------------------------- accounts
+
+
+def test_new_account_gets_a_random_temporary_password_stored_as_argon2(
+    portal: StubPortal, session: Session
+) -> None:
+    [cred] = portal.create_accounts(
+        "ABO-2026-000001", [person("Claire.Martin@Ville.FR", "desta")], EXPIRES
+    )
+    assert cred.email == "claire.martin@ville.fr"
+    assert cred.created and cred.expires_at == EXPIRES
+    assert cred.spaces == ("accueil", "desta")
+    password = cred.temporary_password
+    assert password is not None and len(password) == 14
+    assert not set(password) & set("0Oo1lI")
+    account = session.exec(select(PortalAccount)).one()
+    assert account.password_hash.startswith("$argon2id$") and password not in account.password_hash
+    assert account.must_change_password and account.created_for_request == "ABO-2026-000001"
+    assert portal.check_login("CLAIRE.MARTIN@ville.fr", password)
+
+
+def test_temporary_passwords_differ_between_people(portal: StubPortal) -> None:
+    creds = portal.create_accounts(
+        "ABO-2026-000001", [person(f"p{i}@ville.fr") for i in range(5)], EXPIRES
+    )
+    assert len({c.temporary_password for c in creds}) == 5
+
+
+def test_second_call_for_the_same_request_returns_the_same_accounts_without_password(
+    portal: StubPortal, session: Session
+) -> None:
+    people = [person("a@ville.fr", "desta"), person("b@ville.fr", "antai")]
+    first = portal.create_accounts("ABO-2026-000001", people, EXPIRES)
+    again = portal.create_accounts("ABO-2026-000001", people, EXPIRES + timedelta(days=3))
+    assert [c.temporary_password for c in again] == [None, None]
+    assert [(c.email, c.spaces, c.created, c.expires_at) for c in again] == [
+        (c.email, c.spaces, c.created, c.expires_at) for c in first
+    ]
+    assert len(session.exec(select(PortalAccount)).all()) == 2
+    assert portal.check_login("a@ville.fr", first[0].temporary_password or "")
+
+
+def test_existing_account_from_another_request_gets_its_spaces_extended_and_no_password(
+    portal: StubPortal,
+) -> None:
+    [first] = portal.create_accounts("ABO-2026-000001", [person("a@ville.fr", "desta")], EXPIRES)
+    [second] = portal.create_accounts("ABO-2026-000002", [person("A@ville.fr", "antai")], EXPIRES)
+    assert (second.created, second.temporary_password, second.expires_at) == (False, None, None)
+    assert second.spaces == ("accueil", "desta", "antai")
+    assert portal.check_login("a@ville.fr", first.temporary_password or "")
+    found = portal.find_accounts(["A@VILLE.FR", "nobody@ville.fr"])
+    assert list(found) == ["a@ville.fr"]
+    assert found["a@ville.fr"].spaces == ("accueil", "desta", "antai")
+    assert found["a@ville.fr"].organisation == "Ville d’Exemple"
+
+
+@pytest.mark.parametrize(
+    ("password", "moment", "expected"),
+    [
+        ("right", NOW, True),
+        ("wrong", NOW, False),
+        ("right", EXPIRES - timedelta(seconds=1), True),
+        ("right", EXPIRES, False),  # the temporary password no longer opens
+    ],
+)
+def test_check_login(
+    portal: StubPortal, clock: list[datetime], password: str, moment: datetime, expected: bool
+) -> None:
+    [cred] = portal.create_accounts("ABO-2026-000001", [person("a@ville.fr")], EXPIRES)
+    clock[0] = moment
+    typed = cred.temporary_password if password == "right" else "pas le bon mot de passe"
+    assert portal.check_login("a@ville.fr", typed or "") is expected
+    assert portal.check_login("inconnu@ville.fr", typed or "") is False
+
+
+# ------------------------------------------------------------------------- publications
+
+
+def test_publish_twice_makes_version_two_and_keeps_the_history(
+    portal: StubPortal, session: Session
+) -> None:
+    url, version = portal.publish("desta", "Question ?", "Réponse 1", "Q-2026-000001")
+    assert (url, version) == ("http://portail.test/espaces/desta/questions/Q-2026-000001", 1)
+    url2, version2 = portal.publish("antai", "Question précisée ?", "Réponse 2", "Q-2026-000001")
+    assert (url2, version2) == ("http://portail.test/espaces/antai/questions/Q-2026-000001", 2)
+    rows = session.exec(select(PortalPublication).order_by(col(PortalPublication.version))).all()
+    assert [(r.version, r.space, r.answer, r.is_current) for r in rows] == [
+        (1, "desta", "Réponse 1", False),
+        (2, "antai", "Réponse 2", True),
+    ]
+
+
+def test_withdrawn_answer_leaves_search_and_a_new_publication_brings_it_back(
+    portal: StubPortal,
+) -> None:
+    portal.publish("accueil", "Quelle réglementation ?", "Le décret.", "Q-2026-000001")
+    portal.withdraw("Q-2026-000001")
+    assert portal.search("réglementation") == []
+    portal.withdraw("Q-2026-000001")  # twice: nothing more happens
+    assert (
+        portal.publish("accueil", "Quelle réglementation ?", "Le décret.", "Q-2026-000001")[1] == 2
+    )
+    assert [h.case_ref for h in portal.search("réglementation")] == ["Q-2026-000001"]
+
+
+def test_publish_in_an_unknown_space_is_refused(portal: StubPortal) -> None:
+    with pytest.raises(UnknownSpace):
+        portal.publish("cerema", "Question ?", "Réponse", "Q-2026-000001")
+
+
+# ------------------------------------------------------------------------------- search
+
+
+@pytest.fixture
+def published(portal: StubPortal) -> StubPortal:
+    portal.publish(
+        "accueil",
+        "Quelle réglementation s’applique au stationnement payant ?",
+        "La loi MAPTAM et ses décrets d’application.",
+        "Q-2026-000001",
+    )
+    portal.publish(
+        "desta",
+        "Quel est le format des interfaces avec la CCSP ?",
+        "Les flux sont décrits dans le contenu fonctionnel des interfaces.",
+        "Q-2026-000002",
+    )
+    portal.publish(
+        "antai",
+        "Comment l’ANTAI émet-elle les avis de paiement des FPS ?",
+        "Après la collecte des données, l’ANTAI édite et envoie les avis ; la "
+        "réglementation fixe les délais.",
+        "Q-2026-000003",
+    )
+    return portal
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("reglementation", {"Q-2026-000001", "Q-2026-000003"}),  # accents folded
+        ("RÉGLEMENTATION", {"Q-2026-000001", "Q-2026-000003"}),
+        ("réglementations", {"Q-2026-000001", "Q-2026-000003"}),  # plural
+        ("interface", {"Q-2026-000002"}),
+        ("CCSP", {"Q-2026-000002"}),
+        ("avis", {"Q-2026-000003"}),
+        ("le la les de", set()),  # stop words only
+        ("", set()),
+        ("\"* NEAR( ) : - ^ ' OR AND", set()),  # no search syntax reaches the engine
+    ],
+)
+def test_search_folds_accents_and_case(
+    published: StubPortal, query: str, expected: set[str]
+) -> None:
+    hits = published.search(query, limit=10)
+    assert {h.case_ref for h in hits} == expected
+
+
+def test_search_puts_answers_with_every_word_first(published: StubPortal) -> None:
+    hits = published.search("réglementation ANTAI paiement", limit=3)
+    assert [h.case_ref for h in hits][:2] == ["Q-2026-000003", "Q-2026-000001"]
+    assert hits[0].url == "http://portail.test/espaces/antai/questions/Q-2026-000003"
+    assert hits[0].score >= hits[1].score
+
+
+def test_search_is_limited_to_the_given_spaces_and_count(published: StubPortal) -> None:
+    assert [h.case_ref for h in published.search("reglementation", spaces=["accueil"])] == [
+        "Q-2026-000001"
+    ]
+    assert published.search("reglementation", spaces=[]) == []
+    assert len(published.search("reglementation interfaces", limit=1)) == 1
+
+
+def test_search_finds_only_the_current_version(published: StubPortal) -> None:
+    published.publish(
+        "desta", "Quel est le format des échanges ?", "XML, selon le schéma.", "Q-2026-000002"
+    )
+    assert published.search("interfaces CCSP") == []
+    assert [h.question for h in published.search("echanges")] == [
+        "Quel est le format des échanges ?"
+    ]
+
+
+# -------------------------------------------------------------------------- subscribers
+
+
+def _activate(session: Session, email: str) -> PortalAccount:
+    account = session.exec(select(PortalAccount).where(PortalAccount.email == email)).one()
+    account.must_change_password = False
+    session.add(account)
+    session.flush()
+    return account
+
+
+def test_subscribers_are_activated_accounts_with_access_and_that_frequency(
+    portal: StubPortal, session: Session
+) -> None:
+    portal.create_accounts(
+        "ABO-2026-000001",
+        [
+            person("a@ville.fr", "desta"),
+            person("b@ville.fr"),
+            person("c@ville.fr", "desta"),
+            person("never@ville.fr", "desta"),
+        ],
+        EXPIRES,
+    )
+    a = _activate(session, "a@ville.fr")
+    _activate(session, "b@ville.fr")
+    c = _activate(session, "c@ville.fr")
+    session.add(
+        PortalNotificationPreference(account_id=a.id or 0, space="desta", frequency="immediate")
+    )
+    session.add(PortalNotificationPreference(account_id=c.id or 0, space="desta", frequency="none"))
+    session.flush()
+    assert portal.subscribers("desta", "immediate") == ["a@ville.fr"]
+    assert portal.subscribers("desta", "daily") == []  # c chose none, b has no access
+    assert portal.subscribers("accueil", "daily") == ["a@ville.fr", "b@ville.fr", "c@ville.fr"]
+    assert portal.subscribers("antai", "daily") == []
+
+
+# ---------------------------------------------------------------------------- migration
+
+
+def test_migration_creates_the_search_objects_and_downgrades_cleanly(engine: Engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "sqlite":
+        path = url.removeprefix("sqlite:///")
+        names = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+        assert {"portal_publication_fts", "portal_publication_fts_ai"} <= names
+    else:
+        indexes = {i["name"] for i in inspect(engine).get_indexes("portal_publication")}
+        assert "ix_portal_publication_fts" in indexes
+    engine.dispose()
+    command.downgrade(alembic_config(url), "0001_core")
+    engine.dispose()
+    tables = set(inspect(engine).get_table_names())
+    assert not {t for t in tables if t.startswith("portal_")}
+    engine.dispose()
+    upgrade(url)
+    engine.dispose()
+    assert "portal_publication" in inspect(engine).get_table_names()
