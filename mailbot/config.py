@@ -143,6 +143,7 @@ class LimitsConfig(_Section):
     annex_max_uncompressed_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     annex_parse_timeout_seconds: float = Field(default=20.0, gt=0)
     annex_parse_memory_mb: int = Field(default=1024, gt=0)
+    annex_allow_test_domains: bool = False
     auto_replies_per_address_per_day: int = Field(default=10, gt=0)
 
 

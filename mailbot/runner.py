@@ -254,6 +254,7 @@ class Runner:
             max_uncompressed_bytes=lim.annex_max_uncompressed_bytes,
             timeout_seconds=lim.annex_parse_timeout_seconds,
             memory_mb=lim.annex_parse_memory_mb,
+            allow_test_domains=lim.annex_allow_test_domains,
         )
         return parse_annex_bytes(data, filename, limits)
 

@@ -79,6 +79,7 @@ def config_data(env: MailEnv, db_url: str, workdir: Path, **overrides: Any) -> d
         "database": {"url": db_url},
         "log": {"file": str(workdir / "workflow.log")},
         "devmail": {"enabled": False},
+        "limits": {"annex_allow_test_domains": True},
         # the shipped triage rules, so routing in tests is what users get
         "questions": shipped_config()["questions"],
     }

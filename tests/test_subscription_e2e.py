@@ -1,0 +1,298 @@
+"""Subscription requests end to end on Dovecot: the annex mailed, the acknowledgement, the
+reviewer's notification, a decision by reply (Outlook and Gmail quoting), the invitations whose
+credentials log in to the portal stand-in; partial approval, refusal, a correction round trip,
+and forged approvals that must create no account."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from harness import Bot, annex_xlsx, body_text, compose, make_bot, person, reply_to
+from mailservers import MailEnv, fetch_folder
+from sqlmodel import Session, select
+
+from portal_stub.service import StubPortal
+from storage.models import Case
+
+pytestmark = pytest.mark.integration
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def bot(mail_env: MailEnv) -> Bot:
+    workdir = Path(tempfile.mkdtemp(prefix="mailbot-abo-"))
+    return make_bot(mail_env, f"sqlite:///{workdir}/mailbot.db", workdir)
+
+
+def request(bot: Bot, people: list[dict[str, str]], filename: str = "annexe.xlsx") -> None:
+    env = bot.env
+    for p in people:
+        env.dovecot.add_user(p["Courriel"], "pw-invitee")
+    alice = env.requesters[0]
+    msg = compose(
+        alice.address,
+        env.bot.address,
+        "Demande d'abonnement au portail",
+        "Bonjour,\n\nVeuillez trouver ci-joint notre tableau.\n\nCordialement,\nAlice",
+        attachments=[(filename, XLSX, annex_xlsx(people))],
+    )
+    env.send(alice.address, [env.bot.address], msg.as_bytes())
+    bot.run_once()
+
+
+def case_of(bot: Bot) -> Case:
+    with Session(bot.engine) as s:
+        return s.exec(select(Case)).one()
+
+
+def notification(bot: Bot):  # type: ignore[no-untyped-def]
+    [notif] = bot.env.wait_for(bot.env.reviewers["abonnements"])
+    return notif
+
+
+def invitation_password(bot: Bot, address: str) -> str:
+    from mailservers import wait_for_messages
+
+    [inv] = wait_for_messages(bot.env.dovecot, address, "pw-invitee", "INBOX", 1)
+    text = body_text(inv)
+    assert f"Identifiant : {address}" in text
+    match = re.search(r"Mot de passe temporaire : (\S+)", text)
+    assert match, text
+    return match.group(1)
+
+
+def can_log_in(bot: Bot, address: str, password: str) -> bool:
+    with Session(bot.engine) as s:
+        return StubPortal(s, bot.config.portal.base_url).check_login(address, password)
+
+
+@pytest.mark.parametrize("style", ["outlook", "gmail"])
+def test_approval_by_reply_creates_accounts_and_invitations_that_log_in(
+    bot: Bot, style: str
+) -> None:
+    env = bot.env
+    people = [person(env, "durand"), person(env, "lefevre", **{"Espace ANTAI": "Oui"})]
+    request(bot, people)
+    [ack] = env.wait_for(env.requesters[0])
+    ref = case_of(bot).ref
+    assert ref in ack["Subject"] and "durand" in body_text(ack).lower()
+    notif = notification(bot)
+    assert ref in notif["Subject"]
+    assert any(p.get_filename() == "annexe.xlsx" for p in notif.iter_attachments())
+    reviewer = env.reviewers["abonnements"].address
+    env.send(
+        reviewer, [env.bot.address], reply_to(notif, reviewer, "APPROUVER", style=style).as_bytes()
+    )
+    bot.run_once()
+    for p in people:
+        password = invitation_password(bot, p["Courriel"])
+        assert can_log_in(bot, p["Courriel"], password)
+        assert not can_log_in(bot, p["Courriel"], password + "x")
+    assert case_of(bot).state == "invited"
+    # The requester is told who was invited; the reviewer gets a confirmation.
+    requester_mails = env.wait_for(env.requesters[0], count=2)
+    assert any("durand" in body_text(m).lower() for m in requester_mails[1:])
+    assert len(env.wait_for(env.reviewers["abonnements"], count=2)) == 2
+    # The password is never in the log, and the stored copy was redacted after sending.
+    log = "\n".join(bot.log_lines())
+    assert password not in log
+    from storage.models import OutboxMail
+
+    with Session(bot.engine) as s:
+        invitations = s.exec(select(OutboxMail).where(OutboxMail.template == "invitation")).all()
+        assert invitations and all(r.state == "sent" for r in invitations)
+        assert all(password.encode() not in r.raw for r in invitations)
+
+
+def test_partial_approval_invites_only_the_numbers_given(bot: Bot) -> None:
+    env = bot.env
+    people = [person(env, "un"), person(env, "deux"), person(env, "trois")]
+    request(bot, people)
+    notif = notification(bot)
+    reviewer = env.reviewers["abonnements"].address
+    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, "APPROUVER 1,3").as_bytes())
+    bot.run_once()
+    assert can_log_in(bot, people[0]["Courriel"], invitation_password(bot, people[0]["Courriel"]))
+    assert can_log_in(bot, people[2]["Courriel"], invitation_password(bot, people[2]["Courriel"]))
+    assert fetch_folder(env.dovecot, people[1]["Courriel"], "pw-invitee") == []
+    with Session(bot.engine) as s:
+        assert (
+            StubPortal(s, bot.config.portal.base_url).find_accounts([people[1]["Courriel"]]) == {}
+        )
+
+
+def test_refusal_tells_the_requester_the_reason_and_creates_nothing(bot: Bot) -> None:
+    env = bot.env
+    people = [person(env, "refuse")]
+    request(bot, people)
+    notif = notification(bot)
+    reviewer = env.reviewers["abonnements"].address
+    env.send(
+        reviewer,
+        [env.bot.address],
+        reply_to(
+            notif,
+            reviewer,
+            "REFUSER adresse personnelle, merci d'utiliser une adresse professionnelle",
+            style="gmail",
+        ).as_bytes(),
+    )
+    bot.run_once()
+    mails = env.wait_for(env.requesters[0], count=2)
+    assert "adresse professionnelle" in body_text(mails[-1])
+    assert case_of(bot).state == "refused"
+    with Session(bot.engine) as s:
+        assert (
+            StubPortal(s, bot.config.portal.base_url).find_accounts([people[0]["Courriel"]]) == {}
+        )
+    # A second decision on the closed case changes nothing and says so.
+    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, "APPROUVER").as_bytes())
+    bot.run_once()
+    assert case_of(bot).state == "refused"
+    replies = env.wait_for(env.reviewers["abonnements"], count=3)
+    assert any("déjà" in body_text(m) for m in replies[1:])
+
+
+def test_invalid_table_then_corrected_reply_resumes_the_case(bot: Bot) -> None:
+    env = bot.env
+    bad = [person(env, "faux", SIREN="123456789", Courriel="pas-une-adresse")]
+    request(bot, bad)
+    [answer] = env.wait_for(env.requesters[0])
+    text = body_text(answer)
+    assert "SIREN" in text and "Courriel" in text
+    assert case_of(bot).state == "incomplete"
+    assert env.fetch(env.reviewers["abonnements"]) == []
+    good = [person(env, "corrige")]
+    env.dovecot.add_user(good[0]["Courriel"], "pw-invitee")
+    alice = env.requesters[0]
+    fixed = reply_to(answer, alice.address, "Voici le tableau corrigé.", style="gmail")
+    fixed.add_attachment(
+        annex_xlsx(good),
+        maintype="application",
+        subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        filename="annexe-corrigee.xlsx",
+    )
+    env.send(alice.address, [env.bot.address], fixed.as_bytes())
+    bot.run_once()
+    assert case_of(bot).state == "under_review"
+    notif = notification(bot)
+    reviewer = env.reviewers["abonnements"].address
+    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, "APPROUVER").as_bytes())
+    bot.run_once()
+    address = good[0]["Courriel"]
+    assert can_log_in(bot, address, invitation_password(bot, address))
+
+
+def test_intent_without_table_gets_the_blank_template(bot: Bot) -> None:
+    env = bot.env
+    alice = env.requesters[0]
+    msg = compose(
+        alice.address,
+        env.bot.address,
+        "Demande d'accès au portail",
+        "Bonjour, nous souhaitons créer un compte sur le portail pour notre service.",
+    )
+    env.send(alice.address, [env.bot.address], msg.as_bytes())
+    bot.run_once()
+    [reply] = env.wait_for(alice)
+    names = [p.get_filename() for p in reply.iter_attachments()]
+    assert any(n and n.endswith(".xlsx") for n in names)
+
+
+FORGERIES = {
+    "subject_tag_without_token": lambda notif, reviewer, other: compose(
+        reviewer, str(notif["Reply-To"]), f"RE: {notif['Subject']}", "APPROUVER"
+    ),
+    "token_from_another_case": lambda notif, reviewer, other: reply_to(
+        other, reviewer, "APPROUVER", headers=None
+    ),
+    "valid_token_wrong_sender": lambda notif, reviewer, other: reply_to(
+        notif, "intrus@example.test", "APPROUVER"
+    ),
+    "trusted_authres_dmarc_fail": lambda notif, reviewer, other: reply_to(
+        notif,
+        reviewer,
+        "APPROUVER",
+        headers={"Authentication-Results": "mx.example.test; dmarc=fail header.from=example.test"},
+    ),
+}
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGERIES))
+def test_forged_approval_creates_no_account(mail_env: MailEnv, forgery: str) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="mailbot-forge-"))
+    bot = make_bot(
+        mail_env,
+        f"sqlite:///{workdir}/mailbot.db",
+        workdir,
+        **{"authentication_results.trusted_authserv_ids": ["mx.example.test"]},
+    )
+    env = bot.env
+    people = [person(env, "cible")]
+    request(bot, people)
+    request(bot, [person(env, "autre")])  # a second case, whose notification is replayed
+    notifs = env.wait_for(env.reviewers["abonnements"], count=2)
+    refs = sorted({re.search(r"ABO-\d{4}-\d{6}", str(n["Subject"])).group(0) for n in notifs})  # type: ignore[union-attr]
+    first = next(n for n in notifs if refs[0] in str(n["Subject"]))
+    second = next(n for n in notifs if refs[1] in str(n["Subject"]))
+    reviewer = env.reviewers["abonnements"].address
+    forged = FORGERIES[forgery](first, reviewer, second)
+    if forgery == "token_from_another_case":
+        del forged["Subject"]
+        forged["Subject"] = f"RE: {first['Subject']}"
+    sender = str(forged["From"])
+    if forgery == "valid_token_wrong_sender":
+        env.dovecot.add_user("intrus@example.test", "pw-intrus")
+    env.send(sender, [env.bot.address], forged.as_bytes())
+    bot.run_once()
+    with Session(bot.engine) as s:
+        portal = StubPortal(s, bot.config.portal.base_url)
+        assert portal.find_accounts([people[0]["Courriel"]]) == {}
+        assert all(c.state == "under_review" for c in s.exec(select(Case)).all())
+    assert any("reviewer_auth_failed" in line for line in bot.log_lines())
+    alerts = env.wait_for(env.admin)
+    assert alerts
+
+
+def test_forged_authres_from_untrusted_server_is_ignored(mail_env: MailEnv) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="mailbot-forge-"))
+    bot = make_bot(
+        mail_env,
+        f"sqlite:///{workdir}/mailbot.db",
+        workdir,
+        **{
+            "authentication_results.trusted_authserv_ids": ["mx.example.test"],
+            "authentication_results.require_pass": True,
+        },
+    )
+    env = bot.env
+    people = [person(env, "pass")]
+    request(bot, people)
+    notif = notification(bot)
+    reviewer = env.reviewers["abonnements"].address
+    forged = reply_to(
+        notif,
+        reviewer,
+        "APPROUVER",
+        headers={"Authentication-Results": "evil.example.org; dmarc=pass"},
+    )
+    env.send(reviewer, [env.bot.address], forged.as_bytes())
+    bot.run_once()
+    with Session(bot.engine) as s:
+        assert (
+            StubPortal(s, bot.config.portal.base_url).find_accounts([people[0]["Courriel"]]) == {}
+        )
+    # The same reply with the trusted server's pass is accepted.
+    genuine = reply_to(
+        notif,
+        reviewer,
+        "APPROUVER",
+        headers={"Authentication-Results": "mx.example.test; dmarc=pass"},
+    )
+    env.send(reviewer, [env.bot.address], genuine.as_bytes())
+    bot.run_once()
+    address = people[0]["Courriel"]
+    assert can_log_in(bot, address, invitation_password(bot, address))
