@@ -24,6 +24,7 @@ from typing import Annotated
 import typer
 from imapclient import IMAPClient
 
+from mailbot.compose import WIRE_POLICY
 from mailbot.config import Config, ConfigError, load_config
 
 PERSONS = [
@@ -106,7 +107,7 @@ class Demo:
         )
 
     def new(self, sender: str, subject: str, body: str, name: str | None = None) -> EmailMessage:
-        msg = EmailMessage()
+        msg = EmailMessage(policy=WIRE_POLICY)  # long Message-IDs must stay raw when replying
         msg["From"] = f"{name} <{sender}>" if name else sender
         msg["To"] = self.generic
         msg["Subject"] = subject
@@ -161,7 +162,8 @@ class Demo:
             filename="annexe-abonnement.xlsx",
         )
         self.send(sub)
-        say("3. An out-of-office auto-reply and a bounce arrive (they must get no answer).")
+        say("3. An out-of-office auto-reply arrives (it gets no answer), and a question from an")
+        say("   address that does not exist: our acknowledgement bounces back to us.")
         ooo = self.new(
             mairie,
             "Réponse automatique : absente du bureau",
@@ -169,13 +171,12 @@ class Demo:
         )
         ooo["Auto-Submitted"] = "auto-replied"
         self.send(ooo)
-        bounce = self.new(
-            self.addr("MAILER-DAEMON"),
-            "Undelivered Mail Returned to Sender",
-            "Your message could not be delivered: 550 5.1.1 user unknown.",
+        ghost = self.new(
+            "ancien.agent@commune-disparue.example",
+            f"Question sur le décret ({self.tag})",
+            "Bonjour, quel décret fixe le montant du forfait post-stationnement ?",
         )
-        self.send(bounce, envelope_from="")
-
+        self.send(ghost)
         ack_q = self.wait_for(mairie, lambda m: _answers(m, question), "acknowledgement")
         say(f"   → {mairie} received: {ack_q['Subject']}")
         ack_s = self.wait_for(presta, lambda m: _answers(m, sub), "acknowledgement")
@@ -207,12 +208,7 @@ class Demo:
         )
         answer = self.wait_for(
             mairie,
-            lambda m: (
-                ref_q in str(m["Subject"])
-                and m is not None
-                and "avis de paiement" in _text(m)
-                and not _answers(m, question)
-            ),
+            lambda m: ref_q in str(m["Subject"]) and "édite et envoie" in _text(m),
             "answer",
         )
         say(f"   → {mairie} received the answer: {answer['Subject']}")

@@ -106,7 +106,12 @@ def start_scheduler(config: Config, engine: Engine, daemon: Daemon) -> Backgroun
 
 
 def serve_forever(config: Config, engine: Engine, daemon: Daemon) -> None:
-    devmail = start_devmail(config) if config.devmail.enabled else None
+    try:
+        devmail = start_devmail(config) if config.devmail.enabled else None
+    except OSError as err:
+        raise SystemExit(
+            f"The local mail system cannot start ({err}): is another `make run` running?"
+        ) from None
     if config.devmail.enabled:
         start_portal(config, engine)
     scheduler = start_scheduler(config, engine, daemon)
