@@ -155,9 +155,9 @@ class Daemon:
                     if self.mailbox.cfg.idle and self.mailbox.has_idle:
                         # Re-issued well before the 29 minutes of RFC 2177 §3, and sooner when
                         # timers or the outbox need a turn.
-                        self.mailbox.wait(min(cfg.idle_renew_seconds, 30))
+                        self.mailbox.wait(min(cfg.idle_renew_seconds, 30), self.stop_event.is_set)
                     else:
-                        self.mailbox.wait(cfg.poll_interval_seconds)
+                        self.mailbox.wait(cfg.poll_interval_seconds, self.stop_event.is_set)
             except CONNECTION_ERRORS as err:
                 log.warning("mailbox connection lost (%s); retrying in %.0f s", err, backoff)
                 self.mailbox.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from imapclient import IMAPClient
@@ -166,28 +166,33 @@ class Mailbox:
 
     # ------------------------------------------------------------------ waiting
 
-    def wait(self, timeout: float) -> bool:
+    def wait(self, timeout: float, should_stop: Callable[[], bool] = lambda: False) -> bool:
         """Wait up to `timeout` seconds for new mail. True when the server said something
-        changed. IDLE (RFC 2177) when enabled and offered, else a NOOP after sleeping."""
+        changed. IDLE (RFC 2177) when enabled and offered, else a NOOP after sleeping. The wait
+        is cut in short slices so that a stop request is honoured within about a second."""
+        import time
+
         client = self._c()
+        deadline = time.monotonic() + timeout
         if self.cfg.idle and self.has_idle:
             client.idle()
             try:
-                responses = client.idle_check(timeout=timeout)
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or should_stop():
+                        return False
+                    responses = client.idle_check(timeout=min(1.0, remaining))
+                    for resp in responses:
+                        if isinstance(resp, tuple) and len(resp) >= 1 and resp[0] == b"BYE":
+                            raise IMAPClientError("server said BYE during IDLE")
+                    if any(
+                        isinstance(r, tuple) and len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT")
+                        for r in responses
+                    ):
+                        return True
             finally:
-                try:
-                    client.idle_done()
-                except CONNECTION_ERRORS:
-                    raise
-            for resp in responses:
-                if isinstance(resp, tuple) and len(resp) >= 2 and resp[1] in (b"BYE",):
-                    raise IMAPClientError("server said BYE during IDLE")
-            return any(
-                isinstance(r, tuple) and len(r) >= 2 and r[1] in (b"EXISTS", b"RECENT")
-                for r in responses
-            )
-        import time
-
-        time.sleep(timeout)
+                client.idle_done()
+        while time.monotonic() < deadline and not should_stop():
+            time.sleep(min(1.0, deadline - time.monotonic()))
         client.noop()
         return True
