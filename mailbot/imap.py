@@ -181,7 +181,13 @@ class Mailbox:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or should_stop():
                         return False
-                    responses = client.idle_check(timeout=min(1.0, remaining))
+                    slice_ = min(1.0, remaining)
+                    started = time.monotonic()
+                    responses = client.idle_check(timeout=slice_)
+                    if not responses and time.monotonic() - started < slice_ / 2:
+                        # imapclient answers [] at once when the server closed the socket
+                        # (it swallows the EOF): the connection is gone.
+                        raise IMAPClientError("connection closed during IDLE")
                     for resp in responses:
                         if isinstance(resp, tuple) and len(resp) >= 1 and resp[0] == b"BYE":
                             raise IMAPClientError("server said BYE during IDLE")

@@ -11,37 +11,10 @@ from typing import Any
 
 from mailbot.classify import ClassifyContext, classify
 from mailbot.config import Config, ConfigError, load_config
-from mailbot.parse import ParseLimits, parse_message
+from mailbot.limits import annex_limits, parse_limits
+from mailbot.parse import parse_message
 
 DEFAULT_CONFIG = "config.toml"
-
-
-def parse_limits(config: Config | None) -> ParseLimits:
-    if config is None:
-        return ParseLimits()
-    lim = config.limits
-    return ParseLimits(
-        max_header_chars=lim.max_header_chars,
-        max_body_chars=lim.max_body_chars,
-        max_attachment_bytes=lim.max_attachment_bytes,
-    )
-
-
-def _annex_limits(config: Config | None) -> Any:
-    from mailbot.annex_reader import AnnexLimits
-
-    if config is None:
-        return AnnexLimits()
-    lim = config.limits
-    return AnnexLimits(
-        max_rows=lim.annex_max_rows,
-        max_cell_chars=lim.annex_max_cell_chars,
-        max_file_bytes=lim.max_attachment_bytes,
-        max_zip_entries=lim.annex_max_zip_entries,
-        max_uncompressed_bytes=lim.annex_max_uncompressed_bytes,
-        timeout_seconds=lim.annex_parse_timeout_seconds,
-        memory_mb=lim.annex_parse_memory_mb,
-    )
 
 
 def inspect_bytes(
@@ -85,9 +58,7 @@ def inspect_bytes(
         from mailbot.annex_reader import parse_annex_bytes
 
         attachment = result.annex_attachment
-        out["annex"] = parse_annex_bytes(
-            attachment.data, attachment.filename, _annex_limits(config)
-        )
+        out["annex"] = parse_annex_bytes(attachment.data, attachment.filename, annex_limits(config))
     return out
 
 

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from functools import lru_cache
 from typing import Any
 
@@ -21,9 +22,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from mailbot import cases
+from mailbot.annex_reader import parse_annex_bytes, sniff_spreadsheet
+from mailbot.annex_template import build_template
+from mailbot.classify import ClassifyContext, classify
 from mailbot.config import Config
+from mailbot.limits import annex_limits, parse_limits
 from mailbot.outbox import enqueue_mail
+from mailbot.parse import parse_message
 from mailbot.portal import Portal
+from mailbot.tokens import parse_bounce_token
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import Case, CaseEvent, InboundMessage, OutboxMail
@@ -46,6 +53,9 @@ from workflows.core import (
     TimerFired,
     Withdraw,
 )
+from workflows.directives import parse_directives
+from workflows.reply_text import extract_new_text
+from workflows.triage import triage
 
 log = logging.getLogger(__name__)
 
@@ -163,20 +173,9 @@ class Runner:
             self.wflog.write(ref, event, fields, at=self.clock())
 
     def _process_row(self, session: Session, row: InboundMessage, pending: _Pending) -> Outcome:
-        from mailbot.classify import ClassifyContext, classify
-        from mailbot.parse import ParseLimits, parse_message
-
-        limits = self.config.limits
-        if len(row.raw) > limits.max_message_bytes:
+        if len(row.raw) > self.config.limits.max_message_bytes:
             raise ValueError(f"message of {len(row.raw)} bytes over the limit")
-        mail = parse_message(
-            row.raw,
-            ParseLimits(
-                max_header_chars=limits.max_header_chars,
-                max_body_chars=limits.max_body_chars,
-                max_attachment_bytes=limits.max_attachment_bytes,
-            ),
-        )
+        mail = parse_message(row.raw, parse_limits(self.config))
         row.sender = mail.from_addr
         row.subject = (mail.subject or "")[:1000]
         ctx = ClassifyContext(
@@ -214,8 +213,6 @@ class Runner:
     # ------------------------------------------------------------------ kinds
 
     def _mail_event(self, mail: Any, case_kind: str, result: Any) -> MailReceived:
-        from workflows.reply_text import extract_new_text
-
         annex, annex_name = None, None
         attachment = getattr(result, "annex_attachment", None)
         if attachment is None and case_kind == "subscription":
@@ -243,20 +240,7 @@ class Runner:
         )
 
     def _parse_annex(self, data: bytes, filename: str | None) -> dict[str, Any]:
-        from mailbot.annex_reader import AnnexLimits, parse_annex_bytes
-
-        lim = self.config.limits
-        limits = AnnexLimits(
-            max_rows=lim.annex_max_rows,
-            max_cell_chars=lim.annex_max_cell_chars,
-            max_file_bytes=lim.max_attachment_bytes,
-            max_zip_entries=lim.annex_max_zip_entries,
-            max_uncompressed_bytes=lim.annex_max_uncompressed_bytes,
-            timeout_seconds=lim.annex_parse_timeout_seconds,
-            memory_mb=lim.annex_parse_memory_mb,
-            allow_test_domains=lim.annex_allow_test_domains,
-        )
-        return parse_annex_bytes(data, filename, limits)
+        return parse_annex_bytes(data, filename, annex_limits(self.config))
 
     def _open_case(
         self,
@@ -291,9 +275,6 @@ class Runner:
         return ref
 
     def _reviewer(self, session: Session, mail: Any, result: Any, pending: _Pending) -> str | None:
-        from workflows.directives import parse_directives
-        from workflows.reply_text import extract_new_text
-
         ref = result.case_ref
         case = cases.get_case(session, ref, for_update=True) if ref else None
         if not result.authenticated or case is None:
@@ -373,8 +354,6 @@ class Runner:
         Message-ID); nothing is ever answered (invariant 4)."""
         if kind != "bounce":
             return None
-        from mailbot.tokens import parse_bounce_token
-
         row: OutboxMail | None = None
         generic = self.config.instance.generic_address
         for name in ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Received"):
@@ -442,8 +421,6 @@ class Runner:
                 open_requests = self._open_requests(session, emails)
                 blank = blank_annex()
             else:
-                from workflows.triage import triage
-
                 triage_result = triage(
                     event.subject,
                     event.new_text or event.text,
@@ -621,20 +598,14 @@ def quick_message_id(raw: bytes) -> str | None:
 
 @lru_cache(maxsize=1)
 def blank_annex() -> bytes:
-    from mailbot.annex_template import build_template
-
     return build_template()
 
 
 def _bare(value: str) -> str:
-    from email.utils import parseaddr
-
     return parseaddr(value)[1].lower()
 
 
 def _spreadsheet_attachment(mail: Any) -> Any:
-    from mailbot.annex_reader import sniff_spreadsheet
-
     for att in mail.attachments:
         if att.data and sniff_spreadsheet(att.data):
             return att
