@@ -191,31 +191,44 @@ def replay(
     config_path: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Run journaled messages again (quarantined ones by default)."""
-    from mailbot.daemon import quarantined_ids
-    from mailbot.daemon import replay as do_replay
+    from imapclient.exceptions import IMAPClientError
+
+    from mailbot.daemon import Daemon, quarantined_ids
 
     config = _load(config_path)
     engine = _engine(config)
-    runner = build_runner(config, engine)
+    daemon = Daemon(config, engine, build_runner(config, engine))
     targets = list(ids or [])
     if not targets:
         if not quarantine:
             typer.echo("Nothing to replay: give journal ids or --quarantine.", err=True)
             raise typer.Exit(2)
         targets = quarantined_ids(engine)
-    failed = 0
-    for journal_id in targets:
-        try:
-            outcome = do_replay(engine, runner, journal_id)
-        except LookupError as err:
-            typer.echo(f"{journal_id}: {err}", err=True)
-            failed += 1
-            continue
+    try:
+        config.mailbox_password()
+        daemon.mailbox.connect()
+    except (ConfigError, IMAPClientError, OSError, EOFError) as err:
         typer.echo(
-            f"{journal_id}: {outcome.fate} {outcome.kind or ''} {outcome.case_ref or ''}".rstrip()
+            f"Mailbox not reachable ({err}): replayed messages stay in the "
+            f"{config.mailbox.folders.quarantine} folder.",
+            err=True,
         )
-        if outcome.fate == "quarantined":
-            failed += 1
+        daemon.mailbox.client = None
+    failed = 0
+    try:
+        for journal_id in targets:
+            try:
+                [outcome] = daemon.replay([journal_id])
+            except LookupError as err:
+                typer.echo(f"{journal_id}: {err}", err=True)
+                failed += 1
+                continue
+            line = f"{journal_id}: {outcome.fate} {outcome.kind or ''} {outcome.case_ref or ''}"
+            typer.echo(line.rstrip())
+            if outcome.fate == "quarantined":
+                failed += 1
+    finally:
+        daemon.mailbox.close()
     raise typer.Exit(1 if failed else 0)
 
 

@@ -99,12 +99,30 @@ class Daemon:
         """Journal rows an admin asked to replay (the portal's admin view sets fate=replay)."""
         with session_scope(self.engine) as session:
             ids = [
-                r.id
+                int(r.id)
                 for r in session.exec(
                     select(InboundMessage).where(InboundMessage.fate == "replay")
                 ).all()
+                if r.id is not None
             ]
-        return [replay(self.engine, self.runner, int(i)) for i in ids if i is not None]
+        return self.replay(ids)
+
+    def replay(self, ids: list[int]) -> list[Outcome]:
+        """Run journal entries again; a message that now succeeds leaves the Quarantine folder
+        for the folder of its new fate (when the mailbox is connected)."""
+        outcomes = []
+        for journal_id in ids:
+            outcome = replay(self.engine, self.runner, journal_id)
+            outcomes.append(outcome)
+            if outcome.fate == "quarantined" or self.mailbox.client is None:
+                continue
+            with session_scope(self.engine) as session:
+                row = session.get(InboundMessage, journal_id)
+                message_id = row.message_id if row is not None else None
+            if message_id:
+                quarantine = self.config.mailbox.folders.quarantine
+                self.mailbox.refile(quarantine, message_id, self.fate_folder(outcome.fate))
+        return outcomes
 
     def drain_outbox(self) -> DeliveryReport:
         return asyncio.run(
@@ -122,9 +140,9 @@ class Daemon:
         self.mailbox.connect()
         try:
             outcomes = self.drain_inbox()
+            replays = self.replay_requested()
         finally:
             self.mailbox.close()
-        replays = self.replay_requested()
         fired = self.runner.sweep_timers()
         report = self.drain_outbox()
         return {

@@ -98,10 +98,6 @@ class Mailbox:
         self.uidvalidity = new
 
     @property
-    def has_move(self) -> bool:
-        return self._c().has_capability("MOVE")
-
-    @property
     def has_idle(self) -> bool:
         return self._c().has_capability("IDLE")
 
@@ -126,41 +122,30 @@ class Mailbox:
                     yield uid, bytes(raw)
 
     def move(self, uid: int, folder: str) -> None:
+        self._move([uid], folder)
+
+    def _move(self, uids: list[int], folder: str) -> None:
         client = self._c()
-        if self.has_move:
-            client.move([uid], folder)
+        if client.has_capability("MOVE"):
+            client.move(uids, folder)
             return
-        client.copy([uid], folder)
-        client.add_flags([uid], [b"\\Deleted"], silent=True)
+        client.copy(uids, folder)
+        client.add_flags(uids, [b"\\Deleted"], silent=True)
         if client.has_capability("UIDPLUS"):
-            client.uid_expunge([uid])
+            client.uid_expunge(uids)
         else:
             client.expunge()
 
-    def find_uid_by_message_id(self, folder: str, message_id: str) -> int | None:
-        client = self._c()
-        client.select_folder(folder)
-        try:
-            uids = client.search(["HEADER", "Message-ID", message_id])
-        finally:
-            self.select_inbox()
-        return int(uids[-1]) if uids else None
-
-    def move_between(self, source: str, uid_mid: str, target: str) -> bool:
-        """Move the message with this Message-ID from `source` to `target` (after a replay)."""
+    def refile(self, source: str, message_id: str, target: str) -> int:
+        """Move the messages with this Message-ID from `source` to `target` (a quarantined
+        message that a replay processed). Returns how many were moved."""
         client = self._c()
         client.select_folder(source)
         try:
-            uids = client.search(["HEADER", "Message-ID", uid_mid])
-            if not uids:
-                return False
-            if client.has_capability("MOVE"):
-                client.move(uids, target)
-            else:
-                client.copy(uids, target)
-                client.add_flags(uids, [b"\\Deleted"], silent=True)
-                client.expunge()
-            return True
+            uids = [int(u) for u in client.search(["HEADER", "Message-ID", message_id])]
+            if uids:
+                self._move(uids, target)
+            return len(uids)
         finally:
             self.select_inbox()
 

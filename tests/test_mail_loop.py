@@ -182,6 +182,9 @@ def test_message_that_raises_goes_to_quarantine_and_replays(sqlite_bot: Bot) -> 
     with Session(bot.engine) as s:
         [row] = s.exec(select(InboundMessage)).all()
         assert row.fate == "processed" and row.replays == 1
+    # The replayed message left the Quarantine folder for Processed.
+    assert env.fetch(env.bot, "Quarantine") == []
+    assert len(env.fetch(env.bot, "Processed")) == 1
     bot.run_once()  # delivers the acknowledgement written by the replay
     assert len(env.wait_for(env.requesters[0])) == 1
 
