@@ -14,7 +14,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parseaddr
 from functools import lru_cache
 from typing import Any
 
@@ -24,13 +23,13 @@ from sqlmodel import Session, select
 from mailbot import cases
 from mailbot.annex_reader import parse_annex_bytes, sniff_spreadsheet
 from mailbot.annex_template import build_template
-from mailbot.classify import ClassifyContext, classify
+from mailbot.bounces import bounce_reason, find_bounced_mail
+from mailbot.classify import Classification, ClassifyContext, classify
 from mailbot.config import Config
 from mailbot.limits import annex_limits, parse_limits
 from mailbot.outbox import enqueue_mail
-from mailbot.parse import parse_message
+from mailbot.parse import ParsedAttachment, ParsedMail, parse_message
 from mailbot.portal import Portal
-from mailbot.tokens import parse_bounce_token
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import Case, CaseEvent, InboundMessage, OutboxMail
@@ -203,7 +202,7 @@ class Runner:
             if case is not None:
                 pending.add(case.ref, "received", **fields)
                 event = self._mail_event(mail, case.kind, result)
-                self._decide(session, case, event, pending, mail=mail)
+                self._decide(session, case, event, pending)
                 return Outcome("processed", kind, rule, case.ref)
             kind = "question"  # a reference we do not know: treat as a new mail
         new_kind = "subscription" if kind in ("subscription", "subscription_intent") else "question"
@@ -212,7 +211,7 @@ class Runner:
 
     # ------------------------------------------------------------------ kinds
 
-    def _mail_event(self, mail: Any, case_kind: str, result: Any) -> MailReceived:
+    def _mail_event(self, mail: ParsedMail, case_kind: str, result: Classification) -> MailReceived:
         annex, annex_name = None, None
         attachment = getattr(result, "annex_attachment", None)
         if attachment is None and case_kind == "subscription":
@@ -223,7 +222,7 @@ class Runner:
                 attachment.filename,
             )
         return MailReceived(
-            sender=mail.from_addr,
+            sender=sender_of(mail),
             sender_name=mail.from_name,
             subject=mail.subject or "",
             message_id=mail.message_id,
@@ -245,9 +244,9 @@ class Runner:
     def _open_case(
         self,
         session: Session,
-        mail: Any,
+        mail: ParsedMail,
         kind: str,
-        result: Any,
+        result: Classification,
         pending: _Pending,
         fields: dict[str, Any],
     ) -> str:
@@ -258,7 +257,7 @@ class Runner:
             ref=ref,
             kind=kind,
             state="received",
-            requester=mail.from_addr,
+            requester=sender_of(mail),
             requester_name=mail.from_name,
             subject=(mail.subject or "")[:1000],
             origin_message_id=mail.message_id,
@@ -274,7 +273,9 @@ class Runner:
         self._apply(session, case, decision, pending, portal)
         return ref
 
-    def _reviewer(self, session: Session, mail: Any, result: Any, pending: _Pending) -> str | None:
+    def _reviewer(
+        self, session: Session, mail: ParsedMail, result: Classification, pending: _Pending
+    ) -> str | None:
         ref = result.case_ref
         case = cases.get_case(session, ref, for_update=True) if ref else None
         if not result.authenticated or case is None:
@@ -285,7 +286,7 @@ class Runner:
         new_text = extract_new_text(mail.text or "", mail.html)
         parsed = parse_directives(new_text, case.kind)
         event = ReviewerReply(
-            reviewer=mail.from_addr,
+            reviewer=sender_of(mail),
             reviewer_name=mail.from_name,
             message_id=mail.message_id,
             references=tuple(mail.references) + ((mail.in_reply_to,) if mail.in_reply_to else ()),
@@ -294,11 +295,11 @@ class Runner:
             command=parsed.command,
             errors=tuple(parsed.errors),
         )
-        self._decide(session, case, event, pending, mail=mail)
+        self._decide(session, case, event, pending)
         return case.ref
 
     def _refuse_reviewer(
-        self, session: Session, mail: Any, ref: str | None, reason: str, pending: _Pending
+        self, session: Session, mail: ParsedMail, ref: str | None, reason: str, pending: _Pending
     ) -> None:
         """Invariant 3: decide nothing, log it, alert the admins, tell the sender."""
         now = self.clock()
@@ -327,7 +328,7 @@ class Runner:
             self.config,
             SendMail(
                 template="reviewer_auth_failed",
-                to=(mail.from_addr,),
+                to=(sender_of(mail),),
                 context=context,
                 key=f"{key}:sender",
                 in_reply_to=mail.message_id,
@@ -349,36 +350,18 @@ class Runner:
             )
         pending.add(ref, "reviewer_auth_failed", **{"from": mail.from_addr, "reason": reason})
 
-    def _ignored(self, session: Session, mail: Any, kind: str, pending: _Pending) -> str | None:
+    def _ignored(
+        self, session: Session, mail: ParsedMail, kind: str, pending: _Pending
+    ) -> str | None:
         """Bounces find their outbox entry (by our `+b-TOKEN` envelope or the quoted
         Message-ID); nothing is ever answered (invariant 4)."""
         if kind != "bounce":
             return None
-        row: OutboxMail | None = None
-        generic = self.config.instance.generic_address
-        for name in ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Received"):
-            for value in mail.headers.get_all(name):
-                # Dovecot's LMTP records the envelope recipient only in `Received: … for <…>`.
-                found = _RECEIVED_FOR.search(value) if name == "Received" else None
-                address = found.group(1).lower() if found else _bare(value)
-                token = parse_bounce_token(address, generic)
-                if token:
-                    row = session.exec(
-                        select(OutboxMail).where(OutboxMail.bounce_token == token)
-                    ).first()
-                    if row:
-                        break
-            if row:
-                break
-        if row is None and mail.original_message_id:
-            row = session.exec(
-                select(OutboxMail).where(OutboxMail.message_id == mail.original_message_id)
-            ).first()
+        row = find_bounced_mail(session, mail, self.config.instance.generic_address)
         if row is None:
             pending.add(None, "bounce_unmatched", subject=mail.subject or "")
             return None
-        status = mail.delivery_status or {}
-        reason = str(status.get("diagnostic-code") or status.get("status") or "rejet signalé")
+        reason = bounce_reason(mail)
         row.state = "bounced"
         row.last_error = reason[:500]
         session.add(row)
@@ -471,7 +454,6 @@ class Runner:
         case: Case,
         event: Event,
         pending: _Pending,
-        mail: Any = None,
     ) -> None:
         portal = self.portal_factory(session)
         ctx = self._context(session, portal, case.kind, event, case)
@@ -585,8 +567,14 @@ class Runner:
         self._flush_log(pending)
 
 
-_RECEIVED_FOR = re.compile(r"\bfor\s+<([^<>\s]+@[^<>\s]+)>", re.IGNORECASE)
 _MID = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]{1,900}>)", re.IGNORECASE | re.MULTILINE)
+
+
+def sender_of(mail: ParsedMail) -> str:
+    """The From address of a mail we act on (mail without one is ignored before this)."""
+    if not mail.from_addr:
+        raise ValueError("a mail without a sender reached a workflow")
+    return mail.from_addr
 
 
 def quick_message_id(raw: bytes) -> str | None:
@@ -601,11 +589,7 @@ def blank_annex() -> bytes:
     return build_template()
 
 
-def _bare(value: str) -> str:
-    return parseaddr(value)[1].lower()
-
-
-def _spreadsheet_attachment(mail: Any) -> Any:
+def _spreadsheet_attachment(mail: ParsedMail) -> ParsedAttachment | None:
     for att in mail.attachments:
         if att.data and sniff_spreadsheet(att.data):
             return att
