@@ -161,3 +161,74 @@ def test_uidvalidity_change_reprocesses_nothing(mail_env: MailEnv) -> None:
         acks = s.exec(select(OutboxMail).where(OutboxMail.template == "question_ack")).all()
         assert len(acks) == 1
     assert len(mail_env.wait_for(mail_env.requesters[0])) == 1
+
+
+def test_replay_asked_from_the_admin_view_runs_on_the_next_turn(mail_env: MailEnv) -> None:
+    bot = new_bot(mail_env)
+    ask(mail_env)
+    original = bot.runner._process_row
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]  # an injected fault
+        raise RuntimeError("injected failure")
+
+    bot.runner._process_row = broken  # type: ignore[method-assign]
+    bot.run_once()
+    bot.runner._process_row = original  # type: ignore[method-assign]
+    with Session(bot.engine) as s:
+        [row] = s.exec(select(InboundMessage)).all()
+        assert row.fate == "quarantined"
+        row.fate = "replay"  # what the « Rejouer » button of /admin writes
+        s.add(row)
+        s.commit()
+    stats = bot.run_once()
+    assert stats["replayed"] == 1
+    assert mail_env.fetch(mail_env.bot, "Quarantine") == []
+    assert len(mail_env.fetch(mail_env.bot, "Processed")) == 1
+    assert len(mail_env.wait_for(mail_env.requesters[0])) == 1
+
+
+def test_automatic_answers_are_rate_limited_per_address(mail_env: MailEnv) -> None:
+    bot = new_bot(mail_env, **{"limits.auto_replies_per_address_per_day": 2})
+    for i in range(3):
+        ask(mail_env, f"Question {i}", f"Bonjour, question numéro {i} sur le décret.")
+    bot.run_once()
+    with Session(bot.engine) as s:
+        assert len(s.exec(select(Case)).all()) == 3  # every question is still handled
+        acks = s.exec(select(OutboxMail).where(OutboxMail.template == "question_ack")).all()
+        assert len(acks) == 2
+    assert len(mail_env.wait_for(mail_env.requesters[0], count=2)) == 2
+    assert any("auto_reply_suppressed" in line for line in bot.log_lines())
+
+
+@pytest.mark.postgres
+def test_two_instances_sweeping_timers_fire_each_once(mail_env: MailEnv) -> None:
+    from pgutil import postgres_database
+
+    workdir = Path(tempfile.mkdtemp(prefix="mailbot-ops-"))
+    with postgres_database() as url:
+        one = make_bot(mail_env, url, workdir)
+        two = make_bot(mail_env, url, workdir)
+        for i in range(4):
+            ask(mail_env, f"Question {i}", "Bonjour, une question sur les flux CCSP.")
+        one.run_once()
+        later = datetime.now(UTC) + timedelta(days=10)
+        one.runner.clock = two.runner.clock = lambda: later
+        fired: list[int] = []
+        threads = [
+            threading.Thread(target=lambda r=r: fired.append(r.runner.sweep_timers()))
+            for r in (one, two)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        with Session(one.engine) as s:
+            timers = s.exec(select(Timer)).all()
+            reminders = s.exec(
+                select(OutboxMail).where(OutboxMail.template == "question_reminder")
+            ).all()
+        assert sum(fired) == len(timers) == 8  # reminder + escalation for each question
+        assert all(t.fired_at is not None for t in timers)
+        assert len(reminders) == 4
+        one.engine.dispose()
+        two.engine.dispose()

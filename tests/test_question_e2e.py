@@ -155,3 +155,35 @@ def test_reply_from_someone_not_reviewer_of_that_group_publishes_nothing(bot: Bo
     assert the_case(bot).state == "open"
     assert sum("reviewer_auth_failed" in line for line in bot.log_lines()) == 2
     assert len(env.fetch(env.requesters[0])) == 1  # only the acknowledgement
+
+
+def test_asker_follow_up_reopens_and_new_answer_makes_a_new_version(bot: Bot) -> None:
+    env = bot.env
+    ask(bot)
+    [notif] = env.wait_for(env.reviewers["antai"])
+    reviewer = env.reviewers["antai"].address
+    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, ANSWER).as_bytes())
+    bot.run_once()
+    answer = env.wait_for(env.requesters[0], count=2)[-1]
+    alice = env.requesters[0].address
+    follow = reply_to(
+        answer, alice, "Merci. Et en cycle partiel, qui envoie l'avis de paiement ?", style="gmail"
+    )
+    env.send(alice, [env.bot.address], follow.as_bytes())
+    bot.run_once()
+    assert the_case(bot).state == "open"
+    notifs = env.wait_for(env.reviewers["antai"], count=3)  # notification, confirmation, new round
+    second = notifs[-1]
+    assert "cycle partiel" in body_text(second)
+    env.send(
+        reviewer,
+        [env.bot.address],
+        reply_to(second, reviewer, "En cycle partiel, la collectivité envoie l'avis.").as_bytes(),
+    )
+    bot.run_once()
+    versions = sorted(publications(bot), key=lambda p: p.version)
+    assert [p.version for p in versions] == [1, 2]
+    assert "cycle partiel" in versions[-1].answer and ANSWER in versions[0].answer
+    assert the_case(bot).state == "answered"
+    last = env.wait_for(env.requesters[0], count=4)[-1]
+    assert "la collectivité envoie l'avis" in body_text(last)
