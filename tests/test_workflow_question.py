@@ -14,7 +14,9 @@ from workflows_support import (
     effects_of,
     log_events,
     mail,
+    mail_keys,
     opened,
+    play,
     reply,
     sent,
     similar,
@@ -404,7 +406,6 @@ def test_published_out_of_turn_is_ignored() -> None:
 
 def test_keys_are_unique_over_a_whole_case() -> None:
     case, decision = ask()
-    keys = [m.key for m in sent(decision)]
     events: list[Event] = [
         TimerFired("reminder", {"round": 1}),
         mail("Précision.", sender=ASKER, message_id="<q5@x>"),
@@ -415,10 +416,8 @@ def test_keys_are_unique_over_a_whole_case() -> None:
         reply("Complément.", reviewer="relecteur.antai@demo.test", message_id="<r7@x>"),
         Published(PUBLIC_URL, 2),
     ]
-    for event in events:
-        decision = question.decide(case, event, ctx())
-        keys += [m.key for m in sent(decision)]
-        case = apply(case, decision)
+    case, steps = play(case, events, question.decide)
+    keys = mail_keys(decision, *(step.decision for step in steps))
     assert len(keys) == len(set(keys)), keys
     assert case.state == "answered"
 

@@ -22,7 +22,9 @@ from workflows_support import (
     effects_of,
     log_events,
     mail,
+    mail_keys,
     opened,
+    play,
     reply,
     row,
     sent,
@@ -499,10 +501,8 @@ def test_failed_acknowledgement_is_only_logged() -> None:
 
 
 def test_mail_keys_are_unique_over_a_whole_case_and_stable_on_replay() -> None:
-    keys: list[str] = []
     case, decision = under_review(3)
-    keys += [m.key for m in sent(decision)]
-    steps: list[Event] = [
+    events: list[Event] = [
         TimerFired("reminder", {"round": 1}),
         reply(command=ReviewerCommand("COMPLÉTER", text="Précisez."), message_id="<r1@x>"),
         mail("Voici.", message_id="<m2@x>"),
@@ -512,12 +512,11 @@ def test_mail_keys_are_unique_over_a_whole_case_and_stable_on_replay() -> None:
         TimerFired("invitation_reminder"),
         reply(command=ReviewerCommand("APPROUVER"), message_id="<r4@x>"),
     ]
-    for event in steps:
-        decision = subscription.decide(case, event, ctx())
-        again = subscription.decide(case, event, ctx())
-        assert [m.key for m in sent(again)] == [m.key for m in sent(decision)]
-        keys += [m.key for m in sent(decision)]
-        case = apply(case, decision)
+    case, steps = play(case, events, subscription.decide)
+    for step in steps:
+        again = subscription.decide(step.case, step.event, ctx())
+        assert mail_keys(again) == mail_keys(step.decision)
+    keys = mail_keys(decision, *(step.decision for step in steps))
     assert len(keys) == len(set(keys)), keys
     assert case.state == "invited"
 

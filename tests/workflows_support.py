@@ -3,18 +3,20 @@ reviewer replies, and `apply` that plays the runner's part (a decision applied t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from workflows.calendar import add_business_days
+from workflows.casework import new_case
 from workflows.core import (
     Attachment,
     CaseView,
     Context,
     Decision,
+    Event,
     ExistingAccount,
     MailReceived,
     ReviewerReply,
@@ -190,21 +192,9 @@ def similar(n: int) -> tuple[SimilarAnswer, ...]:
 
 def opened(decision: Decision, event: MailReceived, ref: str, kind: str) -> CaseView:
     """The case the runner creates from a `start` decision."""
-    base = CaseView(
-        ref=ref,
-        kind=kind,  # type: ignore[arg-type]
-        state=decision.state or "new",
-        requester=event.sender,
-        requester_name=event.sender_name,
-        subject=event.subject,
-        group=None,
-        assignee=None,
-        space=None,
-        origin_message_id=event.message_id,
-        created_at=NOW,
-        data=dict(decision.data or {}),
-    )
-    return replace(base, **dict(decision.updates))
+    base = new_case(event, ref, kind, NOW)  # type: ignore[arg-type]
+    changes = {"state": decision.state or "new", "data": dict(decision.data or {})}
+    return replace(base, **{**changes, **decision.updates})
 
 
 def apply(case: CaseView, decision: Decision) -> CaseView:
@@ -215,6 +205,33 @@ def apply(case: CaseView, decision: Decision) -> CaseView:
     if decision.data is not None:
         changes["data"] = dict(decision.data)
     return replace(case, **changes)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One event of `play`: the case as it stood, the event, the decision taken on it."""
+
+    case: CaseView
+    event: Event
+    decision: Decision
+
+
+def play(
+    case: CaseView,
+    events: Iterable[Event],
+    decide: Callable[[CaseView, Event, Context], Decision],
+) -> tuple[CaseView, list[Step]]:
+    """Each event decided on the case as it stands, then applied, as the runner does."""
+    steps: list[Step] = []
+    for event in events:
+        decision = decide(case, event, ctx())
+        steps.append(Step(case, event, decision))
+        case = apply(case, decision)
+    return case, steps
+
+
+def mail_keys(*decisions: Decision) -> list[str]:
+    return [m.key for decision in decisions for m in sent(decision)]
 
 
 def sent(decision: Decision, template: str | None = None) -> list[SendMail]:

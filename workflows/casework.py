@@ -1,5 +1,6 @@
-"""What both workflows do the same way: reviewer notifications and their timers, idempotency
-keys, threading towards the requester, labels shown in mails, and the final `Decision`."""
+"""What both workflows do the same way with a case: the case a first mail opens, mails to the
+requester and their threading, idempotency keys, labels shown in mails, delivery failures and
+the final `Decision` (what they do with reviewers is in workflows.reviewing)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,20 @@ import copy
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from workflows.core import (
     Attachment,
-    CancelTimers,
     CaseView,
     Context,
     Decision,
     Effect,
     LogLine,
-    ReviewerReply,
+    MailReceived,
     SendMail,
-    SetTimer,
 )
 
 SPACE_LABELS: Mapping[str, str] = {"accueil": "Accueil", "desta": "DESTA", "antai": "ANTAI"}
-REVIEW_TIMERS = ("reminder", "escalation")
 # Mails whose failure is only logged: an acknowledgement to an address that bounces says
 # nothing an admin can act on, and an alert about an alert would loop.
 QUIET_FAILURES = frozenset({"subscription_ack", "question_ack", "delivery_failed_alert"})
@@ -65,8 +63,44 @@ def event_key(prefix: str, message_id: str | None, fallback: object) -> str:
     return f"{prefix}:{fallback}"
 
 
+def new_case(
+    event: MailReceived,
+    ref: str,
+    kind: Literal["question", "subscription"],
+    created_at: datetime,
+) -> CaseView:
+    """The case a first mail opens, as `start` sees it before deciding anything."""
+    return CaseView(
+        ref=ref,
+        kind=kind,
+        state="new",
+        requester=event.sender,
+        requester_name=event.sender_name,
+        subject=event.subject,
+        group=None,
+        assignee=None,
+        space=None,
+        origin_message_id=event.message_id,
+        created_at=created_at,
+    )
+
+
 def mutable_data(case: CaseView) -> dict[str, Any]:
     return copy.deepcopy(dict(case.data))
+
+
+def data_after_mail(case: CaseView, event: MailReceived) -> dict[str, Any]:
+    """The case data, with the requester's latest message as the one our later mails answer
+    (see `requester_thread`)."""
+    data = mutable_data(case)
+    if event.message_id:
+        data["last_message_id"] = event.message_id
+    return data
+
+
+def add_note(data: dict[str, Any], ctx: Context, text: str) -> None:
+    """Records the requester's words with their time (the `notes` of the case data)."""
+    data.setdefault("notes", []).append({"at": iso(ctx.now), "text": text.strip()})
 
 
 def group_members(ctx: Context, group: str | None) -> tuple[str, ...]:
@@ -83,56 +117,6 @@ def group_for(ctx: Context, handle: str, fallback: str | None = None) -> str | N
     return None
 
 
-def notify_members(
-    template: str,
-    members: Sequence[str],
-    context: Mapping[str, Any],
-    round_number: int,
-    attachments: tuple[Attachment, ...] = (),
-    prefix: str = "notify",
-) -> list[SendMail]:
-    """One mail per member, each with its own token (`reviewer=`) so that a reply proves who
-    is answering (ARCHITECTURE.md invariant 3)."""
-    return [
-        SendMail(
-            template=template,
-            to=(member,),
-            context={**context, "reviewer": member},
-            key=f"{prefix}:{short(member)}:{round_number}",
-            reviewer=member,
-            attachments=attachments,
-        )
-        for member in members
-    ]
-
-
-def review_timers(ctx: Context, round_number: int) -> list[Effect]:
-    """Reminder then escalation, in business days from now (a new round replaces both)."""
-    data = {"round": round_number}
-    return [
-        SetTimer(
-            name="reminder",
-            kind="reminder",
-            due_at=ctx.add_business_days(ctx.now, ctx.reviewer_reminder_business_days),
-            data=data,
-        ),
-        SetTimer(
-            name="escalation",
-            kind="escalation",
-            due_at=ctx.add_business_days(ctx.now, ctx.escalation_business_days),
-            data=data,
-        ),
-    ]
-
-
-def cancel_review_timers() -> CancelTimers:
-    return CancelTimers(REVIEW_TIMERS)
-
-
-def is_current_round(data: Mapping[str, Any], timer_data: Mapping[str, Any]) -> bool:
-    return int(timer_data.get("round", -1)) == int(data.get("round", 0))
-
-
 def requester_thread(case: CaseView, data: Mapping[str, Any]) -> dict[str, Any]:
     """`in_reply_to`/`references` that put our mail in the requester's thread (RFC 5322
     §3.6.4): the latest message of theirs we know, after the first one."""
@@ -145,6 +129,29 @@ def requester_thread(case: CaseView, data: Mapping[str, Any]) -> dict[str, Any]:
 def reply_thread(message_id: str | None, references: Sequence[str]) -> dict[str, Any]:
     refs = tuple(references) + ((message_id,) if message_id else ())
     return {"in_reply_to": message_id, "references": tuple(dict.fromkeys(refs))}
+
+
+def requester_mail(
+    case: CaseView,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    key: str,
+    thread: Mapping[str, Any],
+    auto: bool = False,
+    attachments: tuple[Attachment, ...] = (),
+) -> SendMail:
+    """A mail to the requester, whose context always names them (`requester_name`); `thread`
+    from `reply_thread` (an answer to the mail just received) or `requester_thread`."""
+    return SendMail(
+        template=template,
+        to=(case.requester,),
+        context={**context, "requester_name": case.requester_name},
+        key=key,
+        auto=auto,
+        attachments=attachments,
+        **thread,
+    )
 
 
 def admin_alert(
@@ -194,76 +201,6 @@ def finish(
         log=tuple(log),
         closed=state in closed_states,
     )
-
-
-# --------------------------------------------------------------------------- replies to reviewers
-
-# Every reply to a reviewer carries all the keys its template reads (templates run with
-# StrictUndefined), whichever workflow sent it.
-_REVIEWER_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "review_confirmation": {
-        "approved": [],
-        "refused": [],
-        "reason": None,
-        "text": None,
-        "group": None,
-        "url": None,
-        "version": None,
-        "space_label": None,
-        "published_question": None,
-        "published_answer": None,
-    },
-    "review_help": {
-        "problem": None,
-        "value": None,
-        "numbers": [],
-        "people_count": 0,
-        "groups": [],
-        "spaces": [],
-    },
-    "review_already_decided": {
-        "outcome": None,
-        "decided_by": None,
-        "decided_by_name": None,
-        "decided_at": None,
-        "url": None,
-    },
-}
-
-
-def reviewer_mail(
-    template: str,
-    case: CaseView,
-    reviewer: str,
-    message_id: str | None,
-    references: Sequence[str],
-    ctx: Context,
-    key_prefix: str,
-    parse_errors: Sequence[str] = (),
-    **context: Any,
-) -> SendMail:
-    """A confirmation, help or "already decided" mail, threaded under the reviewer's reply (so
-    its References still lead to the notification and its token)."""
-    return SendMail(
-        template=template,
-        to=(reviewer,),
-        context={
-            **_REVIEWER_DEFAULTS[template],
-            "kind": case.kind,
-            "state": case.state,
-            "requester": case.requester,
-            "requester_name": case.requester_name,
-            "parse_errors": list(parse_errors),
-            **context,
-        },
-        key=event_key(key_prefix, message_id, iso(ctx.now)),
-        **reply_thread(message_id, references),
-    )
-
-
-def parse_errors(event: ReviewerReply) -> tuple[str, ...]:
-    """The French notes of workflows.directives about a reviewer's reply."""
-    return tuple(event.errors)
 
 
 def ignored(case: CaseView, closed_states: frozenset[str], name: str, **fields: Any) -> Decision:

@@ -11,7 +11,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from workflows.casework import iso, mutable_data, requester_thread, short, spaces_label
+from workflows.casework import (
+    iso,
+    mutable_data,
+    requester_mail,
+    requester_thread,
+    short,
+    spaces_label,
+)
 from workflows.core import (
     AccountsProvisioned,
     CaseView,
@@ -76,12 +83,23 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
         view = {**_person_name(person), "email": email, "spaces_label": spaces_label(cred.spaces)}
         if cred.temporary_password:
             expires_at = cred.expires_at or expires_at
-            effects.append(_invitation(cred, view, links, expires_at, round_number))
+            context = {
+                **view,
+                **links,
+                "password": cred.temporary_password,
+                "expires_at": iso(expires_at),
+            }
+            effects.append(
+                _to_person("invitation", email, context, "invite", round_number, sensitive=True)
+            )
             records[email] = _record("sent", cred, ctx, expires_at)
             invited.append(view)
             log.append(LogLine("invitation_sent", {"to": email}))
         else:
-            effects.append(_new_spaces(cred, view, links, round_number))
+            context = {**view, **links}
+            effects.append(
+                _to_person("invitation_new_spaces", email, context, "new_spaces", round_number)
+            )
             records[email] = _record("existing", cred, ctx, None)
             existing.append(view)
             log.append(LogLine("invitation_new_spaces", {"to": email}))
@@ -99,21 +117,18 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
         for e, p in people.items()
         if int(p.get("number", 0)) in set(decision.get("refused") or [])
     ]
+    result: dict[str, Any] = {
+        "invited": invited,
+        "existing": existing,
+        "refused": refused,
+        "missing": missing,
+        "expires_at": iso(expires_at),
+        **links,
+    }
+    thread = requester_thread(case, data)
     effects.append(
-        SendMail(
-            template="subscription_result",
-            to=(case.requester,),
-            context={
-                "invited": invited,
-                "existing": existing,
-                "refused": refused,
-                "missing": missing,
-                "expires_at": iso(expires_at),
-                "requester_name": case.requester_name,
-                **links,
-            },
-            key=f"result:{round_number}",
-            **requester_thread(case, data),
+        requester_mail(
+            case, "subscription_result", result, key=f"result:{round_number}", thread=thread
         )
     )
     if not invited:
@@ -134,35 +149,22 @@ def _record(
     }
 
 
-def _invitation(
-    cred: Credential,
-    view: dict[str, Any],
-    links: dict[str, str],
-    expires_at: datetime,
-    round_number: int,
+def _to_person(
+    template: str,
+    email: str,
+    context: dict[str, Any],
+    key_prefix: str,
+    round_number: object,
+    *,
+    sensitive: bool = False,
 ) -> SendMail:
+    """A mail to one person of the request, once per approval round."""
     return SendMail(
-        template="invitation",
-        to=(cred.email.lower(),),
-        context={
-            **view,
-            **links,
-            "password": cred.temporary_password,
-            "expires_at": iso(expires_at),
-        },
-        key=f"invite:{short(cred.email.lower())}:{round_number}",
-        sensitive=True,
-    )
-
-
-def _new_spaces(
-    cred: Credential, view: dict[str, Any], links: dict[str, str], round_number: int
-) -> SendMail:
-    return SendMail(
-        template="invitation_new_spaces",
-        to=(cred.email.lower(),),
-        context={**view, **links},
-        key=f"new_spaces:{short(cred.email.lower())}:{round_number}",
+        template=template,
+        to=(email,),
+        context=context,
+        key=f"{key_prefix}:{short(email)}:{round_number}",
+        sensitive=sensitive,
     )
 
 
@@ -191,13 +193,10 @@ def on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Outcome:
             record["status"] = "expired"
         else:
             view = {**_person_name(people.get(email, {})), "email": email}
+            context = {**view, **links, "expires_at": record.get("expires_at")}
+            round_number = data.get("round", 0)
             effects.append(
-                SendMail(
-                    template="invitation_reminder",
-                    to=(email,),
-                    context={**view, **links, "expires_at": record.get("expires_at")},
-                    key=f"invite_reminder:{short(email)}:{data.get('round', 0)}",
-                )
+                _to_person("invitation_reminder", email, context, "invite_reminder", round_number)
             )
             log.append(LogLine("invitation_reminder_sent", {"to": email}))
     pending = [e for e, r in records.items() if r.get("status") == "sent"]

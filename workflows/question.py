@@ -13,18 +13,18 @@ from typing import Any
 
 from workflows import privacy, question_review
 from workflows.casework import (
+    add_note,
+    data_after_mail,
     delivery_failed_effects,
-    event_key,
     excerpt,
     finish,
     group_for,
     group_members,
     ignored,
-    is_current_round,
     iso,
-    mutable_data,
-    notify_members,
+    new_case,
     reply_thread,
+    requester_mail,
     space_label,
 )
 from workflows.core import (
@@ -48,6 +48,7 @@ from workflows.question_routing import (
     route,
     similar_view,
 )
+from workflows.reviewing import REVIEW_TIMERS, forward_to_reviewers, on_review_timer
 from workflows.states import ANSWERED, OPEN
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
 from workflows.triage import fold
@@ -65,19 +66,7 @@ _THANKS = re.compile(
 
 def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
     """A new question; `ctx.triage` holds the `TriageResult` (None: unclassified)."""
-    case = CaseView(
-        ref=ref,
-        kind="question",
-        state="new",
-        requester=event.sender,
-        requester_name=event.sender_name,
-        subject=event.subject,
-        group=None,
-        assignee=None,
-        space=None,
-        origin_message_id=event.message_id,
-        created_at=ctx.now,
-    )
+    case = new_case(event, ref, "question", ctx.now)
     triage = ctx.triage
     question = event.new_text.strip() or event.text.strip()
     data: dict[str, Any] = {
@@ -97,19 +86,7 @@ def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
         opened = LogLine("case_opened", {"kind": "question", "outcome": "redirected"})
         return question_review.redirect(case, ctx, data, None, None, [opened])
     group = group_for(ctx, f"question:{space}", "question:unclassified")
-    ack = SendMail(
-        template="question_ack",
-        to=(event.sender,),
-        context={
-            "stage": "new",
-            "similar": data["similar"],
-            "question_excerpt": excerpt(privacy.strip_courtesy(question) or question),
-            "requester_name": event.sender_name,
-        },
-        key="ack",
-        auto=True,
-        **reply_thread(event.message_id, event.references),
-    )
+    ack = _ack(case, event, "new", data["similar"], question, key="ack")
     opened = LogLine(
         "case_opened", {"kind": "question", "space": space or "unclassified", "group": group}
     )
@@ -144,9 +121,7 @@ def is_thanks(text: str) -> bool:
 
 
 def _on_asker_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decision:
-    data = mutable_data(case)
-    if event.message_id:
-        data["last_message_id"] = event.message_id
+    data = data_after_mail(case, event)
     text = event.new_text.strip()
     if not text:
         return finish(
@@ -154,7 +129,7 @@ def _on_asker_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decisio
         )
     after_answer = case.state == ANSWERED
     if after_answer and is_thanks(text):
-        data.setdefault("notes", []).append({"at": iso(ctx.now), "text": text})
+        add_note(data, ctx, text)
         return finish(
             case, case.state, CLOSED_STATES, data=data, log=[LogLine("followup_thanks", {})]
         )
@@ -168,25 +143,32 @@ def _on_asker_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decisio
     )
     group = case.group or group_for(ctx, "question:unclassified")
     if after_answer:
-        ack = SendMail(
-            template="question_ack",
-            to=(case.requester,),
-            context={
-                "stage": "reopened",
-                "similar": [],
-                "question_excerpt": excerpt(privacy.strip_courtesy(text) or text),
-                "requester_name": case.requester_name,
-            },
-            key=f"ack:{int(data.get('round', 0)) + 1}",
-            auto=True,
-            **reply_thread(event.message_id, event.references),
-        )
+        ack = _ack(case, event, "reopened", [], text, key=f"ack:{int(data.get('round', 0)) + 1}")
         log = [LogLine("case_reopened", {"round": int(data.get("round", 0)) + 1})]
         return route(
             case, ctx, data, group, case.space, "reopened", [ack], log,
             attachments=event.attachments, extra={"followup_text": text},
         )  # fmt: skip
     return _forward_followup(case, event, ctx, data, group, text)
+
+
+def _ack(
+    case: CaseView,
+    event: MailReceived,
+    stage: str,
+    similar: list[dict[str, str]],
+    text: str,
+    *,
+    key: str,
+) -> SendMail:
+    """The acknowledgement of a question (`new`) or of a follow-up that reopens it."""
+    context = {
+        "stage": stage,
+        "similar": similar,
+        "question_excerpt": excerpt(privacy.strip_courtesy(text) or text),
+    }
+    thread = reply_thread(event.message_id, event.references)
+    return requester_mail(case, "question_ack", context, key=key, thread=thread, auto=True)
 
 
 def _forward_followup(
@@ -201,14 +183,10 @@ def _forward_followup(
     context = notify_context(
         case, ctx, data, group, case.space, "followup", {"followup_text": text}
     )
-    prefix = event_key("followup", event.message_id, len(data["followups"]))
-    effects = notify_members(
-        "question_notify",
-        group_members(ctx, group),
-        context,
-        int(data.get("round", 0)),
-        event.attachments,
-        prefix=prefix,
+    members = group_members(ctx, group)
+    count = len(data["followups"])
+    effects = forward_to_reviewers(
+        "question_notify", members, context, data, event, "followup", count
     )
     log = [LogLine("asker_followup", {"state": case.state, "forwarded_to": len(effects)})]
     return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=log)
@@ -218,12 +196,22 @@ def _forward_followup(
 
 
 def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
-    if event.kind not in ("reminder", "escalation"):
+    if event.kind not in REVIEW_TIMERS:
         return ignored(case, CLOSED_STATES, "timer_unknown", kind=event.kind)
-    if case.state != OPEN or not is_current_round(case.data, event.data):
-        return ignored(case, CLOSED_STATES, "timer_stale", kind=event.kind, state=case.state)
-    round_number = int(case.data.get("round", 0))
-    summary = {
+    return on_review_timer(
+        case,
+        event,
+        ctx,
+        CLOSED_STATES,
+        OPEN,
+        _review_summary,
+        reminder="question_reminder",
+        escalation="question_escalation",
+    )
+
+
+def _review_summary(case: CaseView, ctx: Context) -> dict[str, Any]:
+    return {
         "asker": case.requester,
         "asker_name": case.requester_name,
         "subject": case.subject,
@@ -232,23 +220,3 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
         "space_label": space_label(case.space or DEFAULT_SPACE),
         "group": case.group,
     }
-    if event.kind == "reminder":
-        members = group_members(ctx, case.group)
-        context = {**summary, "business_days": ctx.reviewer_reminder_business_days}
-        effects = notify_members(
-            "question_reminder", members, context, round_number, prefix="reminder"
-        )
-        log = [LogLine("reminder_sent", {"round": round_number, "to": len(members)})]
-        return finish(case, case.state, CLOSED_STATES, effects=effects, log=log)
-    mail = SendMail(
-        template="question_escalation",
-        to=tuple(ctx.admins),
-        context={
-            **summary,
-            "members": list(group_members(ctx, case.group)),
-            "business_days": ctx.escalation_business_days,
-        },
-        key=f"escalation:{round_number}",
-    )
-    log = [LogLine("escalated", {"round": round_number, "group": case.group})]
-    return finish(case, case.state, CLOSED_STATES, effects=[mail], log=log)

@@ -9,14 +9,12 @@ from typing import Any
 
 from workflows import privacy
 from workflows.casework import (
-    cancel_review_timers,
     finish,
     ignored,
     iso,
     mutable_data,
-    parse_errors,
+    requester_mail,
     requester_thread,
-    reviewer_mail,
     space_label,
 )
 from workflows.core import (
@@ -24,7 +22,6 @@ from workflows.core import (
     CaseView,
     Context,
     Decision,
-    Effect,
     LogLine,
     Publish,
     Published,
@@ -38,6 +35,14 @@ from workflows.question_routing import (
     published_question,
     route,
     space_of_group,
+)
+from workflows.reviewing import (
+    already_decided_reply,
+    confirmation,
+    help_reply,
+    parse_errors,
+    reviewer_mail,
+    settled,
 )
 from workflows.states import ANSWERED, OPEN, PUBLISHING
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
@@ -123,33 +128,27 @@ def redirect(
 ) -> Decision:
     """HORS PÉRIMÈTRE: the asker is sent to CEREMA; nothing is published."""
     automatic = event is None
-    mail = SendMail(
-        template="question_cerema",
-        to=(case.requester,),
-        context={
-            "cerema_url": ctx.cerema_url,
-            "reviewer_text": reviewer_text,
-            "automatic": automatic,
-            "question_excerpt": gist(data),
-            "requester_name": case.requester_name,
-        },
+    context = {
+        "cerema_url": ctx.cerema_url,
+        "reviewer_text": reviewer_text,
+        "automatic": automatic,
+        "question_excerpt": gist(data),
+    }
+    mail = requester_mail(
+        case,
+        "question_cerema",
+        context,
         key=f"cerema:{data.get('round', 0)}",
+        thread=requester_thread(case, data),
         auto=automatic,
-        **requester_thread(case, data),
     )
     _record_answer(data, event.reviewer if event else None, ctx, reviewer_text, "redirected")
-    effects: list[Effect] = [mail]
-    updates: dict[str, Any] = {}
-    if event is not None:
-        effects = [
-            cancel_review_timers(),
-            mail,
-            _confirmation(case, event, ctx, "redirect", text=reviewer_text),
-        ]
-        updates["assignee"] = event.reviewer
     log.append(LogLine("redirected_cerema", {"auto": automatic, "by": _by(event)}))
-    return finish(
-        case, ANSWERED, CLOSED_STATES, data=data, effects=effects, log=log, updates=updates
+    if event is None:
+        return finish(case, ANSWERED, CLOSED_STATES, data=data, effects=[mail], log=log)
+    confirmed = _confirmation(case, event, ctx, "redirect", text=reviewer_text)
+    return settled(
+        case, ANSWERED, CLOSED_STATES, event, data=data, effects=[mail, confirmed], log=log
     )
 
 
@@ -172,14 +171,14 @@ def _transfer(
         {"at": iso(ctx.now), "by": event.reviewer, "from": case.group, "to": group}
     )
     space = space_of_group(ctx, group) or case.space
-    confirmation = _confirmation(case, event, ctx, "transfer", group=group)
+    confirmed = _confirmation(case, event, ctx, "transfer", group=group)
     log.append(LogLine("transferred", {"from": case.group, "to": group, "by": event.reviewer}))
     extra = {
         "transfer_note": note or None,
         "transferred_by": event.reviewer,
         "from_group": case.group,
     }
-    return route(case, ctx, data, group, space, "transferred", [confirmation], log, extra=extra)
+    return route(case, ctx, data, group, space, "transferred", [confirmed], log, extra=extra)
 
 
 def _answer_privately(
@@ -193,16 +192,10 @@ def _answer_privately(
     """NE PAS PUBLIER: the answer goes to the asker only."""
     mail = _answer_mail(case, data, answer, None, None, case.space)
     _record_answer(data, event.reviewer, ctx, answer, "not_published")
-    confirmation = _confirmation(case, event, ctx, "not_published")
+    confirmed = _confirmation(case, event, ctx, "not_published")
     log.append(LogLine("answer_mailed", {"to": case.requester, "published": False}))
-    return finish(
-        case,
-        ANSWERED,
-        CLOSED_STATES,
-        data=data,
-        effects=[cancel_review_timers(), mail, confirmation],
-        log=log,
-        updates={"assignee": event.reviewer},
+    return settled(
+        case, ANSWERED, CLOSED_STATES, event, data=data, effects=[mail, confirmed], log=log
     )
 
 
@@ -235,17 +228,15 @@ def _publish(
         "notes": list(parse_errors(event)),
     }
     log.append(LogLine("answer_submitted", {"space": space, "by": event.reviewer}))
-    return finish(
+    return settled(
         case,
         PUBLISHING,
         CLOSED_STATES,
+        event,
         data=data,
-        effects=[
-            cancel_review_timers(),
-            Publish(space=space, question=question_text, answer=public_answer),
-        ],
+        effects=[Publish(space=space, question=question_text, answer=public_answer)],
         log=log,
-        updates={"assignee": event.reviewer, "space": space},
+        updates={"space": space},
     )
 
 
@@ -269,7 +260,7 @@ def on_published(case: CaseView, event: Published, ctx: Context) -> Decision:
     data["published_answer"] = pending["answer"]
     by = str(pending["by"])
     _record_answer(data, by, ctx, pending["mail_answer"], "published")
-    confirmation = reviewer_mail(
+    confirmed = reviewer_mail(
         "review_confirmation",
         case,
         by,
@@ -289,7 +280,7 @@ def on_published(case: CaseView, event: Published, ctx: Context) -> Decision:
         LogLine("answer_published", {"space": space, "version": event.version, "url": event.url}),
         LogLine("answer_mailed", {"to": case.requester, "published": True}),
     ]
-    return finish(case, ANSWERED, CLOSED_STATES, data=data, effects=[mail, confirmation], log=log)
+    return finish(case, ANSWERED, CLOSED_STATES, data=data, effects=[mail, confirmed], log=log)
 
 
 def _answer_mail(
@@ -300,38 +291,26 @@ def _answer_mail(
     version: int | None,
     space: str | None,
 ) -> SendMail:
-    return SendMail(
-        template="question_answer",
-        to=(case.requester,),
-        context={
-            "answer": answer,
-            "url": url,
-            "version": version,
-            "published": url is not None,
-            "space_label": space_label(space or DEFAULT_SPACE),
-            "question_excerpt": gist(data),
-            "requester_name": case.requester_name,
-        },
-        key=f"answer:{data.get('round', 0)}",
-        **requester_thread(case, data),
+    context = {
+        "answer": answer,
+        "url": url,
+        "version": version,
+        "published": url is not None,
+        "space_label": space_label(space or DEFAULT_SPACE),
+        "question_excerpt": gist(data),
+    }
+    key = f"answer:{data.get('round', 0)}"
+    return requester_mail(
+        case, "question_answer", context, key=key, thread=requester_thread(case, data)
     )
 
 
 def _confirmation(
     case: CaseView, event: ReviewerReply, ctx: Context, action: str, **context: Any
 ) -> SendMail:
-    return reviewer_mail(
-        "review_confirmation",
-        case,
-        event.reviewer,
-        event.message_id,
-        event.references,
-        ctx,
-        f"confirm:{action}",
-        parse_errors(event),
-        action=action,
-        **context,
-    )
+    # Keyed by action (the subscription workflow's are not): kept as they are, since the keys
+    # of mails already in an outbox must not change.
+    return confirmation(case, event, ctx, action, f"confirm:{action}", **context)
 
 
 def _help(
@@ -342,23 +321,18 @@ def _help(
     log: list[LogLine],
     value: str | None = None,
 ) -> Decision:
-    mail = reviewer_mail(
-        "review_help",
+    return help_reply(
         case,
-        event.reviewer,
-        event.message_id,
-        event.references,
+        event,
         ctx,
-        "help",
-        parse_errors(event),
-        problem=problem,
+        CLOSED_STATES,
+        problem,
+        log,
         value=value,
         groups=sorted(ctx.groups),
         spaces=[space_label(s) for s in SPACES],
         help_text=HELP_TEXT_QUESTION,
     )
-    log.append(LogLine("review_help", {"by": event.reviewer, "problem": problem or "aide"}))
-    return finish(case, case.state, CLOSED_STATES, effects=[mail], log=log)
 
 
 def _already_answered(
@@ -368,18 +342,15 @@ def _already_answered(
     last = answers[-1] if answers else {}
     pending = case.data.get("pending") or {}
     publications = case.data.get("publications") or []
-    mail = reviewer_mail(
-        "review_already_decided",
+    return already_decided_reply(
         case,
-        event.reviewer,
-        event.message_id,
-        event.references,
+        event,
         ctx,
-        "already",
+        CLOSED_STATES,
+        "already_answered",
+        log,
         outcome="publishing" if case.state == PUBLISHING else last.get("outcome"),
         decided_by=pending.get("by") or last.get("by"),
         decided_at=pending.get("at") or last.get("at"),
         url=publications[-1]["url"] if publications else None,
     )
-    log.append(LogLine("decision_ignored", {"by": event.reviewer, "reason": "already_answered"}))
-    return finish(case, case.state, CLOSED_STATES, effects=[mail], log=log)

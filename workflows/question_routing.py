@@ -7,17 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows import privacy
-from workflows.casework import (
-    excerpt,
-    finish,
-    group_members,
-    iso,
-    notify_members,
-    review_timers,
-    space_label,
-)
+from workflows.casework import excerpt, finish, iso, space_label
 from workflows.core import SPACES, CaseView, Context, Decision, Effect, LogLine
 from workflows.directives import HELP_TEXT_QUESTION
+from workflows.reviewing import next_round, notify_round
 from workflows.states import OPEN
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
 
@@ -62,27 +55,19 @@ def route(
     extra: Mapping[str, Any] | None = None,
 ) -> Decision:
     """Notify every member of `group` (a new round) and set the reviewer timers."""
-    data["round"] = int(data.get("round", 0)) + 1
+    round_number = next_round(data)
     data["round_at"] = iso(ctx.now)  # what reminders count from
-    members = group_members(ctx, group)
     context = notify_context(case, ctx, data, group, space, stage, extra or {})
-    effects = [
-        *effects,
-        *notify_members("question_notify", members, context, data["round"], tuple(attachments)),
-    ]
-    effects += review_timers(ctx, data["round"])
-    log.append(
-        LogLine(
-            "notification_sent",
-            {"group": group, "round": data["round"], "members": len(members), "stage": stage},
-        )
+    notified, sent_line = notify_round(
+        ctx, "question_notify", group, context, round_number, stage, tuple(attachments)
     )
+    log.append(sent_line)
     return finish(
         case,
         OPEN,
         CLOSED_STATES,
         data=data,
-        effects=effects,
+        effects=[*effects, *notified],
         log=log,
         updates={"group": group, "space": space},
     )

@@ -13,18 +13,19 @@ from typing import Any
 
 from workflows import invitations, subscription_review
 from workflows.casework import (
+    add_note,
+    data_after_mail,
     delivery_failed_effects,
     event_key,
     finish,
     group_for,
     group_members,
     ignored,
-    is_current_round,
     iso,
     mutable_data,
-    notify_members,
+    new_case,
     reply_thread,
-    review_timers,
+    requester_mail,
 )
 from workflows.core import (
     AccountsProvisioned,
@@ -38,10 +39,16 @@ from workflows.core import (
     LogLine,
     MailReceived,
     ReviewerReply,
-    SendMail,
     TimerFired,
 )
 from workflows.directives import HELP_TEXT_SUBSCRIPTION
+from workflows.reviewing import (
+    REVIEW_TIMERS,
+    forward_to_reviewers,
+    next_round,
+    notify_round,
+    on_review_timer,
+)
 from workflows.states import (
     APPROVED,
     INCOMPLETE,
@@ -66,7 +73,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
     """A new case from a mail with an annex (`event.annex` parsed) or asking for access
     without one (`event.annex is None`)."""
-    case = _new_case_view(event, ctx, ref)
+    case = new_case(event, ref, "subscription", ctx.now)
     data: dict[str, Any] = {
         "round": 0,
         "tables": 0,
@@ -103,22 +110,6 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
 # --------------------------------------------------------------------------- the table
 
 
-def _new_case_view(event: MailReceived, ctx: Context, ref: str) -> CaseView:
-    return CaseView(
-        ref=ref,
-        kind="subscription",
-        state="new",
-        requester=event.sender,
-        requester_name=event.sender_name,
-        subject=event.subject,
-        group=None,
-        assignee=None,
-        space=None,
-        origin_message_id=event.message_id,
-        created_at=ctx.now,
-    )
-
-
 def _annex_attachment(event: MailReceived) -> tuple[Attachment, ...]:
     for att in event.attachments:
         if event.annex_filename and att.filename == event.annex_filename:
@@ -145,7 +136,7 @@ def _on_table(case: CaseView, event: MailReceived, ctx: Context, data: dict[str,
     data["warnings"] = list(event.annex.get("warnings") or [])
     data["table_received_at"] = iso(ctx.now)
     if event.new_text.strip() and stage != "new":
-        _add_note(data, ctx, event.new_text)
+        add_note(data, ctx, event.new_text)
     return _send_for_review(case, event, ctx, data, stage, _annex_attachment(event))
 
 
@@ -159,21 +150,21 @@ def _table_refused(
         general = "Le tableau ne contient aucune personne à inscrire."
     # A faulty new table never replaces one already under review.
     keeps_previous = case.state not in ("new", INCOMPLETE)
-    mail = SendMail(
-        template="subscription_invalid",
-        to=(case.requester,),
-        context={
-            "filename": event.annex_filename,
-            "error": general,
-            "rows": errors_by_row(errors),
-            "error_count": len(errors) or 1,
-            "warnings": list(event.annex.get("warnings") or []),
-            "previous_table_kept": keeps_previous,
-            "requester_name": case.requester_name,
-        },
+    context = {
+        "filename": event.annex_filename,
+        "error": general,
+        "rows": errors_by_row(errors),
+        "error_count": len(errors) or 1,
+        "warnings": list(event.annex.get("warnings") or []),
+        "previous_table_kept": keeps_previous,
+    }
+    mail = requester_mail(
+        case,
+        "subscription_invalid",
+        context,
         key=event_key("invalid", event.message_id, data["tables"]),
+        thread=reply_thread(event.message_id, event.references),
         auto=True,
-        **reply_thread(event.message_id, event.references),
     )
     log = [LogLine("annex_invalid", {"errors": len(errors) or 1, "general": bool(general)})]
     if case.state == "new":
@@ -188,19 +179,19 @@ def _ask_for_table(
     attachments: tuple[Attachment, ...] = ()
     if ctx.blank_annex:
         attachments = (Attachment(BLANK_ANNEX_FILENAME, XLSX_TYPE, ctx.blank_annex),)
-    mail = SendMail(
-        template="subscription_intent",
-        to=(case.requester,),
-        context={
-            "again": again,
-            "template_attached": bool(attachments),
-            "template_filename": BLANK_ANNEX_FILENAME,
-            "requester_name": case.requester_name,
-        },
+    context = {
+        "again": again,
+        "template_attached": bool(attachments),
+        "template_filename": BLANK_ANNEX_FILENAME,
+    }
+    mail = requester_mail(
+        case,
+        "subscription_intent",
+        context,
         key=event_key("intent", event.message_id, len(data.get("notes", []))),
+        thread=reply_thread(event.message_id, event.references),
         auto=True,
         attachments=attachments,
-        **reply_thread(event.message_id, event.references),
     )
     log = [LogLine("subscription_intent", {"again": again, "template": bool(attachments)})]
     if not again:
@@ -223,33 +214,27 @@ def _send_for_review(
     stage: str,
     attachments: tuple[Attachment, ...] = (),
 ) -> Decision:
-    data["round"] = int(data.get("round", 0)) + 1
-    round_number = data["round"]
+    round_number = next_round(data)
     group = group_for(ctx, "subscription")
-    members = group_members(ctx, group)
     people = [person_view(p, ctx) for p in data["people"]]
-    ack = SendMail(
-        template="subscription_ack",
-        to=(case.requester,),
-        context={"stage": stage, "people": people, "requester_name": case.requester_name},
+    ack = requester_mail(
+        case,
+        "subscription_ack",
+        {"stage": stage, "people": people},
         key="ack" if stage == "new" else f"ack:{round_number}",
+        thread=reply_thread(event.message_id, event.references),
         auto=True,
-        **reply_thread(event.message_id, event.references),
     )
     context = _notify_context(case, data, ctx, stage, people)
-    effects: list[Effect] = [ack]
-    effects += notify_members("subscription_notify", members, context, round_number, attachments)
-    effects += review_timers(ctx, round_number)
-    log = [
-        LogLine(
-            "notification_sent",
-            {"group": group, "round": round_number, "members": len(members), "stage": stage},
-        )
-    ]
+    notified, sent_line = notify_round(
+        ctx, "subscription_notify", group, context, round_number, stage, attachments
+    )
+    effects: list[Effect] = [ack, *notified]
     if stage == "new":
-        log.insert(0, _opened_line(state=UNDER_REVIEW, group=group, people=len(people)))
+        first = _opened_line(state=UNDER_REVIEW, group=group, people=len(people))
     else:
-        log.insert(0, LogLine("review_resumed", {"stage": stage, "people": len(people)}))
+        first = LogLine("review_resumed", {"stage": stage, "people": len(people)})
+    log = [first, sent_line]
     return finish(
         case,
         UNDER_REVIEW,
@@ -285,20 +270,14 @@ def _notify_context(
     }
 
 
-def _add_note(data: dict[str, Any], ctx: Context, text: str) -> None:
-    data.setdefault("notes", []).append({"at": iso(ctx.now), "text": text.strip()})
-
-
 def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decision:
-    data = mutable_data(case)
-    if event.message_id:
-        data["last_message_id"] = event.message_id
+    data = data_after_mail(case, event)
     if event.annex is not None and case.state != APPROVED:
         return _on_table(case, event, ctx, data)
     text = event.new_text.strip()
     if case.state == INCOMPLETE:
         if text:
-            _add_note(data, ctx, text)
+            add_note(data, ctx, text)
         return _ask_for_table(case, event, ctx, data, again=True)
     if not text:
         return finish(
@@ -308,7 +287,7 @@ def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Dec
             data=data,
             log=[LogLine("requester_mail_empty", {"from": event.sender})],
         )
-    _add_note(data, ctx, text)
+    add_note(data, ctx, text)
     if case.state == NEEDS_INFO:
         return _send_for_review(case, event, ctx, data, "reply")
     return _forward_note(case, event, ctx, data, text)
@@ -327,14 +306,8 @@ def _forward_note(
         "people": [person_view(p, ctx) for p in data.get("people", [])],
         "attachments": [a.filename for a in event.attachments],
     }
-    prefix = event_key("note", event.message_id, len(data["notes"]))
-    effects = notify_members(
-        "subscription_requester_note",
-        members,
-        context,
-        int(data.get("round", 0)),
-        event.attachments,
-        prefix=prefix,
+    effects = forward_to_reviewers(
+        "subscription_requester_note", members, context, data, event, "note", len(data["notes"])
     )
     log = [LogLine("requester_note", {"forwarded_to": len(members), "state": case.state})]
     return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=log)
@@ -344,12 +317,17 @@ def _forward_note(
 
 
 def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
-    if event.kind in ("reminder", "escalation"):
-        if case.state != UNDER_REVIEW or not is_current_round(case.data, event.data):
-            return ignored(case, CLOSED_STATES, "timer_stale", kind=event.kind, state=case.state)
-        if event.kind == "reminder":
-            return _remind_reviewers(case, ctx)
-        return _escalate(case, ctx)
+    if event.kind in REVIEW_TIMERS:
+        return on_review_timer(
+            case,
+            event,
+            ctx,
+            CLOSED_STATES,
+            UNDER_REVIEW,
+            _review_summary,
+            reminder="subscription_reminder",
+            escalation="subscription_escalation",
+        )
     if event.kind in (invitations.REMINDER, invitations.EXPIRY):
         state, data, effects, log = invitations.on_timer(case, event, ctx)
         return finish(case, state, CLOSED_STATES, data=data, effects=effects, log=log)
@@ -366,34 +344,6 @@ def _review_summary(case: CaseView, ctx: Context) -> dict[str, Any]:
         "people_count": len(people),
         "people": [person_view(p, ctx) for p in people],
     }
-
-
-def _remind_reviewers(case: CaseView, ctx: Context) -> Decision:
-    round_number = int(case.data.get("round", 0))
-    members = group_members(ctx, case.group)
-    context = {**_review_summary(case, ctx), "business_days": ctx.reviewer_reminder_business_days}
-    effects = notify_members(
-        "subscription_reminder", members, context, round_number, prefix="reminder"
-    )
-    log = [LogLine("reminder_sent", {"round": round_number, "to": len(members)})]
-    return finish(case, case.state, CLOSED_STATES, effects=effects, log=log)
-
-
-def _escalate(case: CaseView, ctx: Context) -> Decision:
-    round_number = int(case.data.get("round", 0))
-    mail = SendMail(
-        template="subscription_escalation",
-        to=tuple(ctx.admins),
-        context={
-            **_review_summary(case, ctx),
-            "group": case.group,
-            "members": list(group_members(ctx, case.group)),
-            "business_days": ctx.escalation_business_days,
-        },
-        key=f"escalation:{round_number}",
-    )
-    log = [LogLine("escalated", {"round": round_number, "group": case.group})]
-    return finish(case, case.state, CLOSED_STATES, effects=[mail], log=log)
 
 
 def _on_delivery_failed(case: CaseView, event: DeliveryFailed, ctx: Context) -> Decision:

@@ -8,15 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from workflows.casework import (
-    cancel_review_timers,
-    finish,
-    iso,
-    mutable_data,
-    parse_errors,
-    requester_thread,
-    reviewer_mail,
-)
+from workflows.casework import iso, mutable_data, requester_mail, requester_thread
 from workflows.core import (
     CaseView,
     Context,
@@ -27,6 +19,7 @@ from workflows.core import (
     SendMail,
 )
 from workflows.directives import HELP_TEXT_SUBSCRIPTION
+from workflows.reviewing import already_decided_reply, confirmation, help_reply, settled
 from workflows.states import (
     APPROVED,
     NEEDS_INFO,
@@ -92,9 +85,7 @@ def _approve(
     chosen = sorted(set(numbers)) if numbers else all_numbers
     unknown = [n for n in chosen if n not in all_numbers]
     if unknown:
-        return _help(
-            case, event, ctx, "bad_numbers", log, numbers=unknown, people_count=len(people)
-        )
+        return _help(case, event, ctx, "bad_numbers", log, numbers=unknown)
     refused = [n for n in all_numbers if n not in chosen]
     data["decision"] = _decision_record(event, ctx, "APPROUVER", approved=chosen, refused=refused)
     log[0] = LogLine(
@@ -106,7 +97,7 @@ def _approve(
     provision = ProvisionAccounts(
         people=tuple(person_request(p) for p in approved_people), expires_at=expires_at
     )
-    confirmation = _confirmation(
+    confirmed = _confirmation(
         case,
         event,
         ctx,
@@ -115,14 +106,8 @@ def _approve(
         refused=[person_view(p, ctx) for p in people if int(p["number"]) in refused],
     )
     log.append(LogLine("accounts_requested", {"people": len(approved_people)}))
-    return finish(
-        case,
-        APPROVED,
-        CLOSED_STATES,
-        data=data,
-        effects=[cancel_review_timers(), provision, confirmation],
-        log=log,
-        updates={"assignee": event.reviewer},
+    return settled(
+        case, APPROVED, CLOSED_STATES, event, data=data, effects=[provision, confirmed], log=log
     )
 
 
@@ -136,23 +121,17 @@ def _refuse(
 ) -> Decision:
     data["decision"] = _decision_record(event, ctx, "REFUSER", reason=reason)
     people = [person_view(p, ctx) for p in data.get("people", [])]
-    mail = SendMail(
-        template="subscription_refused",
-        to=(case.requester,),
-        context={"reason": reason, "people": people, "requester_name": case.requester_name},
-        key=f"refused:{data.get('round', 0)}",
-        **requester_thread(case, data),
-    )
-    confirmation = _confirmation(case, event, ctx, "refuse", reason=reason, refused=people)
-    log.append(LogLine("subscription_refused", {"people": len(people)}))
-    return finish(
+    mail = requester_mail(
         case,
-        REFUSED,
-        CLOSED_STATES,
-        data=data,
-        effects=[cancel_review_timers(), mail, confirmation],
-        log=log,
-        updates={"assignee": event.reviewer},
+        "subscription_refused",
+        {"reason": reason, "people": people},
+        key=f"refused:{data.get('round', 0)}",
+        thread=requester_thread(case, data),
+    )
+    confirmed = _confirmation(case, event, ctx, "refuse", reason=reason, refused=people)
+    log.append(LogLine("subscription_refused", {"people": len(people)}))
+    return settled(
+        case, REFUSED, CLOSED_STATES, event, data=data, effects=[mail, confirmed], log=log
     )
 
 
@@ -166,45 +145,24 @@ def _ask_requester(
 ) -> Decision:
     requests = data.setdefault("info_requests", [])
     requests.append({"at": iso(ctx.now), "by": event.reviewer, "text": text})
-    mail = SendMail(
-        template="subscription_needs_info",
-        to=(case.requester,),
-        context={
-            "text": text,
-            "people": [person_view(p, ctx) for p in data.get("people", [])],
-            "requester_name": case.requester_name,
-        },
-        key=f"needs_info:{len(requests)}",
-        **requester_thread(case, data),
-    )
-    confirmation = _confirmation(case, event, ctx, "needs_info", text=text)
-    log.append(LogLine("info_requested", {"by": event.reviewer}))
-    return finish(
+    mail = requester_mail(
         case,
-        NEEDS_INFO,
-        CLOSED_STATES,
-        data=data,
-        effects=[cancel_review_timers(), mail, confirmation],
-        log=log,
-        updates={"assignee": event.reviewer},
+        "subscription_needs_info",
+        {"text": text, "people": [person_view(p, ctx) for p in data.get("people", [])]},
+        key=f"needs_info:{len(requests)}",
+        thread=requester_thread(case, data),
+    )
+    confirmed = _confirmation(case, event, ctx, "needs_info", text=text)
+    log.append(LogLine("info_requested", {"by": event.reviewer}))
+    return settled(
+        case, NEEDS_INFO, CLOSED_STATES, event, data=data, effects=[mail, confirmed], log=log
     )
 
 
 def _confirmation(
     case: CaseView, event: ReviewerReply, ctx: Context, action: str, **context: Any
 ) -> SendMail:
-    return reviewer_mail(
-        "review_confirmation",
-        case,
-        event.reviewer,
-        event.message_id,
-        event.references,
-        ctx,
-        "confirm",
-        parse_errors(event),
-        action=action,
-        **context,
-    )
+    return confirmation(case, event, ctx, action, "confirm", **context)
 
 
 def _help(
@@ -213,42 +171,34 @@ def _help(
     ctx: Context,
     problem: str | None,
     log: list[LogLine],
-    **detail: Any,
+    numbers: Sequence[int] = (),
 ) -> Decision:
-    mail = reviewer_mail(
-        "review_help",
+    return help_reply(
         case,
-        event.reviewer,
-        event.message_id,
-        event.references,
+        event,
         ctx,
-        "help",
-        parse_errors(event),
-        problem=problem,
-        numbers=list(detail.get("numbers", [])),
+        CLOSED_STATES,
+        problem,
+        log,
+        numbers=list(numbers),
         people_count=len(case.data.get("people", [])),
         help_text=HELP_TEXT_SUBSCRIPTION,
     )
-    log.append(LogLine("review_help", {"by": event.reviewer, "problem": problem or "aide"}))
-    return finish(case, case.state, CLOSED_STATES, effects=[mail], log=log)
 
 
 def _already_decided(
     case: CaseView, event: ReviewerReply, ctx: Context, log: list[LogLine]
 ) -> Decision:
     decision = case.data.get("decision") or {}
-    mail = reviewer_mail(
-        "review_already_decided",
+    return already_decided_reply(
         case,
-        event.reviewer,
-        event.message_id,
-        event.references,
+        event,
         ctx,
-        "already",
+        CLOSED_STATES,
+        "already_decided",
+        log,
         outcome=decision.get("verb"),
         decided_by=decision.get("by"),
         decided_by_name=decision.get("by_name"),
         decided_at=decision.get("at"),
     )
-    log.append(LogLine("decision_ignored", {"by": event.reviewer, "reason": "already_decided"}))
-    return finish(case, case.state, CLOSED_STATES, effects=[mail], log=log)
