@@ -8,6 +8,7 @@ file names the environment variable that holds them.
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -95,6 +96,16 @@ class FoldersConfig(_Section):
     quarantine: str = "Quarantine"
 
 
+def _check_ca_file(value: str | None) -> str | None:
+    """A private CA must load at start, not fail at the first connection."""
+    if value is not None:
+        try:
+            ssl.create_default_context(cafile=value)
+        except (OSError, ssl.SSLError) as err:
+            raise ValueError(f"cannot load the CA file {value!r} ({err})") from None
+    return value
+
+
 class MailboxConfig(_Section):
     host: str
     port: int
@@ -108,6 +119,11 @@ class MailboxConfig(_Section):
     poll_interval_seconds: int = Field(default=60, gt=0)
     reconnect_max_seconds: int = Field(default=300, gt=0)
 
+    @field_validator("ca_file")
+    @classmethod
+    def _ca(cls, v: str | None) -> str | None:
+        return _check_ca_file(v)
+
 
 class SmtpConfig(_Section):
     host: str
@@ -119,6 +135,11 @@ class SmtpConfig(_Section):
     batch_size: int = Field(default=50, gt=0)
     max_attempts: int = Field(default=8, gt=0)
     retry_base_seconds: int = Field(default=60, gt=0)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca(cls, v: str | None) -> str | None:
+        return _check_ca_file(v)
 
 
 class DatabaseConfig(_Section):

@@ -7,6 +7,7 @@ alone (RFC 3501 §6.4.5); a message leaves the INBOX only by MOVE (RFC 6851), or
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -54,9 +55,19 @@ class Mailbox:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, AttributeError):  # pragma: no cover - not every transport has one
             pass
-        if cfg.tls == "starttls":
-            client.starttls(context)
-        client.login(cfg.user, self.config.mailbox_password())
+        try:
+            if cfg.tls == "starttls":
+                # Fails (CapabilityError) when STARTTLS is not offered: never carry on in clear
+                # text (RFC 3501 §6.2.1; RFC 8314 §4.1 for the downgrade risk).
+                client.starttls(context)
+            client.login(cfg.user, self.config.mailbox_password())
+        except BaseException:
+            # A server without STARTTLS or a refused login leaves the TCP connection open
+            # otherwise; the daemon retries with backoff and would pile them up until garbage
+            # collection. (After a failed handshake the socket is already closed: EBADF.)
+            with contextlib.suppress(OSError):
+                client.shutdown()
+            raise
         self.client = client
         self.ensure_folders()
         self.select_inbox()

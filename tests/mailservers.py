@@ -17,6 +17,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -25,11 +26,14 @@ import weakref
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from imapclient import IMAPClient
+
+if TYPE_CHECKING:
+    from tlsutil import TlsFiles
 
 MAIL_UID = 5000
 """Dovecot refuses to access mail as root: the store belongs to this numeric uid/gid."""
@@ -53,6 +57,23 @@ def find_dovecot() -> str | None:
     return shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/local/sbin")
 
 
+_PLAIN_SSL = "ssl = no"
+_PLAIN_IMAPS = "    port = 0"
+
+# TLS settings (RFC 8314: implicit TLS on the imaps port; RFC 3501 §6.2.1: STARTTLS on imap).
+# `ssl = required` refuses authentication before TLS, except that Dovecot counts a loopback
+# peer as secured (see docs/tls.md): the tests check the socket itself, not only the login.
+_TLS_SSL = """\
+ssl = required
+ssl_cert = <{cert}
+ssl_key = <{key}
+ssl_min_protocol = TLSv1.2"""
+_TLS_IMAPS = """\
+    address = {host}
+    port = {port}
+    ssl = yes"""
+
+
 def _check_passwd_field(value: str) -> None:
     if any(char in value for char in ":\r\n\0"):
         raise ValueError(f"not allowed in a passwd-file field: {value!r}")
@@ -65,7 +86,7 @@ instance_name = mailbot-test-{name}
 log_path = {root}/dovecot.log
 protocols = imap lmtp
 listen = {host}
-ssl = no
+{ssl_settings}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = {uid}
@@ -95,7 +116,7 @@ service imap-login {{
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+{imaps_listener}
   }}
   service_count = 0
 }}
@@ -114,17 +135,24 @@ protocol imap {{
 class Dovecot:
     """A private Dovecot (IMAP + LMTP, plain text on loopback) with its own store.
 
+    With `tls` (a certificate, its key and the CA that signed it, see tests/tlsutil.py) IMAP
+    also offers STARTTLS on `imap_port` and implicit TLS on `imaps_port` (`ssl = required`,
+    though Dovecot still lets a loopback peer log in without TLS: see docs/tls.md); LMTP stays
+    plain. Without it (the default) nothing changes: no TLS at all.
+
     Users live in a passwd-file (`{PLAIN}` passwords); Dovecot re-reads it when it changes,
     so `add_user` works while the server runs. `mail_location` is a Maildir per address,
     `recipient_delimiter = +` so `local+tag@domain` is delivered to `local@domain`. Only
     INBOX exists at first: the folders mailbot works with are its own to create.
     """
 
-    def __init__(self, domain: str = "example.test") -> None:
+    def __init__(self, domain: str = "example.test", tls: TlsFiles | None = None) -> None:
         self.domain = domain
         self.host = "127.0.0.1"
+        self.tls = tls
         self.imap_port = free_port()
         self.lmtp_port = free_port()
+        self.imaps_port: int | None = free_port() if tls is not None else None
         # Not pytest's tmp_path: every parent must be traversable by the dovecot user and the
         # mail uid, and base_dir must stay short (unix socket paths: 108 bytes at most).
         self.root = Path(tempfile.mkdtemp(prefix="mbdc-"))
@@ -151,8 +179,20 @@ class Dovecot:
                 domain=self.domain,
                 imap_port=self.imap_port,
                 lmtp_port=self.lmtp_port,
+                ssl_settings=self._ssl_settings(),
+                imaps_listener=self._imaps_listener(),
             )
         )
+
+    def _ssl_settings(self) -> str:
+        if self.tls is None:
+            return _PLAIN_SSL
+        return _TLS_SSL.format(cert=self.tls.cert, key=self.tls.key)
+
+    def _imaps_listener(self) -> str:
+        if self.tls is None:
+            return _PLAIN_IMAPS
+        return _TLS_IMAPS.format(host=self.host, port=self.imaps_port)
 
     @property
     def log_file(self) -> Path:
@@ -181,16 +221,35 @@ class Dovecot:
         deadline = time.monotonic() + timeout
         self._wait_greeting(self.imap_port, b"* OK", deadline)
         self._wait_greeting(self.lmtp_port, b"220 ", deadline)
+        if self.imaps_port is not None:
+            # The imaps greeting comes after the handshake (RFC 8314 §3.3).
+            self._wait_greeting(self.imaps_port, b"* OK", deadline, tls=True)
 
-    def _wait_greeting(self, port: int, prefix: bytes, deadline: float) -> None:
+    def _wait_greeting(
+        self,
+        port: int,
+        prefix: bytes,
+        deadline: float,
+        *,
+        tls: bool = False,
+    ) -> None:
+        # A readiness probe only: it does not verify the certificate (tests give Dovecot
+        # certificates that are wrong on purpose).
+        probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        probe.check_hostname = False
+        probe.verify_mode = ssl.CERT_NONE
         last_error: Exception | None = None
         while time.monotonic() < deadline:
             if not self.running:
                 raise RuntimeError(f"dovecot exited at start:\n{self.log_tail()}")
             try:
-                with socket.create_connection((self.host, port), timeout=1.0) as sock:
-                    if sock.recv(200).startswith(prefix):
-                        return
+                with socket.create_connection((self.host, port), timeout=1.0) as raw:
+                    sock = raw
+                    if tls:
+                        sock = probe.wrap_socket(raw)
+                    with sock:
+                        if sock.recv(200).startswith(prefix):
+                            return
             except OSError as exc:
                 last_error = exc
             time.sleep(0.01)
@@ -221,7 +280,10 @@ class Dovecot:
     def _wait_ports_free(self, timeout: float = 5.0) -> None:
         """Children notice the master's death a little later; wait until nobody listens."""
         deadline = time.monotonic() + timeout
-        for port in (self.imap_port, self.lmtp_port):
+        ports = [self.imap_port, self.lmtp_port]
+        if self.imaps_port is not None:
+            ports.append(self.imaps_port)
+        for port in ports:
             while time.monotonic() < deadline:
                 try:
                     with socket.create_connection((self.host, port), timeout=0.2):

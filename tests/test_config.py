@@ -74,3 +74,12 @@ def test_missing_secret_environment_variable_is_named(tmp_path: Path, monkeypatc
     result = CliRunner().invoke(app, ["run", "--once", "--config", str(ROOT / "config.toml")])
     assert result.exit_code == 2
     assert "MAILBOT_IMAP_PASSWORD" in result.output
+
+
+@pytest.mark.parametrize("section", ["mailbox", "smtp"])
+@pytest.mark.parametrize("path", ["/nonexistent/ca.pem", "/etc/hostname"])
+def test_unusable_ca_file_is_refused_at_start(section: str, path: str) -> None:
+    data = shipped()
+    data[section]["ca_file"] = path
+    with pytest.raises(ConfigError, match=rf"{section}\.ca_file: .*cannot load the CA file"):
+        parse_config(data)
