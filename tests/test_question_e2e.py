@@ -187,3 +187,29 @@ def test_asker_follow_up_reopens_and_new_answer_makes_a_new_version(bot: Bot) ->
     assert the_case(bot).state == "answered"
     last = env.wait_for(env.requesters[0], count=4)[-1]
     assert "la collectivité envoie l'avis" in body_text(last)
+
+
+def test_acknowledgement_links_similar_published_answers(bot: Bot) -> None:
+    env = bot.env
+    ask(bot)
+    [notif] = env.wait_for(env.reviewers["antai"])
+    reviewer = env.reviewers["antai"].address
+    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, ANSWER).as_bytes())
+    bot.run_once()
+    first_ref = the_case_refs(bot)[0]
+    bob = env.requesters[1]
+    again = compose(
+        bob.address,
+        env.bot.address,
+        "Envoi des avis de paiement",
+        "Bonjour, en cycle complet, l'avis de paiement du FPS est-il envoyé par l'ANTAI ?",
+    )
+    env.send(bob.address, [env.bot.address], again.as_bytes())
+    bot.run_once()
+    [ack] = env.wait_for(bob)
+    assert f"/espaces/antai/questions/{first_ref}" in body_text(ack)
+
+
+def the_case_refs(bot: Bot) -> list[str]:
+    with Session(bot.engine) as s:
+        return sorted(c.ref for c in s.exec(select(Case)).all())
