@@ -17,6 +17,7 @@ if [ "$want_test" = 1 ]; then
   [ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the TLS tests' private CA
   if [ "${#missing[@]}" -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     apt-get update -qq
