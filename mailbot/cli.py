@@ -40,6 +40,10 @@ def _logging(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # Every SMTP session and scheduler tick would otherwise be a line of the console.
+        for noisy in ("mail.log", "apscheduler", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _engine(config: Config, check: bool = True):  # type: ignore[no-untyped-def]
