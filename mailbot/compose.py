@@ -23,6 +23,7 @@ import jinja2
 from mailbot import tokens
 from mailbot.config import Config
 from mailbot.parse import clean_header_value
+from workflows.calendar import french_date
 from workflows.core import SendMail
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -30,12 +31,6 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # With the default 78, Python encodes a long Message-ID in In-Reply-To/References as an
 # RFC 2047 word, which breaks threading in every client.
 WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
-
-
-def _date_fr(value: Any) -> str:
-    from workflows.calendar import french_date
-
-    return french_date(value)
 
 
 @lru_cache(maxsize=1)
@@ -46,7 +41,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters["date_fr"] = _date_fr
+    env.filters["date_fr"] = french_date
     return env
 
 

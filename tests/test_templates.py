@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
 from workflows_support import (
     NOW,
@@ -27,8 +26,8 @@ from workflows_support import (
     similar,
 )
 
+from mailbot.compose import environment
 from workflows import question, subscription
-from workflows.calendar import french_date
 from workflows.core import (
     AccountsProvisioned,
     CaseView,
@@ -77,18 +76,7 @@ ABO = "ABO-2026-000001"
 QREF = "Q-2026-000042"
 
 
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    env.filters["date_fr"] = french_date
-    return env
-
-
-ENV = environment()
+ENV = environment()  # the composer's own environment: what production renders with
 
 
 def render(template: str, context: dict[str, Any], ref: str | None) -> tuple[str, str, str]:
