@@ -20,13 +20,14 @@ from sqlmodel import Session, col, select
 
 from mailbot.config import Config
 from mailbot.outbox import enqueue_mail
+from mailbot.portal import Frequency
 from portal_stub.models import (
     PortalAccount,
     PortalNotificationPreference,
     PortalNotificationSent,
     PortalPublication,
 )
-from portal_stub.service import current_publication, publication_url, subscribed_accounts
+from portal_stub.service import StubPortal, current_publication, publication_url
 from portal_stub.spaces import space_label
 from workflows.core import SPACES, SendMail
 
@@ -42,7 +43,7 @@ def notify_publication(
     if pub is None or pub.withdrawn_at is not None or pub.id is None:
         return 0
     sent = 0
-    for account in subscribed_accounts(session, pub.space, "immediate"):
+    for account in _subscribers(session, config, pub.space, "immediate"):
         assert account.id is not None
         if _already_sent(session, account.id, [pub.id]):
             continue
@@ -63,7 +64,7 @@ def send_daily_digest(session: Session, config: Config, now: datetime) -> int:
     items_by_account: dict[int, list[PortalPublication]] = defaultdict(list)
     accounts: dict[int, PortalAccount] = {}
     for space in SPACES:
-        for account in subscribed_accounts(session, space, "daily"):
+        for account in _subscribers(session, config, space, "daily"):
             assert account.id is not None
             accounts[account.id] = account
             items_by_account[account.id].extend(_news(session, account, space, now))
@@ -88,6 +89,18 @@ def send_daily_digest(session: Session, config: Config, now: datetime) -> int:
             _record(session, account_id, ids, "daily", now)
             sent += 1
     return sent
+
+
+def _subscribers(
+    session: Session, config: Config, space: str, frequency: Frequency
+) -> list[PortalAccount]:
+    """Who to tell, asked through the `Portal` boundary (`Portal.subscribers`, CONTRACTS.md),
+    then their accounts for names and the record of what was already sent."""
+    emails = StubPortal(session, config.portal.base_url).subscribers(space, frequency)
+    if not emails:
+        return []
+    accounts = session.exec(select(PortalAccount).where(col(PortalAccount.email).in_(emails))).all()
+    return sorted(accounts, key=lambda a: a.email)
 
 
 def _news(
