@@ -1,0 +1,55 @@
+"""`mailbot run`'s scheduler: timers, outbox retries and the portal's daily digest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailbot.cli import build_runner
+from mailbot.config import load_config
+from mailbot.daemon import Daemon
+from mailbot.service import demo_users, start_scheduler
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_scheduler_runs_timers_outbox_and_the_daily_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILBOT_SECRET", "scheduler-test-secret-0123456789")
+    text = (
+        (ROOT / "config.toml")
+        .read_text(encoding="utf-8")
+        .replace('url = "sqlite:///var/mailbot.db"', f'url = "sqlite:///{tmp_path}/m.db"')
+        .replace('file = "var/log/workflow.log"', f'file = "{tmp_path}/w.log"')
+    )
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    config = load_config(tmp_path / "config.toml")
+    upgrade(config.database.url)
+    engine = make_engine(config.database.url)
+    scheduler = start_scheduler(
+        config, engine, Daemon(config, engine, build_runner(config, engine))
+    )
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {"timers", "outbox", "digest"}
+        assert str(jobs["digest"].trigger).startswith("cron[")
+        assert "hour='7'" in str(jobs["digest"].trigger)
+        assert (
+            jobs["timers"].trigger.interval.total_seconds() == config.timers.sweep_interval_seconds
+        )
+    finally:
+        scheduler.shutdown(wait=False)
+        engine.dispose()
+
+
+def test_demo_mailboxes_cover_every_role() -> None:
+    config = load_config(ROOT / "config.toml")
+    users = demo_users(config)
+    assert config.instance.generic_address in users
+    assert all(m in users for g in config.reviewers.groups.values() for m in g.members)
+    assert all(a in users for a in config.admins.addresses)
+    assert {"mairie@demo.test", "prestataire@demo.test"} <= set(users)
