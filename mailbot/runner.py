@@ -14,7 +14,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,10 +21,10 @@ from sqlmodel import Session, select
 
 from mailbot import cases
 from mailbot.annex_reader import parse_annex_bytes, sniff_spreadsheet
-from mailbot.annex_template import build_template
 from mailbot.bounces import bounce_reason, find_bounced_mail
 from mailbot.classify import Classification, ClassifyContext, classify
 from mailbot.config import Config
+from mailbot.context import build_context
 from mailbot.limits import annex_limits, parse_limits
 from mailbot.outbox import enqueue_mail
 from mailbot.parse import ParsedAttachment, ParsedMail, parse_message
@@ -34,7 +33,6 @@ from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import Case, CaseEvent, InboundMessage, OutboxMail
 from workflows import question, subscription
-from workflows.calendar import add_business_days
 from workflows.core import (
     AccountsProvisioned,
     Attachment,
@@ -48,13 +46,11 @@ from workflows.core import (
     Published,
     ReviewerReply,
     SendMail,
-    SimilarAnswer,
     TimerFired,
     Withdraw,
 )
 from workflows.directives import parse_directives
 from workflows.reply_text import extract_new_text
-from workflows.triage import triage
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +264,7 @@ class Runner:
         session.flush()
         pending.add(ref, "received", **fields)
         portal = self.portal_factory(session)
-        ctx = self._context(session, portal, kind, event)
+        ctx = self._context(session, portal, kind, event, case)
         decision = WORKFLOWS[kind].start(event, ctx, ref)
         self._apply(session, case, decision, pending, portal)
         return ref
@@ -385,68 +381,9 @@ class Runner:
         event: Event | None,
         case: Case | None = None,
     ) -> Context:
-        cfg = self.config
-        existing: dict[str, Any] = {}
-        open_requests: dict[str, str] = {}
-        similar: tuple[SimilarAnswer, ...] = ()
-        triage_result = None
-        blank = None
-        if isinstance(event, TimerFired) and kind == "subscription" and case is not None:
-            # Invitation reminders and expiry need to know who has logged in since.
-            people = [str(p.get("email", "")) for p in (case.data or {}).get("people", [])]
-            existing = dict(portal.find_accounts([e for e in people if e]))
-        if isinstance(event, MailReceived):
-            emails = [event.sender]
-            if event.annex:
-                emails += [r["email"] for r in event.annex.get("rows", []) if r.get("email")]
-            existing = dict(portal.find_accounts(emails))
-            if kind == "subscription":
-                open_requests = self._open_requests(session, emails)
-                blank = blank_annex()
-            else:
-                triage_result = triage(
-                    event.subject,
-                    event.new_text or event.text,
-                    cfg.questions.rules,
-                    cfg.questions.min_score,
-                )
-                hits = portal.search(f"{event.subject} {event.new_text}"[:500], None, 3)
-                similar = tuple(SimilarAnswer(h.case_ref, h.space, h.question, h.url) for h in hits)
-        return Context(
-            now=self.clock(),
-            generic_address=cfg.instance.generic_address,
-            portal_base_url=cfg.portal.base_url,
-            instance_name=cfg.instance.name,
-            groups={n: tuple(g.members) for n, g in cfg.reviewers.groups.items()},
-            handles=self.handles,
-            admins=tuple(cfg.admins.addresses),
-            cerema_url=cfg.questions.cerema_url,
-            auto_redirect_out_of_scope=cfg.questions.auto_redirect_out_of_scope,
-            reviewer_reminder_business_days=cfg.timers.reviewer_reminder_business_days,
-            escalation_business_days=cfg.timers.escalation_business_days,
-            invitation_reminder_days=cfg.timers.invitation_reminder_days,
-            invitation_expiry_days=cfg.timers.invitation_expiry_days,
-            add_business_days=add_business_days,
-            existing_accounts=existing,
-            open_requests=open_requests,
-            similar_answers=similar,
-            triage=triage_result,
-            blank_annex=blank,
+        return build_context(
+            self.config, session, portal, kind, event, case, self.clock(), self.handles
         )
-
-    def _open_requests(self, session: Session, emails: list[str]) -> dict[str, str]:
-        """Open subscription cases that already list one of these people."""
-        wanted = {e.lower() for e in emails}
-        found: dict[str, str] = {}
-        rows = session.exec(
-            select(Case).where(Case.kind == "subscription", Case.closed_at == None)  # noqa: E711
-        ).all()
-        for case in rows:
-            for person in (case.data or {}).get("people", []):
-                email = str(person.get("email", "")).lower()
-                if email in wanted:
-                    found.setdefault(email, case.ref)
-        return found
 
     def _decide(
         self,
@@ -490,7 +427,7 @@ class Runner:
             elif isinstance(effect, Withdraw):
                 portal.withdraw(case.ref)
             if result is not None:
-                ctx = self._context(session, portal, case.kind, result)
+                ctx = self._context(session, portal, case.kind, result, case)
                 follow = WORKFLOWS[case.kind].decide(cases.view(case), result, ctx)
                 self._apply(session, case, follow, pending, portal, depth + 1)
 
@@ -582,11 +519,6 @@ def quick_message_id(raw: bytes) -> str | None:
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:65536]
     match = _MID.search(head)
     return match.group(1).decode("ascii", "replace") if match else None
-
-
-@lru_cache(maxsize=1)
-def blank_annex() -> bytes:
-    return build_template()
 
 
 def _spreadsheet_attachment(mail: ParsedMail) -> ParsedAttachment | None:

@@ -317,6 +317,10 @@ class Dovecot:
             entry = self._users_dir / address
             entry.write_text(f"{address}:{{PLAIN}}{password}::::::\n")
 
+    def has_user(self, address: str) -> bool:
+        with self._lock:
+            return address.lower() in self._users
+
     def maildir(self, address: str) -> Path:
         local, domain = address.lower().rsplit("@", 1)
         return self.root / "mail" / domain / local / "Maildir"

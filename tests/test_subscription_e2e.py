@@ -30,7 +30,8 @@ def bot(mail_env: MailEnv) -> Bot:
 def request(bot: Bot, people: list[dict[str, str]], filename: str = "annexe.xlsx") -> None:
     env = bot.env
     for p in people:
-        env.dovecot.add_user(p["Courriel"], "pw-invitee")
+        if not env.dovecot.has_user(p["Courriel"]):
+            env.dovecot.add_user(p["Courriel"], "pw-invitee")
     alice = env.requesters[0]
     msg = compose(
         alice.address,
@@ -296,3 +297,17 @@ def test_forged_authres_from_untrusted_server_is_ignored(mail_env: MailEnv) -> N
     bot.run_once()
     address = people[0]["Courriel"]
     assert can_log_in(bot, address, invitation_password(bot, address))
+
+
+def test_person_in_another_open_request_is_flagged_to_the_reviewer(bot: Bot) -> None:
+    env = bot.env
+    shared = person(env, "double")
+    request(bot, [shared])
+    request(bot, [shared, person(env, "seule")])
+    notifs = env.wait_for(env.reviewers["abonnements"], count=2)
+    with Session(bot.engine) as s:
+        first, second = sorted(c.ref for c in s.exec(select(Case)).all())
+    first_text = next(body_text(n) for n in notifs if first in str(n["Subject"]))
+    second_text = next(body_text(n) for n in notifs if second in str(n["Subject"]))
+    assert f"demande en cours {first}" in second_text
+    assert "demande en cours" not in first_text

@@ -1,0 +1,101 @@
+"""What a workflow decision may need to know, gathered by the shell (`workflows.core.Context`):
+the configuration, the clock, and the look-ups that depend on the event (existing accounts,
+open requests, triage, similar published answers, the blank annex)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from mailbot.annex_template import build_template
+from mailbot.config import Config
+from mailbot.portal import Portal
+from storage.models import Case
+from workflows.calendar import add_business_days
+from workflows.core import Context, Event, MailReceived, SimilarAnswer, TimerFired
+from workflows.triage import triage
+
+
+@lru_cache(maxsize=1)
+def blank_annex() -> bytes:
+    return build_template()
+
+
+def build_context(
+    config: Config,
+    session: Session,
+    portal: Portal,
+    kind: str,
+    event: Event | None,
+    case: Case | None,
+    now: datetime,
+    handles: Mapping[str, str],
+) -> Context:
+    existing: dict[str, Any] = {}
+    open_requests: dict[str, str] = {}
+    similar: tuple[SimilarAnswer, ...] = ()
+    triage_result = None
+    blank = None
+    if isinstance(event, TimerFired) and kind == "subscription" and case is not None:
+        # Invitation reminders and expiry need to know who has logged in since.
+        people = [str(p.get("email", "")) for p in (case.data or {}).get("people", [])]
+        existing = dict(portal.find_accounts([e for e in people if e]))
+    if isinstance(event, MailReceived):
+        emails = [event.sender]
+        if event.annex:
+            emails += [r["email"] for r in event.annex.get("rows", []) if r.get("email")]
+        existing = dict(portal.find_accounts(emails))
+        if kind == "subscription":
+            open_requests = find_open_requests(session, emails, case.ref if case else None)
+            blank = blank_annex()
+        else:
+            questions = config.questions
+            text = event.new_text or event.text
+            triage_result = triage(event.subject, text, questions.rules, questions.min_score)
+            hits = portal.search(f"{event.subject} {event.new_text}"[:500], None, 3)
+            similar = tuple(SimilarAnswer(h.case_ref, h.space, h.question, h.url) for h in hits)
+    timers = config.timers
+    return Context(
+        now=now,
+        generic_address=config.instance.generic_address,
+        portal_base_url=config.portal.base_url,
+        instance_name=config.instance.name,
+        groups={n: tuple(g.members) for n, g in config.reviewers.groups.items()},
+        handles=handles,
+        admins=tuple(config.admins.addresses),
+        cerema_url=config.questions.cerema_url,
+        auto_redirect_out_of_scope=config.questions.auto_redirect_out_of_scope,
+        reviewer_reminder_business_days=timers.reviewer_reminder_business_days,
+        escalation_business_days=timers.escalation_business_days,
+        invitation_reminder_days=timers.invitation_reminder_days,
+        invitation_expiry_days=timers.invitation_expiry_days,
+        add_business_days=add_business_days,
+        existing_accounts=existing,
+        open_requests=open_requests,
+        similar_answers=similar,
+        triage=triage_result,
+        blank_annex=blank,
+    )
+
+
+def find_open_requests(
+    session: Session, emails: list[str], exclude_ref: str | None
+) -> dict[str, str]:
+    """Open subscription cases, other than `exclude_ref`, that already list these people."""
+    wanted = {e.lower() for e in emails}
+    found: dict[str, str] = {}
+    rows = session.exec(
+        select(Case).where(Case.kind == "subscription", col(Case.closed_at).is_(None))
+    ).all()
+    for other in rows:
+        if other.ref == exclude_ref:
+            continue
+        for person in (other.data or {}).get("people", []):
+            email = str(person.get("email", "")).lower()
+            if email in wanted:
+                found.setdefault(email, other.ref)
+    return found
