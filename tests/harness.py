@@ -180,6 +180,14 @@ class Bot:
         )
 
 
+def submit(env: MailEnv, msg: EmailMessage) -> None:
+    """Send `msg` to the bot through the SMTP relay, its From address as envelope sender (as a
+    mail client submits it)."""
+    from email.utils import parseaddr
+
+    env.send(parseaddr(str(msg["From"]))[1], [env.bot.address], msg.as_bytes())
+
+
 def make_bot(env: MailEnv, db_url: str, workdir: Path, **overrides: Any) -> Bot:
     os.environ["MAILBOT_TEST_SECRET"] = SECRET
     os.environ["MAILBOT_TEST_IMAP_PASSWORD"] = env.bot.password

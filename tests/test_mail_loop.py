@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import Bot, body_text, compose, make_bot, postgres_database
+from harness import Bot, body_text, compose, make_bot, postgres_database, submit
 from mailservers import MailEnv
 from sqlmodel import Session, select
 
@@ -49,7 +49,7 @@ def send_question(env: MailEnv, body: str = "Bonjour, quand le schéma des flux 
         body,
         sender_name="Alice Martin",
     )
-    env.send(alice.address, [env.bot.address], msg.as_bytes())
+    submit(env, msg)
     return msg
 
 
@@ -87,7 +87,7 @@ def test_auto_reply_and_bounce_are_ignored_without_answer(bot: Bot) -> None:
         "Je suis absente jusqu'au 3 décembre.",
         headers={"Auto-Submitted": "auto-replied"},
     )
-    env.send(alice.address, [env.bot.address], ooo.as_bytes())
+    submit(env, ooo)
     bounce = compose(
         "MAILER-DAEMON@example.test",
         env.bot.address,
@@ -207,7 +207,7 @@ def test_smtp_temporary_failure_is_retried_and_permanent_failure_alerts(sqlite_b
     msg = compose(
         bob.address, env.bot.address, "Une question", "Bonjour, une question sur le décret."
     )
-    env.send(bob.address, [env.bot.address], msg.as_bytes())
+    submit(env, msg)
     env.smtp.fail_next(550, "5.7.1 refused")
     bot.run_once()
     with Session(bot.engine) as s:

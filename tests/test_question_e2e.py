@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from harness import Bot, body_text, compose, make_bot, reply_to
+from harness import Bot, body_text, compose, make_bot, reply_to, submit
 from mailservers import MailEnv
 from sqlmodel import Session, select
 
@@ -39,7 +39,7 @@ def ask(bot: Bot, body: str = QUESTION, subject: str = "Avis de paiement en cycl
     env = bot.env
     alice = env.requesters[0]
     msg = compose(alice.address, env.bot.address, subject, body, sender_name="Sophie Bernard")
-    env.send(alice.address, [env.bot.address], msg.as_bytes())
+    submit(env, msg)
     bot.run_once()
     return msg
 
@@ -75,7 +75,7 @@ def test_answer_by_reply_is_mailed_clean_and_published_without_personal_data(
         f"{ANSWER}\n\nCordialement,\nLe relecteur ANTAI\n01 40 00 00 00",
         style=style,
     )
-    env.send(reviewer, [env.bot.address], reply.as_bytes())
+    submit(env, reply)
     bot.run_once()
     mails = env.wait_for(env.requesters[0], count=2)
     answer = mails[-1]
@@ -98,11 +98,7 @@ def test_hors_perimetre_redirects_to_cerema_and_publishes_nothing(bot: Bot) -> N
     case = the_case(bot)
     members = env.reviewers[case.group or "accueil"]
     [notif] = env.wait_for(members)
-    env.send(
-        members.address,
-        [env.bot.address],
-        reply_to(notif, members.address, "HORS PÉRIMÈTRE").as_bytes(),
-    )
+    submit(env, reply_to(notif, members.address, "HORS PÉRIMÈTRE"))
     bot.run_once()
     mails = env.wait_for(env.requesters[0], count=2)
     assert bot.config.questions.cerema_url in body_text(mails[-1])
@@ -114,11 +110,7 @@ def test_ne_pas_publier_below_the_answer_answers_the_asker_only(bot: Bot) -> Non
     ask(bot)
     [notif] = env.wait_for(env.reviewers["antai"])
     reviewer = env.reviewers["antai"].address
-    env.send(
-        reviewer,
-        [env.bot.address],
-        reply_to(notif, reviewer, f"{ANSWER}\n\nNE PAS PUBLIER", style="gmail").as_bytes(),
-    )
+    submit(env, reply_to(notif, reviewer, f"{ANSWER}\n\nNE PAS PUBLIER", style="gmail"))
     bot.run_once()
     mails = env.wait_for(env.requesters[0], count=2)
     text = body_text(mails[-1])
@@ -134,7 +126,7 @@ def test_question_directive_rewords_the_publication_and_espace_overrides(bot: Bo
     body = (
         f"ESPACE : DESTA\nQUESTION : Qui envoie l'avis de paiement en cycle complet ?\n\n{ANSWER}"
     )
-    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, body).as_bytes())
+    submit(env, reply_to(notif, reviewer, body))
     bot.run_once()
     [pub] = publications(bot)
     assert pub.space == "desta"
@@ -147,9 +139,9 @@ def test_reply_from_someone_not_reviewer_of_that_group_publishes_nothing(bot: Bo
     ask(bot)
     [notif] = env.wait_for(env.reviewers["antai"])
     other = env.reviewers["desta"].address  # a reviewer, but of another group
-    env.send(other, [env.bot.address], reply_to(notif, other, ANSWER).as_bytes())
+    submit(env, reply_to(notif, other, ANSWER))
     outsider = env.requesters[1].address  # not a reviewer at all
-    env.send(outsider, [env.bot.address], reply_to(notif, outsider, ANSWER).as_bytes())
+    submit(env, reply_to(notif, outsider, ANSWER))
     bot.run_once()
     assert publications(bot) == []
     assert the_case(bot).state == "open"
@@ -162,24 +154,20 @@ def test_asker_follow_up_reopens_and_new_answer_makes_a_new_version(bot: Bot) ->
     ask(bot)
     [notif] = env.wait_for(env.reviewers["antai"])
     reviewer = env.reviewers["antai"].address
-    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, ANSWER).as_bytes())
+    submit(env, reply_to(notif, reviewer, ANSWER))
     bot.run_once()
     answer = env.wait_for(env.requesters[0], count=2)[-1]
     alice = env.requesters[0].address
     follow = reply_to(
         answer, alice, "Merci. Et en cycle partiel, qui envoie l'avis de paiement ?", style="gmail"
     )
-    env.send(alice, [env.bot.address], follow.as_bytes())
+    submit(env, follow)
     bot.run_once()
     assert the_case(bot).state == "open"
     notifs = env.wait_for(env.reviewers["antai"], count=3)  # notification, confirmation, new round
     second = notifs[-1]
     assert "cycle partiel" in body_text(second)
-    env.send(
-        reviewer,
-        [env.bot.address],
-        reply_to(second, reviewer, "En cycle partiel, la collectivité envoie l'avis.").as_bytes(),
-    )
+    submit(env, reply_to(second, reviewer, "En cycle partiel, la collectivité envoie l'avis."))
     bot.run_once()
     versions = sorted(publications(bot), key=lambda p: p.version)
     assert [p.version for p in versions] == [1, 2]
@@ -194,7 +182,7 @@ def test_acknowledgement_links_similar_published_answers(bot: Bot) -> None:
     ask(bot)
     [notif] = env.wait_for(env.reviewers["antai"])
     reviewer = env.reviewers["antai"].address
-    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, ANSWER).as_bytes())
+    submit(env, reply_to(notif, reviewer, ANSWER))
     bot.run_once()
     first_ref = the_case_refs(bot)[0]
     bob = env.requesters[1]
@@ -204,7 +192,7 @@ def test_acknowledgement_links_similar_published_answers(bot: Bot) -> None:
         "Envoi des avis de paiement",
         "Bonjour, en cycle complet, l'avis de paiement du FPS est-il envoyé par l'ANTAI ?",
     )
-    env.send(bob.address, [env.bot.address], again.as_bytes())
+    submit(env, again)
     bot.run_once()
     [ack] = env.wait_for(bob)
     assert f"/espaces/antai/questions/{first_ref}" in body_text(ack)

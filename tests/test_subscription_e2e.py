@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from harness import Bot, annex_xlsx, body_text, compose, make_bot, person, reply_to
+from harness import Bot, annex_xlsx, body_text, compose, make_bot, person, reply_to, submit
 from mailservers import MailEnv, fetch_folder
 from sqlmodel import Session, select
 
@@ -40,7 +40,7 @@ def request(bot: Bot, people: list[dict[str, str]], filename: str = "annexe.xlsx
         "Bonjour,\n\nVeuillez trouver ci-joint notre tableau.\n\nCordialement,\nAlice",
         attachments=[(filename, XLSX, annex_xlsx(people))],
     )
-    env.send(alice.address, [env.bot.address], msg.as_bytes())
+    submit(env, msg)
     bot.run_once()
 
 
@@ -84,9 +84,7 @@ def test_approval_by_reply_creates_accounts_and_invitations_that_log_in(
     assert ref in notif["Subject"]
     assert any(p.get_filename() == "annexe.xlsx" for p in notif.iter_attachments())
     reviewer = env.reviewers["abonnements"].address
-    env.send(
-        reviewer, [env.bot.address], reply_to(notif, reviewer, "APPROUVER", style=style).as_bytes()
-    )
+    submit(env, reply_to(notif, reviewer, "APPROUVER", style=style))
     bot.run_once()
     for p in people:
         password = invitation_password(bot, p["Courriel"])
@@ -114,7 +112,7 @@ def test_partial_approval_invites_only_the_numbers_given(bot: Bot) -> None:
     request(bot, people)
     notif = notification(bot)
     reviewer = env.reviewers["abonnements"].address
-    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, "APPROUVER 1,3").as_bytes())
+    submit(env, reply_to(notif, reviewer, "APPROUVER 1,3"))
     bot.run_once()
     assert can_log_in(bot, people[0]["Courriel"], invitation_password(bot, people[0]["Courriel"]))
     assert can_log_in(bot, people[2]["Courriel"], invitation_password(bot, people[2]["Courriel"]))
@@ -131,15 +129,14 @@ def test_refusal_tells_the_requester_the_reason_and_creates_nothing(bot: Bot) ->
     request(bot, people)
     notif = notification(bot)
     reviewer = env.reviewers["abonnements"].address
-    env.send(
-        reviewer,
-        [env.bot.address],
+    submit(
+        env,
         reply_to(
             notif,
             reviewer,
             "REFUSER adresse personnelle, merci d'utiliser une adresse professionnelle",
             style="gmail",
-        ).as_bytes(),
+        ),
     )
     bot.run_once()
     mails = env.wait_for(env.requesters[0], count=2)
@@ -150,7 +147,7 @@ def test_refusal_tells_the_requester_the_reason_and_creates_nothing(bot: Bot) ->
             StubPortal(s, bot.config.portal.base_url).find_accounts([people[0]["Courriel"]]) == {}
         )
     # A second decision on the closed case changes nothing and says so.
-    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, "APPROUVER").as_bytes())
+    submit(env, reply_to(notif, reviewer, "APPROUVER"))
     bot.run_once()
     assert case_of(bot).state == "refused"
     replies = env.wait_for(env.reviewers["abonnements"], count=3)
@@ -176,12 +173,12 @@ def test_invalid_table_then_corrected_reply_resumes_the_case(bot: Bot) -> None:
         subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         filename="annexe-corrigee.xlsx",
     )
-    env.send(alice.address, [env.bot.address], fixed.as_bytes())
+    submit(env, fixed)
     bot.run_once()
     assert case_of(bot).state == "under_review"
     notif = notification(bot)
     reviewer = env.reviewers["abonnements"].address
-    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, "APPROUVER").as_bytes())
+    submit(env, reply_to(notif, reviewer, "APPROUVER"))
     bot.run_once()
     address = good[0]["Courriel"]
     assert can_log_in(bot, address, invitation_password(bot, address))
@@ -196,7 +193,7 @@ def test_intent_without_table_gets_the_blank_template(bot: Bot) -> None:
         "Demande d'accès au portail",
         "Bonjour, nous souhaitons créer un compte sur le portail pour notre service.",
     )
-    env.send(alice.address, [env.bot.address], msg.as_bytes())
+    submit(env, msg)
     bot.run_once()
     [reply] = env.wait_for(alice)
     names = [p.get_filename() for p in reply.iter_attachments()]
@@ -244,10 +241,9 @@ def test_forged_approval_creates_no_account(mail_env: MailEnv, forgery: str) -> 
     if forgery == "token_from_another_case":
         del forged["Subject"]
         forged["Subject"] = f"RE: {first['Subject']}"
-    sender = str(forged["From"])
     if forgery == "valid_token_wrong_sender":
         env.dovecot.add_user("intrus@example.test", "pw-intrus")
-    env.send(sender, [env.bot.address], forged.as_bytes())
+    submit(env, forged)
     bot.run_once()
     with Session(bot.engine) as s:
         portal = StubPortal(s, bot.config.portal.base_url)
@@ -280,7 +276,7 @@ def test_forged_authres_from_untrusted_server_is_ignored(mail_env: MailEnv) -> N
         "APPROUVER",
         headers={"Authentication-Results": "evil.example.org; dmarc=pass"},
     )
-    env.send(reviewer, [env.bot.address], forged.as_bytes())
+    submit(env, forged)
     bot.run_once()
     with Session(bot.engine) as s:
         assert (
@@ -293,7 +289,7 @@ def test_forged_authres_from_untrusted_server_is_ignored(mail_env: MailEnv) -> N
         "APPROUVER",
         headers={"Authentication-Results": "mx.example.test; dmarc=pass"},
     )
-    env.send(reviewer, [env.bot.address], genuine.as_bytes())
+    submit(env, genuine)
     bot.run_once()
     address = people[0]["Courriel"]
     assert can_log_in(bot, address, invitation_password(bot, address))

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from harness import annex_xlsx, body_text, compose, make_bot, person, reply_to
+from harness import annex_xlsx, body_text, compose, make_bot, person, reply_to, submit
 from mailservers import MailEnv, wait_for_messages
 from playwright.sync_api import expect
 from portal_browser import chromium, free_port, login_and_change_password, serve_portal
@@ -44,11 +44,11 @@ def test_invitation_from_the_mailbox_logs_in_and_finds_the_published_answer(
         "Avis de paiement en cycle complet",
         "Bonjour, qui envoie l'avis de paiement du FPS en cycle complet ?",
     )
-    env.send(alice.address, [env.bot.address], question.as_bytes())
+    submit(env, question)
     bot.run_once()
     [notif] = env.wait_for(env.reviewers["antai"])
     reviewer = env.reviewers["antai"].address
-    env.send(reviewer, [env.bot.address], reply_to(notif, reviewer, ANSWER).as_bytes())
+    submit(env, reply_to(notif, reviewer, ANSWER))
     bot.run_once()
     # 2. A subscription for one person with ANTAI, approved by reply.
     invitee = person(env, "invitee", **{"Espace ANTAI": "Oui"})
@@ -60,11 +60,11 @@ def test_invitation_from_the_mailbox_logs_in_and_finds_the_published_answer(
         "Ci-joint.",
         attachments=[("annexe.xlsx", XLSX, annex_xlsx([invitee]))],
     )
-    env.send(alice.address, [env.bot.address], request.as_bytes())
+    submit(env, request)
     bot.run_once()
     [sub_notif] = env.wait_for(env.reviewers["abonnements"])
     approver = env.reviewers["abonnements"].address
-    env.send(approver, [env.bot.address], reply_to(sub_notif, approver, "APPROUVER").as_bytes())
+    submit(env, reply_to(sub_notif, approver, "APPROUVER"))
     bot.run_once()
     # 3. The invitation, out of the invitee's mailbox.
     [invitation] = wait_for_messages(env.dovecot, invitee["Courriel"], "pw-invitee", "INBOX", 1)
