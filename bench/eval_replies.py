@@ -6,7 +6,7 @@ Scores the project's own fixtures (tests/fixtures/replies), then, when the corpu
 (it is read in place, never copied into the project), the `_expected_derived.json` of
 `mailgun-talon`, `alfonsrv-mail-parser-reply` and `github-email_reply_parser`: maps each upstream
 check to a check on "the new text of the reply" (see MAPPING below and
-docs/reply-text.md), and runs it on `workflows.reply_text.extract_new_text` and on
+docs/reply-text.md), and runs it on `workflows.text.reply_text.extract_new_text` and on
 `EmailReplyParser(languages=["fr", "en"]).read(text).replies[0].body` (the library alone; HTML
 inputs are turned into text with our html_to_text, without quote stripping, first).
 """
@@ -27,8 +27,8 @@ from typing import Any
 
 from mailparser_reply import EmailReplyParser
 
-from workflows.reply_html import html_to_text
-from workflows.reply_text import LIBRARY_LANGUAGES, extract_new_text
+from workflows.text.reply_html import html_to_text
+from workflows.text.reply_text import LIBRARY_LANGUAGES, extract_new_text
 
 DEFAULT_CORPUS = Path("/work/shared/corpus")
 OWN_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "replies"

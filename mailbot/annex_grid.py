@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
 
-from workflows.annex import (
+from workflows.annex.rules import (
     HEADER_SCAN_ROWS,
     AnnexError,
     CellValue,

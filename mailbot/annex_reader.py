@@ -39,7 +39,7 @@ from mailbot.annex_container import (
     xlsx_has_macros,
 )
 from mailbot.annex_grid import csv_delimiter, decode_text, read_grid, scan_limit
-from workflows.annex import AnnexError, validate_rows
+from workflows.annex.rules import AnnexError, validate_rows
 
 log = logging.getLogger(__name__)
 

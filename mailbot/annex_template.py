@@ -10,7 +10,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from workflows.annex import FIELDS, REQUIRED_FIELDS, TEMPLATE_LABELS
+from workflows.annex.rules import FIELDS, REQUIRED_FIELDS, TEMPLATE_LABELS
 
 SHEET = "Demande"
 HELP_SHEET = "Mode d'emploi"

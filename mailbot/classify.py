@@ -126,7 +126,7 @@ class _Facts:
 
     @cached_property
     def new_text(self) -> str:
-        from workflows.reply_text import extract_new_text
+        from workflows.text.reply_text import extract_new_text
 
         try:
             return extract_new_text(self.mail.text, self.mail.html)

@@ -17,7 +17,7 @@ from mailbot.portal import Portal
 from storage.models import Case
 from workflows.calendar import add_business_days
 from workflows.core import Context, Event, MailReceived, SimilarAnswer, TimerFired
-from workflows.triage import triage
+from workflows.text.triage import triage
 
 
 @lru_cache(maxsize=1)

@@ -21,8 +21,8 @@ def inspect_bytes(
     raw: bytes, path: str, config: Config | None, secret: bytes | None
 ) -> dict[str, Any]:
     """The JSON object of CONTRACTS.md for one raw message."""
-    from workflows.directives import parse_directives
-    from workflows.reply_text import extract_new_text
+    from workflows.text.directives import parse_directives
+    from workflows.text.reply_text import extract_new_text
 
     mail = parse_message(raw, parse_limits(config))
     result = classify(mail, ClassifyContext(config=config, secret=secret))

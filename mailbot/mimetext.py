@@ -206,7 +206,7 @@ def html_text(html: str, max_chars: int) -> str:
     entities decoded), with the converter the reply-text extraction uses."""
     html = html[:max_chars]
     try:
-        from workflows.reply_html import html_to_text
+        from workflows.text.reply_html import html_to_text
 
         return html_to_text(html)
     except Exception:  # a converter failure must not lose the mail: strip the tags

@@ -49,8 +49,8 @@ from workflows.core import (
     TimerFired,
     Withdraw,
 )
-from workflows.directives import parse_directives
-from workflows.reply_text import extract_new_text
+from workflows.text.directives import parse_directives
+from workflows.text.reply_text import extract_new_text
 
 log = logging.getLogger(__name__)
 

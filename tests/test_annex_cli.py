@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from mailbot.annex_cli import annex_app
 from mailbot.annex_template import build_template
-from workflows.annex import FIELDS, TEMPLATE_LABELS
+from workflows.annex.rules import FIELDS, TEMPLATE_LABELS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "annex"
 runner = CliRunner()

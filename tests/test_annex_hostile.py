@@ -24,7 +24,7 @@ from mailbot.annex_reader import (
     run_isolated,
     sniff_spreadsheet,
 )
-from workflows.annex import AnnexError
+from workflows.annex.rules import AnnexError
 
 
 def _builders() -> ModuleType:

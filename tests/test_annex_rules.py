@@ -1,4 +1,4 @@
-"""The annex's pure rules: labels, header, cell normalisation, validation (workflows.annex)."""
+"""The annex's pure rules: labels, header, cell normalisation, validation (workflows.annex.rules)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from workflows.annex import (
+from workflows.annex.rules import (
     FIELDS,
     TEMPLATE_LABELS,
     field_for_label,
@@ -432,7 +432,7 @@ def test_second_phone_column_is_used_when_the_first_is_empty() -> None:
 
 @pytest.mark.parametrize(("allow", "ok"), [(False, False), (True, True)])
 def test_special_use_domains_are_accepted_only_when_configured(allow: bool, ok: bool) -> None:
-    from workflows.annex_fields import normalise_email
+    from workflows.annex.fields import normalise_email
 
     email, error = normalise_email("agent@demo.test", allow)
     assert (email == "agent@demo.test") is ok

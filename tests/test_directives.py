@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.directives import (
+from workflows.text.directives import (
     HELP_TEXT_QUESTION,
     HELP_TEXT_SUBSCRIPTION,
     DirectiveResult,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.privacy import EMAIL_MASK, NAME_MASK, PHONE_MASK, scrub, strip_courtesy
+from workflows.text.privacy import EMAIL_MASK, NAME_MASK, PHONE_MASK, scrub, strip_courtesy
 
 QUESTION = """Bonjour Madame, Monsieur,
 

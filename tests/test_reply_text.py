@@ -15,9 +15,14 @@ from typing import Any
 
 import pytest
 
-from workflows.directives import parse_directives
-from workflows.reply_html import html_to_text
-from workflows.reply_text import HARD_RULES, SIGNATURE_RULES, attribution_span, extract_new_text
+from workflows.text.directives import parse_directives
+from workflows.text.reply_html import html_to_text
+from workflows.text.reply_text import (
+    HARD_RULES,
+    SIGNATURE_RULES,
+    attribution_span,
+    extract_new_text,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "replies"
 EXPECTED: dict[str, dict[str, Any]] = json.loads(

@@ -38,8 +38,8 @@ from workflows.core import (
     SendMail,
     TimerFired,
 )
-from workflows.directives import ReviewerCommand
-from workflows.triage import TriageResult
+from workflows.text.directives import ReviewerCommand
+from workflows.text.triage import TriageResult
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MINE = (

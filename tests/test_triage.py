@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from mailbot.config import TriageRule
-from workflows.triage import triage
+from workflows.text.triage import triage
 
 RULES = [
     TriageRule(

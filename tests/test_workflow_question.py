@@ -36,9 +36,9 @@ from workflows.core import (
     SetTimer,
     TimerFired,
 )
-from workflows.directives import ReviewerCommand
-from workflows.privacy import NAME_MASK, PHONE_MASK
-from workflows.triage import TriageResult, triage
+from workflows.text.directives import ReviewerCommand
+from workflows.text.privacy import NAME_MASK, PHONE_MASK
+from workflows.text.triage import TriageResult, triage
 
 REF = "Q-2026-000042"
 ASKER = "jean.dupont@ville-exemple.fr"

@@ -44,7 +44,7 @@ from workflows.core import (
     SetTimer,
     TimerFired,
 )
-from workflows.directives import ReviewerCommand
+from workflows.text.directives import ReviewerCommand
 
 REF = "ABO-2026-000001"
 REVIEWERS = GROUPS["abonnements"]

@@ -23,7 +23,7 @@ from workflows.core import (
     SendMail,
     SimilarAnswer,
 )
-from workflows.directives import ReviewerCommand
+from workflows.text.directives import ReviewerCommand
 
 PARIS = ZoneInfo("Europe/Paris")
 # Tuesday 10 November 2026, the day before Armistice Day (a public holiday).

@@ -69,7 +69,7 @@ class ReviewerReply:
     references: tuple[str, ...]
     new_text: str  # directive/command lines removed
     directives: tuple[str, ...]  # canonical directive strings (CONTRACTS.md)
-    command: Any = None  # workflows.directives.ReviewerCommand on subscription cases
+    command: Any = None  # workflows.text.directives.ReviewerCommand on subscription cases
     errors: tuple[str, ...] = ()  # French notes of the directive parser, for the reviewer
 
 
@@ -151,7 +151,7 @@ class Context:
     existing_accounts: Mapping[str, ExistingAccount] = field(default_factory=dict)
     open_requests: Mapping[str, str] = field(default_factory=dict)  # email -> other case ref
     similar_answers: tuple[SimilarAnswer, ...] = ()
-    triage: Any = None  # workflows.triage.TriageResult for questions
+    triage: Any = None  # workflows.text.triage.TriageResult for questions
     blank_annex: bytes | None = None  # the template xlsx, for subscription_intent replies
     today: Callable[[], date] | None = None
 

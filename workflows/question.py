@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from workflows import privacy, question_review
+from workflows import question_review
 from workflows.casework import (
     add_note,
     data_after_mail,
@@ -51,7 +51,8 @@ from workflows.question_routing import (
 from workflows.reviewing import REVIEW_TIMERS, forward_to_reviewers, on_review_timer
 from workflows.states import ANSWERED, OPEN
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
-from workflows.triage import fold
+from workflows.text import privacy
+from workflows.text.triage import fold
 
 _THANKS = re.compile(
     r"^(?:(?:un )?(?:grand |tous mes )?merci(?:s)?(?: beaucoup| bien| infiniment)?"

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workflows import privacy
 from workflows.casework import (
     finish,
     ignored,
@@ -28,7 +27,6 @@ from workflows.core import (
     ReviewerReply,
     SendMail,
 )
-from workflows.directives import HELP_TEXT_QUESTION
 from workflows.question_routing import (
     DEFAULT_SPACE,
     gist,
@@ -46,7 +44,9 @@ from workflows.reviewing import (
 )
 from workflows.states import ANSWERED, OPEN, PUBLISHING
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
-from workflows.triage import fold
+from workflows.text import privacy
+from workflows.text.directives import HELP_TEXT_QUESTION
+from workflows.text.triage import fold
 
 # What a reviewer may write on a question when they meant a command, not an answer.
 _NOT_AN_ANSWER = frozenset("aide help approuver valider valide refuser completer ok vu".split())

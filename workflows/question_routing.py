@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workflows import privacy
 from workflows.casework import excerpt, finish, iso, space_label
 from workflows.core import SPACES, CaseView, Context, Decision, Effect, LogLine
-from workflows.directives import HELP_TEXT_QUESTION
 from workflows.reviewing import next_round, notify_round
 from workflows.states import OPEN
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
+from workflows.text import privacy
+from workflows.text.directives import HELP_TEXT_QUESTION
 
 DEFAULT_SPACE = "accueil"  # every account sees Accueil (CONTRACTS.md)
 MAX_SIMILAR = 3

@@ -234,7 +234,7 @@ def reviewer_mail(
 
 
 def parse_errors(event: ReviewerReply) -> tuple[str, ...]:
-    """The French notes of workflows.directives about a reviewer's reply."""
+    """The French notes of workflows.text.directives about a reviewer's reply."""
     return tuple(event.errors)
 
 

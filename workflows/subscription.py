@@ -41,7 +41,6 @@ from workflows.core import (
     ReviewerReply,
     TimerFired,
 )
-from workflows.directives import HELP_TEXT_SUBSCRIPTION
 from workflows.reviewing import (
     REVIEW_TIMERS,
     forward_to_reviewers,
@@ -62,6 +61,7 @@ from workflows.subscription_people import (
     person_view,
     table_is_usable,
 )
+from workflows.text.directives import HELP_TEXT_SUBSCRIPTION
 
 BLANK_ANNEX_FILENAME = "annexe-demande-abonnement.xlsx"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -18,7 +18,6 @@ from workflows.core import (
     ReviewerReply,
     SendMail,
 )
-from workflows.directives import HELP_TEXT_SUBSCRIPTION
 from workflows.reviewing import already_decided_reply, confirmation, help_reply, settled
 from workflows.states import (
     APPROVED,
@@ -33,6 +32,7 @@ from workflows.states import (
     SUBSCRIPTION_DECIDED as DECIDED_STATES,
 )
 from workflows.subscription_people import person_request, person_view
+from workflows.text.directives import HELP_TEXT_SUBSCRIPTION
 
 
 def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:

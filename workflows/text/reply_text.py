@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 
 from mailparser_reply import EmailReplyParser
 
-from workflows.directives import is_directive_line, is_protective_line
-from workflows.reply_html import html_to_text
+from workflows.text.directives import is_directive_line, is_protective_line
+from workflows.text.reply_html import html_to_text
 
 __all__ = ["extract_new_text", "html_to_text", "MAX_TEXT_CHARS"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from workflows.annex_fields import (
+from workflows.annex.fields import (
     CellValue,
     cell_text,
     is_number,
