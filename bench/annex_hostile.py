@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailbot.annex_reader import AnnexLimits, parse_annex_bytes, run_isolated  # noqa: E402
+from mailbot.annex.reader import AnnexLimits, parse_annex_bytes, run_isolated  # noqa: E402
 from workflows.annex.rules import AnnexError  # noqa: E402
 
 

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from mailbot.classify import ClassifyContext, classify  # noqa: E402
-from mailbot.parse import ParsedMail, parse_message  # noqa: E402
+from mailbot.mail.classify import ClassifyContext, classify  # noqa: E402
+from mailbot.mail.parse import ParsedMail, parse_message  # noqa: E402
 
 DEFAULT_CORPUS = Path("/work/shared/corpus")
 IMAP_FIELDS = ("subject", "from", "to", "date", "text", "html", "attachments")

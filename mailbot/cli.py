@@ -61,7 +61,7 @@ def _engine(config: Config, check: bool = True):  # type: ignore[no-untyped-def]
 
 
 def build_runner(config: Config, engine):  # type: ignore[no-untyped-def]
-    from mailbot.runner import Runner
+    from mailbot.loop.runner import Runner
     from mailbot.wflog import WorkflowLog
     from portal_stub.service import StubPortal
 
@@ -102,14 +102,14 @@ def run(
         raise typer.Exit(2) from None
     engine = _engine(config)
     runner = build_runner(config, engine)
-    from mailbot.daemon import Daemon
+    from mailbot.loop.daemon import Daemon
 
     daemon = Daemon(config, engine, runner)
     if once:
         stats = daemon.run_once()
         typer.echo(json.dumps(stats))
         return
-    from mailbot.service import serve_forever
+    from mailbot.loop.service import serve_forever
 
     serve_forever(config, engine, daemon)
 
@@ -197,7 +197,7 @@ def replay(
     """Run journaled messages again (quarantined ones by default)."""
     from imapclient.exceptions import IMAPClientError
 
-    from mailbot.daemon import Daemon, quarantined_ids
+    from mailbot.loop.daemon import Daemon, quarantined_ids
 
     config = _load(config_path)
     engine = _engine(config)
@@ -282,7 +282,7 @@ def log_cmd(
 
 def _mount_optional() -> None:
     try:
-        from mailbot.annex_cli import annex_app
+        from mailbot.annex.cli import annex_app
 
         app.add_typer(annex_app, name="annex", help="The subscription annex (spreadsheet).")
     except ImportError:  # pragma: no cover
@@ -294,7 +294,7 @@ def _mount_optional() -> None:
     except ImportError:  # pragma: no cover
         pass
     try:
-        from mailbot.demo import demo
+        from mailbot.dev.demo import demo
 
         app.command("demo")(demo)
     except ImportError:  # pragma: no cover

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mailbot.classify import ClassifyContext, classify
 from mailbot.config import Config, ConfigError, load_config
 from mailbot.limits import annex_limits, parse_limits
-from mailbot.parse import parse_message
+from mailbot.mail.classify import ClassifyContext, classify
+from mailbot.mail.parse import parse_message
 
 DEFAULT_CONFIG = "config.toml"
 
@@ -55,7 +55,7 @@ def inspect_bytes(
     ]
     out["annex"] = None
     if result.annex_attachment is not None:
-        from mailbot.annex_reader import parse_annex_bytes
+        from mailbot.annex.reader import parse_annex_bytes
 
         attachment = result.annex_attachment
         out["annex"] = parse_annex_bytes(attachment.data, attachment.filename, annex_limits(config))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mailbot.annex_reader import AnnexLimits
+from mailbot.annex.reader import AnnexLimits
 from mailbot.config import Config
-from mailbot.parse import ParseLimits
+from mailbot.mail.parse import ParseLimits
 
 
 def parse_limits(config: Config | None) -> ParseLimits:

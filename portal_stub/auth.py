@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailbot.outbox import enqueue_mail
+from mailbot.loop.outbox import enqueue_mail
 from portal_stub.models import PortalAccount, PortalLoginThrottle, PortalResetToken
 from portal_stub.security import (
     MIN_PASSWORD_LENGTH,

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from mailbot.config import Config
-from mailbot.outbox import enqueue_mail
+from mailbot.loop.outbox import enqueue_mail
 from mailbot.portal import Frequency
 from portal_stub.models import (
     PortalAccount,

@@ -19,8 +19,8 @@ from pgutil import postgres_database  # noqa: F401  (re-exported for the tests)
 from sqlalchemy import Engine
 
 from mailbot.config import Config, parse_config
-from mailbot.daemon import Daemon
-from mailbot.runner import Runner
+from mailbot.loop.daemon import Daemon
+from mailbot.loop.runner import Runner
 from mailbot.wflog import WorkflowLog
 from portal_stub.service import StubPortal
 from storage.db import make_engine
@@ -287,7 +287,7 @@ def annex_xlsx(people: list[dict[str, str]]) -> bytes:
 
     from openpyxl import load_workbook
 
-    from mailbot.annex_template import build_template
+    from mailbot.annex.template import build_template
 
     wb = load_workbook(io.BytesIO(build_template()))
     ws = wb["Demande"]

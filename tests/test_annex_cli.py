@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from mailbot.annex_cli import annex_app
-from mailbot.annex_template import build_template
+from mailbot.annex.cli import annex_app
+from mailbot.annex.template import build_template
 from workflows.annex.rules import FIELDS, TEMPLATE_LABELS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "annex"

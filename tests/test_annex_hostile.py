@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mailbot.annex_reader import (
+from mailbot.annex.reader import (
     AnnexLimits,
     exit_code,
     parse_annex_bytes,

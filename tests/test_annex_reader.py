@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mailbot.annex_reader import (
+from mailbot.annex.reader import (
     AnnexLimits,
     describe_content,
     exit_code,

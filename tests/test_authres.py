@@ -1,11 +1,11 @@
-"""mailbot.authres: RFC 8601 Authentication-Results, trusted authserv-ids only."""
+"""mailbot.mail.authres: RFC 8601 Authentication-Results, trusted authserv-ids only."""
 
 from __future__ import annotations
 
 import pytest
 
-from mailbot.authres import AuthResults, parse_authentication_results, verdict
-from mailbot.parse import parse_message
+from mailbot.mail.authres import AuthResults, parse_authentication_results, verdict
+from mailbot.mail.parse import parse_message
 
 TRUSTED = ["mx.interieur.gouv.fr"]
 

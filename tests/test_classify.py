@@ -1,4 +1,4 @@
-"""mailbot.classify: every rule, in ARCHITECTURE.md's order, over the `.eml` fixtures
+"""mailbot.mail.classify: every rule, in ARCHITECTURE.md's order, over the `.eml` fixtures
 (`expected.json`), plus subscriptions with real spreadsheets made here with openpyxl."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 import openpyxl
 import pytest
 
-from mailbot.classify import RULES, Classification, ClassifyContext, classify
 from mailbot.config import Config, parse_config
-from mailbot.parse import parse_message
+from mailbot.mail.classify import RULES, Classification, ClassifyContext, classify
+from mailbot.mail.parse import parse_message
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mail"
 EXPECTED: dict[str, Any] = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))

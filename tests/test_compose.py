@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from mailbot import tokens
-from mailbot.compose import WIRE_POLICY, build_message
 from mailbot.config import load_config
+from mailbot.mail import tokens
+from mailbot.mail.compose import WIRE_POLICY, build_message
 from workflows.core import SendMail
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = b"0123456789abcdef0123"
-LONG_ID = "<Q-2026-000001.n.xynmtkpffx7yjxcl.3dhhfmzalozqinj462mmaducfk@mailbot.demo.test>"
+LONG_ID = "<Q-2026-000001.n.xynmtkpffx7yjxcl.3dhhfmzalozqinj462mmaducfk@mailbot.dev.demo.test>"
 
 
 @pytest.fixture

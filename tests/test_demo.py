@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from mailbot.cli import app, build_runner
 from mailbot.config import load_config
-from mailbot.daemon import Daemon
-from mailbot.service import start_devmail
+from mailbot.loop.daemon import Daemon
+from mailbot.loop.service import start_devmail
 from storage.db import make_engine
 from storage.migrate import upgrade
 

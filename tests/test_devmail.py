@@ -19,7 +19,7 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from mailbot.devmail import DevMailThread
+from mailbot.dev.devmail import DevMailThread
 
 DOMAIN = "demo.test"
 BOT = "bot@demo.test"
@@ -194,7 +194,7 @@ def test_mail_to_another_domain_bounces_to_the_local_sender(mail: DevMailThread)
 def test_mail_to_another_domain_from_a_stranger_is_dropped_and_logged(
     mail: DevMailThread, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="mailbot.devmail")
+    caplog.set_level(logging.INFO, logger="mailbot.dev.devmail")
     _send(mail, "x@elsewhere.example", ["y@mairie.example"], _raw("x@elsewhere.example", "y"))
     _send(mail, "", ["z@mairie.example"], _raw("MAILER-DAEMON@elsewhere.example", "z"))
 

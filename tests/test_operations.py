@@ -15,7 +15,7 @@ from harness import Bot, body_text, compose, make_bot
 from mailservers import MailEnv
 from sqlmodel import Session, select
 
-from mailbot.daemon import Daemon
+from mailbot.loop.daemon import Daemon
 from storage.models import Case, InboundMessage, OutboxMail, Timer
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""mailbot.parse: real client shapes, broken MIME and hostile input (table-driven over
+"""mailbot.mail.parse: real client shapes, broken MIME and hostile input (table-driven over
 `tests/fixtures/mail/*.eml` and `expected.json`), plus generated hostile messages."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mailbot.mimetext import decode_bytes, unflow
-from mailbot.parse import (
+from mailbot.mail.mimetext import decode_bytes, unflow
+from mailbot.mail.parse import (
     ParsedMail,
     ParseLimits,
     clean_header_value,

@@ -8,8 +8,8 @@ import pytest
 
 from mailbot.cli import build_runner
 from mailbot.config import load_config
-from mailbot.daemon import Daemon
-from mailbot.service import demo_users, start_scheduler
+from mailbot.loop.daemon import Daemon
+from mailbot.loop.service import demo_users, start_scheduler
 from storage.db import make_engine
 from storage.migrate import upgrade
 

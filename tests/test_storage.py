@@ -11,8 +11,8 @@ from pgutil import postgres_database
 from sqlalchemy import inspect as sa_inspect
 from typer.testing import CliRunner
 
-from mailbot.cases import next_ref
 from mailbot.cli import app
+from mailbot.loop.cases import next_ref
 from storage.db import make_engine, session_scope
 from storage.migrate import SchemaOutdated, check_schema, head_revision, upgrade
 

@@ -26,7 +26,7 @@ from workflows_support import (
     similar,
 )
 
-from mailbot.compose import environment
+from mailbot.mail.compose import environment
 from workflows import question, subscription
 from workflows.core import (
     AccountsProvisioned,
@@ -268,7 +268,7 @@ def question_mails() -> list[tuple[str, SendMail]]:
 
 
 def runner_mails() -> list[tuple[str | None, SendMail]]:
-    """The mails the runner sends itself (mailbot.runner), with its contexts."""
+    """The mails the runner sends itself (mailbot.loop.runner), with its contexts."""
     auth = {
         "sender": "intrus@example.org",
         "reason": "wrong_sender",

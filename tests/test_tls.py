@@ -30,8 +30,8 @@ from sqlmodel import Session
 from tlsutil import MemorySMTP, TestPki, TlsFiles
 
 from mailbot.config import Config, ConfigError, parse_config
-from mailbot.delivery import DeliveryReport, deliver_pending
-from mailbot.imap import Mailbox
+from mailbot.loop.delivery import DeliveryReport, deliver_pending
+from mailbot.loop.mailbox import Mailbox
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import OutboxMail

@@ -1,4 +1,4 @@
-"""mailbot.tokens: our Message-IDs, reviewer tokens (invariant 3), bounce sub-addresses."""
+"""mailbot.mail.tokens: our Message-IDs, reviewer tokens (invariant 3), bounce sub-addresses."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from mailbot import tokens
-from mailbot.tokens import (
+from mailbot.mail import tokens
+from mailbot.mail.tokens import (
     OurMessageId,
     bounce_address,
     new_message_id,

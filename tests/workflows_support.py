@@ -165,7 +165,7 @@ def reply(
         reviewer=reviewer,
         reviewer_name="Relecteur",
         message_id=message_id,
-        references=("<ABO-2026-000001.n.x@mailbot.demo.test>",),
+        references=("<ABO-2026-000001.n.x@mailbot.dev.demo.test>",),
         new_text=text,
         directives=directives,
         command=command,

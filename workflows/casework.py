@@ -162,7 +162,7 @@ def admin_alert(
     return SendMail(
         template="delivery_failed_alert",
         to=tuple(ctx.admins),
-        # The same context as the runner's own alert for a 5xx (mailbot.runner).
+        # The same context as the runner's own alert for a 5xx (mailbot.loop.runner).
         context={"recipient": recipient, "template": template, "reason": reason, "ref": case.ref},
         key=f"delivery_failed:{template}:{short(recipient)}",
     )

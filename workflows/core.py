@@ -1,7 +1,7 @@
 """The vocabulary shared by every workflow: what goes in (a case, an event, a context) and what
 comes out (a decision: new state, effects to carry out, workflow-log lines).
 
-Workflows decide and do no I/O. The shell (`mailbot.runner`) commits a decision in one
+Workflows decide and do no I/O. The shell (`mailbot.loop.runner`) commits a decision in one
 transaction: case changes, outbox mails, timers and log lines together.
 """
 

@@ -1,6 +1,6 @@
 """The subscription annex as a grid of cells: header matching, normalisation, validation.
 
-Pure: no file I/O. The reader (`mailbot.annex_reader`) turns a spreadsheet into rows of cell
+Pure: no file I/O. The reader (`mailbot.annex.reader`) turns a spreadsheet into rows of cell
 values (str, int, float, bool, dates, None) with their sheet row numbers; this module finds the
 header, maps labels to fields the way a person edits them, and validates each person.
 Messages for people are French; the structure follows CONTRACTS.md

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from email.utils import parseaddr
 
-from mailbot.parse import ParsedMail
+from mailbot.mail.parse import ParsedMail
 
 BODY_WINDOW = 6000  # characters of the body searched for wording
 

@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mailbot.mimetext import strip_comments
+from mailbot.mail.mimetext import strip_comments
 
 MAX_RESULTS = 50  # results read per header; more is not a real server's header
 
-# Reasons a reviewer command is refused on these grounds (see mailbot.classify).
+# Reasons a reviewer command is refused on these grounds (see mailbot.mail.classify).
 AUTH_RESULTS_FAIL = "auth_results_fail"
 AUTH_RESULTS_NOT_PASS = "auth_results_not_pass"
 

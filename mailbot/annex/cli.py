@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from mailbot.annex_container import file_subject
-from mailbot.annex_reader import AnnexLimits, exit_code, parse_annex_bytes, too_big_error
-from mailbot.annex_template import build_template
+from mailbot.annex.container import file_subject
+from mailbot.annex.reader import AnnexLimits, exit_code, parse_annex_bytes, too_big_error
+from mailbot.annex.template import build_template
 
 annex_app = typer.Typer(
     help="L'annexe de demande d'abonnement : modèle vierge et lecture d'un tableau rempli.",

@@ -1,4 +1,4 @@
-"""The SMTP side of the embedded mail system (internal to mailbot.devmail, except
+"""The SMTP side of the embedded mail system (internal to mailbot.dev.devmail, except
 `build_bounce`): the aiosmtpd handler, local delivery into maildirs and RFC 3464 bounces."""
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from mailbot.devmail.pymap_fixes import normalize_crlf
+from mailbot.dev.devmail.pymap_fixes import normalize_crlf
 
 if TYPE_CHECKING:
-    from mailbot.devmail.system import DevMailSystem
+    from mailbot.dev.devmail.system import DevMailSystem
 
 __all__ = ["MailDelivery", "build_bounce", "split_address", "write_to_maildir"]
 
-# One logger for the whole package: docs/mail-servers.md names `mailbot.devmail`.
+# One logger for the whole package: docs/mail-servers.md names `mailbot.dev.devmail`.
 log = logging.getLogger(__package__)
 
 _delivery_counter = itertools.count()

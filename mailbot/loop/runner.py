@@ -19,15 +19,15 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from mailbot import cases
-from mailbot.annex_reader import parse_annex_bytes, sniff_spreadsheet
-from mailbot.bounces import bounce_reason, find_bounced_mail
-from mailbot.classify import Classification, ClassifyContext, classify
+from mailbot.annex.reader import parse_annex_bytes, sniff_spreadsheet
 from mailbot.config import Config
-from mailbot.context import build_context
 from mailbot.limits import annex_limits, parse_limits
-from mailbot.outbox import enqueue_mail
-from mailbot.parse import ParsedAttachment, ParsedMail, parse_message
+from mailbot.loop import cases
+from mailbot.loop.context import build_context
+from mailbot.loop.outbox import enqueue_mail
+from mailbot.mail.bounces import bounce_reason, find_bounced_mail
+from mailbot.mail.classify import Classification, ClassifyContext, classify
+from mailbot.mail.parse import ParsedAttachment, ParsedMail, parse_message
 from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope

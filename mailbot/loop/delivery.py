@@ -21,9 +21,9 @@ import aiosmtplib
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from mailbot.compose import WIRE_POLICY
 from mailbot.config import Config, SmtpConfig
-from mailbot.outbox import REDACTED_NOTE
+from mailbot.loop.outbox import REDACTED_NOTE
+from mailbot.mail.compose import WIRE_POLICY
 from storage.db import session_scope
 from storage.models import OutboxMail
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from mailbot.config import Config
-from mailbot.outbox import enqueue_mail
+from mailbot.loop.outbox import enqueue_mail
 from storage.models import Case, CaseEvent, Timer
 from workflows.core import (
     CancelTimers,

@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
 from mailbot.config import Config
-from mailbot.daemon import Daemon
+from mailbot.loop.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def demo_users(config: Config) -> dict[str, str]:
 
 
 def start_devmail(config: Config) -> Any:
-    from mailbot.devmail import DevMailThread
+    from mailbot.dev.devmail import DevMailThread
 
     dm = config.devmail
     users = demo_users(config)

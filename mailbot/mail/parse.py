@@ -17,8 +17,8 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
-from mailbot import mimetext, tokens
-from mailbot.mimeparts import (
+from mailbot.mail import mimetext, tokens
+from mailbot.mail.mimeparts import (
     MSGID_RE,
     BodyWalker,
     ParsedAttachment,
@@ -31,7 +31,7 @@ from mailbot.mimeparts import (
     quoted_message_id,
     unfold,
 )
-from mailbot.mimetext import clean_header_value, unsurrogate
+from mailbot.mail.mimetext import clean_header_value, unsurrogate
 
 __all__ = [
     "HeaderView",

@@ -1,4 +1,4 @@
-"""pymap 0.36.7 adjusted for the embedded mail system (internal to mailbot.devmail).
+"""pymap 0.36.7 adjusted for the embedded mail system (internal to mailbot.dev.devmail).
 
 Each fix is described in docs/mail-servers.md ("Fixed or worked around"; the stale lock
 files are handled in system.py). Importing this module replaces pymap's

@@ -21,9 +21,9 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from mailbot.config import Config
-from mailbot.delivery import DeliveryReport, deliver_pending, recover_stale_sending
-from mailbot.imap import CONNECTION_ERRORS, Mailbox
-from mailbot.runner import Outcome, Runner
+from mailbot.loop.delivery import DeliveryReport, deliver_pending, recover_stale_sending
+from mailbot.loop.mailbox import CONNECTION_ERRORS, Mailbox
+from mailbot.loop.runner import Outcome, Runner
 from storage.db import session_scope
 from storage.models import InboundMessage
 

@@ -20,13 +20,13 @@ from typing import Any
 
 import jinja2
 
-from mailbot import tokens
 from mailbot.config import Config
-from mailbot.parse import clean_header_value
+from mailbot.mail import tokens
+from mailbot.mail.parse import clean_header_value
 from workflows.calendar import french_date
 from workflows.core import SendMail
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 # How our mails go on the wire: CRLF, and headers folded only past RFC 5322's 998 characters.
 # With the default 78, Python encodes a long Message-ID in In-Reply-To/References as an
 # RFC 2047 word, which breaks threading in every client.

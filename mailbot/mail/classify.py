@@ -3,7 +3,7 @@
 The order is ARCHITECTURE.md's: own mail → bounce → auto-reply → reviewer reply → follow-up
 → subscription → subscription intent → question. Every rule is evaluated so that the result
 lists all that matched (the first decided): an operator sees why a mail went where it went.
-The signs themselves (bounce wording, out-of-office wording…) live in `mailbot.signs`.
+The signs themselves (bounce wording, out-of-office wording…) live in `mailbot.mail.signs`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from mailbot import authres, signs, tokens
 from mailbot.config import Config
-from mailbot.parse import ParsedAttachment, ParsedMail, find_case_ref
+from mailbot.mail import authres, signs, tokens
+from mailbot.mail.parse import ParsedAttachment, ParsedMail, find_case_ref
 
 Kind = Literal[
     "own_mail",
@@ -135,7 +135,7 @@ class _Facts:
 
     @cached_property
     def spreadsheet(self) -> ParsedAttachment | None:
-        from mailbot.annex_reader import sniff_spreadsheet
+        from mailbot.annex.reader import sniff_spreadsheet
 
         for attachment in self.mail.attachments:
             if not attachment.data or attachment.content_type == "message/rfc822":

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
-from mailbot import tokens
-from mailbot.compose import WIRE_POLICY, build_message
 from mailbot.config import Config
+from mailbot.mail import tokens
+from mailbot.mail.compose import WIRE_POLICY, build_message
 from storage.models import OutboxMail
 from workflows.core import SendMail
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from mailbot.annex_template import build_template
+from mailbot.annex.template import build_template
 from mailbot.config import Config
 from mailbot.portal import Portal
 from storage.models import Case

@@ -1,7 +1,7 @@
 """Reading the subscription annex from untrusted bytes, without ever endangering the daemon.
 
 `parse_annex_bytes` sniffs the format by content, runs cheap checks on the container in this
-process (`mailbot.annex_container`), then reads and validates the table in a child process
+process (`mailbot.annex.container`), then reads and validates the table in a child process
 (`python -I -c …` through `subprocess`, not `multiprocessing`: nothing is forked from a
 threaded asyncio daemon, and `preexec_fn` is not used since it is unsafe with threads). The
 child limits its own address space and CPU time (`resource.setrlimit`); the parent enforces a
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from mailbot.annex_container import (
+from mailbot.annex.container import (
     OLE2_MAGIC,
     ZIP_EMPTY,
     ZIP_MAGIC,
@@ -38,16 +38,16 @@ from mailbot.annex_container import (
     xls_encrypted,
     xlsx_has_macros,
 )
-from mailbot.annex_grid import csv_delimiter, decode_text, read_grid, scan_limit
+from mailbot.annex.grid import csv_delimiter, decode_text, read_grid, scan_limit
 from workflows.annex.rules import AnnexError, validate_rows
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("xlsx", "ods", "xls", "csv")
-_ROOT = Path(__file__).resolve().parent.parent  # holds the mailbot and workflows packages
+_ROOT = Path(__file__).resolve().parents[2]  # holds the mailbot and workflows packages
 _BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from mailbot.annex_reader import child_main; raise SystemExit(child_main(sys.argv[2:]))"
+    "from mailbot.annex.reader import child_main; raise SystemExit(child_main(sys.argv[2:]))"
 )
 _MACROS_IGNORED = (
     "Le fichier contient des macros : macros ignorées (elles ne sont jamais exécutées ; seules "
@@ -451,7 +451,7 @@ def child_main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m mailbot.annex_reader '{"format": …}' < file
+if __name__ == "__main__":  # python -m mailbot.annex.reader '{"format": …}' < file
     raise SystemExit(child_main(sys.argv[1:]))
 
 

@@ -12,8 +12,8 @@ from email.parser import BytesParser
 from email.policy import EmailPolicy
 from typing import Any
 
-from mailbot import mimetext
-from mailbot.mimetext import clean_header_value, decode_bytes, unsurrogate
+from mailbot.mail import mimetext
+from mailbot.mail.mimetext import clean_header_value, decode_bytes, unsurrogate
 
 # Content-Type and Content-Disposition of real mail are a few hundred characters; thousands of
 # parameters cost seconds to parse (notes/untrusted-input.md).

@@ -8,7 +8,7 @@ Modules: `system` (the servers and their lifecycle), `delivery` (the SMTP policy
 delivery, bounces), `pymap_fixes` (what pymap 0.36.7 needs to serve real clients).
 """
 
-from mailbot.devmail.delivery import build_bounce
-from mailbot.devmail.system import DevMailSystem, DevMailThread
+from mailbot.dev.devmail.delivery import build_bounce
+from mailbot.dev.devmail.system import DevMailSystem, DevMailThread
 
 __all__ = ["DevMailSystem", "DevMailThread", "build_bounce"]

@@ -21,12 +21,12 @@ from pymap.backend.maildir.mailbox import Maildir
 from pymap.backend.maildir.users import PasswordsFile, UsersFile
 from pymap.imap import IMAPServer
 
-from mailbot.devmail.delivery import MailDelivery, split_address, write_to_maildir
-from mailbot.devmail.pymap_fixes import CoalescingWriter, PymapConfig, RawLogin
+from mailbot.dev.devmail.delivery import MailDelivery, split_address, write_to_maildir
+from mailbot.dev.devmail.pymap_fixes import CoalescingWriter, PymapConfig, RawLogin
 
 __all__ = ["DevMailSystem", "DevMailThread"]
 
-# One logger for the whole package: docs/mail-servers.md names `mailbot.devmail`.
+# One logger for the whole package: docs/mail-servers.md names `mailbot.dev.devmail`.
 log = logging.getLogger(__package__)
 
 _LOCK_NAME = "devmail.lock"

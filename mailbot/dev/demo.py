@@ -24,8 +24,8 @@ from typing import Annotated
 import typer
 from imapclient import IMAPClient
 
-from mailbot.compose import WIRE_POLICY
 from mailbot.config import Config, ConfigError, load_config
+from mailbot.mail.compose import WIRE_POLICY
 
 PERSONS = [
     (
@@ -237,7 +237,7 @@ class Demo:
     def annex(self) -> bytes:
         from openpyxl import load_workbook
 
-        from mailbot.annex_template import build_template
+        from mailbot.annex.template import build_template
 
         wb = load_workbook(io.BytesIO(build_template()))
         ws = wb["Demande"]

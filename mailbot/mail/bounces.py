@@ -12,8 +12,8 @@ from email.utils import parseaddr
 
 from sqlmodel import Session, select
 
-from mailbot.parse import ParsedMail
-from mailbot.tokens import parse_bounce_token
+from mailbot.mail.parse import ParsedMail
+from mailbot.mail.tokens import parse_bounce_token
 from storage.models import OutboxMail
 
 # Dovecot's LMTP records the envelope recipient only in `Received: … for <…>`.
