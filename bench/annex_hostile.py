@@ -142,9 +142,9 @@ def run_case(name: str, how: str, fmt: str, path: Path) -> dict[str, Any]:
     start = time.perf_counter()
     try:
         if how == "parent":
-            result = parse_annex_bytes(data, "annexe", AnnexLimits())
+            result = parse_annex_bytes(data, "annexe", AnnexLimits.from_config())
         else:
-            result = run_isolated(data, fmt, "annexe", AnnexLimits())
+            result = run_isolated(data, fmt, "annexe", AnnexLimits.from_config())
         answer = result["error"] or f"{len(result['rows'])} rows, {len(result['errors'])} errors"
     except AnnexError as exc:
         answer = f"{exc.french} ({exc.english})"

@@ -6,13 +6,18 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import func
 from sqlmodel import select
 
 from mailbot.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from mailbot.loop.ingest import Ingest
 
 app = typer.Typer(
     help="mailbot: the service behind the generic mailbox of the Espace collectivités portal.",
@@ -60,24 +65,15 @@ def _engine(config: Config, check: bool = True):  # type: ignore[no-untyped-def]
     return engine
 
 
-def build_runner(config: Config, engine):  # type: ignore[no-untyped-def]
-    from mailbot.loop.runner import Runner
-    from mailbot.wflog import WorkflowLog
-    from portal_stub.service import StubPortal
+def build_ingest(config: Config, engine: Engine) -> Ingest:
+    from mailbot.wiring import build_ingest as wire
 
     try:
         secret = config.secret()
     except ConfigError as err:
         typer.echo(f"Configuration error: {err}", err=True)
         raise typer.Exit(2) from None
-    wflog = WorkflowLog(config.log.file, config.log.format)
-    return Runner(
-        config,
-        engine,
-        wflog,
-        lambda session: StubPortal(session, config.portal.base_url),
-        secret=secret,
-    )
+    return wire(config, engine, secret)
 
 
 # --------------------------------------------------------------------------- run
@@ -101,17 +97,16 @@ def run(
         typer.echo(f"Configuration error: {err}", err=True)
         raise typer.Exit(2) from None
     engine = _engine(config)
-    runner = build_runner(config, engine)
     from mailbot.loop.daemon import Daemon
 
-    daemon = Daemon(config, engine, runner)
+    daemon = Daemon(config, engine, build_ingest(config, engine))
     if once:
         stats = daemon.run_once()
         typer.echo(json.dumps(stats))
         return
-    from mailbot.loop.service import serve_forever
+    from mailbot.wiring import serve
 
-    serve_forever(config, engine, daemon)
+    serve(config, engine, daemon)
 
 
 # --------------------------------------------------------------------------- inspect
@@ -201,7 +196,7 @@ def replay(
 
     config = _load(config_path)
     engine = _engine(config)
-    daemon = Daemon(config, engine, build_runner(config, engine))
+    daemon = Daemon(config, engine, build_ingest(config, engine))
     targets = list(ids or [])
     if not targets:
         if not quarantine:

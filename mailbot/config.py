@@ -158,6 +158,8 @@ class LimitsConfig(_Section):
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_header_chars: int = Field(default=8192, gt=0)
     max_body_chars: int = Field(default=200_000, gt=0)
+    max_mime_parts: int = Field(default=500, gt=0)
+    max_mime_depth: int = Field(default=20, gt=0)
     annex_max_rows: int = Field(default=200, gt=0)
     annex_max_cell_chars: int = Field(default=500, gt=0)
     annex_max_zip_entries: int = Field(default=2000, gt=0)
@@ -260,10 +262,10 @@ def _env(name: str, key: str) -> str:
     return value
 
 
-def _format_error(err: ValidationError) -> str:
+def _format_error(err: ValidationError, prefix: str | None = None) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
+        key = ".".join(([prefix] if prefix else []) + [str(p) for p in e["loc"]])
         if e["type"] == "missing":
             lines.append(f"{key}: missing (required)")
         elif e["type"] == "extra_forbidden":
@@ -313,3 +315,21 @@ def load_config(path: Path | str) -> Config:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
     return parse_config(data)
+
+
+def load_limits(path: Path | None) -> LimitsConfig:
+    """Only the `[limits]` table of a configuration file, validated by the same model as
+    `mailbot run` (for `mailbot annex parse`, which needs nothing else); no file: defaults."""
+    if path is None:
+        return LimitsConfig()
+    try:
+        with path.open("rb") as fh:
+            table = tomllib.load(fh).get("limits", {})
+    except OSError as err:
+        raise ConfigError(f"{path}: {err.strerror or err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    try:
+        return LimitsConfig.model_validate(table)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err, prefix="limits")) from None

@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mailbot.annex.reader import AnnexLimits, parse_annex_bytes
 from mailbot.config import Config, ConfigError, load_config
-from mailbot.limits import annex_limits, parse_limits
 from mailbot.mail.classify import ClassifyContext, classify
-from mailbot.mail.parse import parse_message
+from mailbot.mail.parse import ParseLimits, parse_message
+from workflows.text.directives import parse_directives
 
 DEFAULT_CONFIG = "config.toml"
 
@@ -21,12 +22,10 @@ def inspect_bytes(
     raw: bytes, path: str, config: Config | None, secret: bytes | None
 ) -> dict[str, Any]:
     """The JSON object of CONTRACTS.md for one raw message."""
-    from workflows.text.directives import parse_directives
-    from workflows.text.reply_text import extract_new_text
-
-    mail = parse_message(raw, parse_limits(config))
+    limits = config.limits if config else None
+    mail = parse_message(raw, ParseLimits.from_config(limits))
     result = classify(mail, ClassifyContext(config=config, secret=secret))
-    new_text = extract_new_text(mail.text, mail.html)
+    new_text = result.new_text
     directives: list[str] = []
     out: dict[str, Any] = {
         "file": path,
@@ -55,10 +54,9 @@ def inspect_bytes(
     ]
     out["annex"] = None
     if result.annex_attachment is not None:
-        from mailbot.annex.reader import parse_annex_bytes
-
         attachment = result.annex_attachment
-        out["annex"] = parse_annex_bytes(attachment.data, attachment.filename, annex_limits(config))
+        annex_limits = AnnexLimits.from_config(limits)
+        out["annex"] = parse_annex_bytes(attachment.data, attachment.filename, annex_limits)
     return out
 
 

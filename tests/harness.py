@@ -20,9 +20,8 @@ from sqlalchemy import Engine
 
 from mailbot.config import Config, parse_config
 from mailbot.loop.daemon import Daemon
-from mailbot.loop.runner import Runner
-from mailbot.wflog import WorkflowLog
-from portal_stub.service import StubPortal
+from mailbot.loop.ingest import Ingest
+from mailbot.wiring import build_ingest
 from storage.db import make_engine
 from storage.migrate import upgrade
 
@@ -138,18 +137,12 @@ class Bot:
     config_path: Path
     engine: Engine
     workdir: Path
-    runner: Runner = field(init=False)
+    ingest: Ingest = field(init=False)
     daemon: Daemon = field(init=False)
 
     def __post_init__(self) -> None:
-        self.runner = Runner(
-            self.config,
-            self.engine,
-            WorkflowLog(self.config.log.file, self.config.log.format),
-            lambda session: StubPortal(session, self.config.portal.base_url),
-            secret=SECRET.encode(),
-        )
-        self.daemon = Daemon(self.config, self.engine, self.runner)
+        self.ingest = build_ingest(self.config, self.engine, SECRET.encode())
+        self.daemon = Daemon(self.config, self.engine, self.ingest)
 
     def run_once(self) -> dict[str, int]:
         return self.daemon.run_once()

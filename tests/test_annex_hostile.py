@@ -11,6 +11,7 @@ import io
 import os
 import struct
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -37,7 +38,7 @@ def _builders() -> ModuleType:
 
 
 mf = _builders()
-LIMITS = AnnexLimits()
+LIMITS = AnnexLimits.from_config()
 TABLE_ROWS = "".join(mf.sheet_row(n, r) for n, r in enumerate(mf.table(), start=1))
 LAUGHS = (
     '<!DOCTYPE lolz [<!ENTITY lol "lol">'
@@ -49,7 +50,7 @@ EXTERNAL = '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
 
 
 def refused(data: bytes, filename: str = "annexe.xlsx", **limits: Any) -> str:
-    result = parse_annex_bytes(data, filename, AnnexLimits(**limits) if limits else LIMITS)
+    result = parse_annex_bytes(data, filename, replace(LIMITS, **limits))
     assert exit_code(result) == 2
     assert (result["rows"], result["errors"]) == ([], [])
     assert isinstance(result["error"], str)
@@ -251,7 +252,7 @@ def test_calamine_aborting_on_a_declared_grid_is_an_unreadable_file() -> None:
 
 @pytest.mark.timeout(60)
 def test_child_that_hangs_is_stopped_by_the_wall_clock() -> None:
-    limits = AnnexLimits(timeout_seconds=2)
+    limits = replace(LIMITS, timeout_seconds=2)
     with pytest.raises(AnnexError) as hang:
         run_isolated(mf.table_xlsx(), "xlsx", "annexe.xlsx", limits, fault="hang")
     assert "n'a pas pu être lu dans le temps imparti (2 s)" in hang.value.french
@@ -259,6 +260,6 @@ def test_child_that_hangs_is_stopped_by_the_wall_clock() -> None:
 
 @pytest.mark.timeout(60)
 def test_child_out_of_memory_says_so() -> None:
-    limits = AnnexLimits(memory_mb=512)
+    limits = replace(LIMITS, memory_mb=512)
     result = run_isolated(mf.table_xlsx(), "xlsx", "annexe.xlsx", limits, fault="memory")
     assert "demande trop de mémoire pour être lu (plus de 512 Mo)" in result["error"]

@@ -18,9 +18,10 @@ from mailbot.annex.reader import (
     parse_annex_bytes,
     sniff_spreadsheet,
 )
+from mailbot.config import ConfigError, LimitsConfig, load_config, load_limits
 
 FIXTURES = Path(__file__).parent / "fixtures" / "annex"
-LIMITS = AnnexLimits()
+LIMITS = AnnexLimits.from_config()
 
 EXPECTED_PEOPLE = [
     {
@@ -254,16 +255,19 @@ def test_limits_from_config_file(tmp_path: Path) -> None:
         "max_attachment_bytes = 2048\n[other]\nx = 1\n",
         encoding="utf-8",
     )
-    limits = AnnexLimits.from_config_file(config)
+    limits = AnnexLimits.from_config(load_limits(config))
     assert (limits.max_rows, limits.timeout_seconds, limits.max_file_bytes) == (50, 5.0, 2048)
     assert (limits.max_cell_chars, limits.memory_mb) == (500, 1024)
 
 
-def test_limits_default_without_file_or_table(tmp_path: Path) -> None:
-    assert AnnexLimits.from_config_file(None) == AnnexLimits()
+def test_limits_have_one_source_of_defaults(tmp_path: Path) -> None:
+    """No file, or a file without `[limits]`: the config model's defaults, which are also
+    what the daemon uses."""
+    assert load_limits(None) == LimitsConfig()
     empty = tmp_path / "empty.toml"
     empty.write_text("[instance]\ndomain = 'x'\n", encoding="utf-8")
-    assert AnnexLimits.from_config_file(empty) == AnnexLimits(
+    assert AnnexLimits.from_config(load_limits(empty)) == AnnexLimits.from_config()
+    assert AnnexLimits.from_config() == AnnexLimits(
         max_rows=200,
         max_cell_chars=500,
         max_file_bytes=10 * 1024 * 1024,
@@ -271,11 +275,20 @@ def test_limits_default_without_file_or_table(tmp_path: Path) -> None:
         max_uncompressed_bytes=100 * 1024 * 1024,
         timeout_seconds=20.0,
         memory_mb=1024,
+        allow_test_domains=False,
+    )
+    daemon = load_config(Path(__file__).resolve().parent.parent / "config.toml")
+    assert AnnexLimits.from_config(daemon.limits) == AnnexLimits.from_config(
+        load_limits(Path(__file__).resolve().parent.parent / "config.toml")
     )
 
 
 def test_limits_refuse_nonsense(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[limits]\nannex_max_rows = -1\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="annex_max_rows"):
-        AnnexLimits.from_config_file(bad)
+    with pytest.raises(ConfigError, match="limits.annex_max_rows"):
+        load_limits(bad)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[limits]\nannex_max_rowz = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="annex_max_rowz: unknown setting"):
+        load_limits(unknown)

@@ -12,10 +12,10 @@ import pytest
 from mailservers import free_port
 from typer.testing import CliRunner
 
-from mailbot.cli import app, build_runner
+from mailbot.cli import app, build_ingest
 from mailbot.config import load_config
+from mailbot.dev.embedded import start_devmail
 from mailbot.loop.daemon import Daemon
-from mailbot.loop.service import start_devmail
 from storage.db import make_engine
 from storage.migrate import upgrade
 
@@ -47,7 +47,7 @@ def test_demo_plays_the_whole_story_through_the_embedded_mail_system(
     upgrade(config.database.url)
     engine = make_engine(config.database.url)
     devmail = start_devmail(config)
-    daemon = Daemon(config, engine, build_runner(config, engine))
+    daemon = Daemon(config, engine, build_ingest(config, engine))
     thread = threading.Thread(target=daemon.run_forever, daemon=True)
     thread.start()
     try:

@@ -164,19 +164,19 @@ def test_message_that_raises_goes_to_quarantine_and_replays(sqlite_bot: Bot) -> 
     bot = sqlite_bot
     env = bot.env
     send_question(env)
-    original = bot.runner._process_row
+    original = bot.ingest._process_row
 
     def broken(*args, **kwargs):  # an injected fault
         raise RuntimeError("injected failure")
 
-    bot.runner._process_row = broken  # type: ignore[method-assign]
+    bot.ingest._process_row = broken  # type: ignore[method-assign]
     bot.run_once()
     assert len(env.fetch(env.bot, "Quarantine")) == 1
     with Session(bot.engine) as s:
         [row] = s.exec(select(InboundMessage)).all()
         assert row.fate == "quarantined" and "injected failure" in (row.error or "")
     assert any("quarantined" in line for line in bot.log_lines())
-    bot.runner._process_row = original  # type: ignore[method-assign]
+    bot.ingest._process_row = original  # type: ignore[method-assign]
     result = bot.cli("replay", "--quarantine")
     assert result.returncode == 0, result.stderr
     with Session(bot.engine) as s:

@@ -69,7 +69,7 @@ def test_reminder_after_two_business_days_then_escalation_after_five(mail_env: M
     bot = new_bot(mail_env)
     # Friday 27 November 2026, 10:00 in Paris: two business days later is Tuesday 1 December.
     now = [datetime(2026, 11, 27, 9, 0, tzinfo=UTC)]
-    bot.runner.clock = lambda: now[0]
+    bot.ingest.clock = lambda: now[0]
     bot.daemon.clock = lambda: now[0]
     ask(mail_env)
     bot.run_once()
@@ -79,16 +79,16 @@ def test_reminder_after_two_business_days_then_escalation_after_five(mail_env: M
     assert due["reminder"].date().isoformat() == "2026-12-01"
     assert case.due_at == due["reminder"]
     now[0] = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday: nothing due yet
-    assert bot.runner.sweep_timers() == 0
+    assert bot.ingest.sweep_timers() == 0
     now[0] = due["reminder"] + timedelta(minutes=1)
-    assert bot.runner.sweep_timers() == 1
-    assert bot.runner.sweep_timers() == 0  # fired once only
+    assert bot.ingest.sweep_timers() == 1
+    assert bot.ingest.sweep_timers() == 0  # fired once only
     bot.run_once()
     reviewer = mail_env.reviewers[case.group or "desta"]
     mails = mail_env.wait_for(reviewer, count=2)
     assert "rappel" in str(mails[-1]["Subject"]).lower()
     now[0] = due["escalation"] + timedelta(minutes=1)
-    assert bot.runner.sweep_timers() == 1
+    assert bot.ingest.sweep_timers() == 1
     bot.run_once()
     [alert] = mail_env.wait_for(mail_env.admin)
     assert case.ref in str(alert["Subject"])
@@ -166,14 +166,14 @@ def test_uidvalidity_change_reprocesses_nothing(mail_env: MailEnv) -> None:
 def test_replay_asked_from_the_admin_view_runs_on_the_next_turn(mail_env: MailEnv) -> None:
     bot = new_bot(mail_env)
     ask(mail_env)
-    original = bot.runner._process_row
+    original = bot.ingest._process_row
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]  # an injected fault
         raise RuntimeError("injected failure")
 
-    bot.runner._process_row = broken  # type: ignore[method-assign]
+    bot.ingest._process_row = broken  # type: ignore[method-assign]
     bot.run_once()
-    bot.runner._process_row = original  # type: ignore[method-assign]
+    bot.ingest._process_row = original  # type: ignore[method-assign]
     with Session(bot.engine) as s:
         [row] = s.exec(select(InboundMessage)).all()
         assert row.fate == "quarantined"
@@ -212,10 +212,10 @@ def test_two_instances_sweeping_timers_fire_each_once(mail_env: MailEnv) -> None
             ask(mail_env, f"Question {i}", "Bonjour, une question sur les flux CCSP.")
         one.run_once()
         later = datetime.now(UTC) + timedelta(days=10)
-        one.runner.clock = two.runner.clock = lambda: later
+        one.ingest.clock = two.ingest.clock = lambda: later
         fired: list[int] = []
         threads = [
-            threading.Thread(target=lambda r=r: fired.append(r.runner.sweep_timers()))
+            threading.Thread(target=lambda r=r: fired.append(r.ingest.sweep_timers()))
             for r in (one, two)
         ]
         for t in threads:

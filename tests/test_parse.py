@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ def test_thousands_of_content_type_parameters_do_not_stop_the_body() -> None:
 def test_parts_past_the_limit_are_ignored_with_a_defect() -> None:
     parts = b"".join(b"--zz\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(50))
     raw = b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n" + parts + b"--zz--\r\n"
-    mail = parse_message(raw, ParseLimits(max_parts=10))
+    mail = parse_message(raw, replace(ParseLimits.from_config(), max_parts=10))
     assert "part 8" in mail.text and "part 9" not in mail.text
     assert any("more than 10 parts" in d for d in mail.defects)
 
@@ -135,7 +136,9 @@ def test_an_attachment_over_the_limit_keeps_its_size_but_not_its_data() -> None:
     msg.add_attachment(
         b"x" * 5000, maintype="application", subtype="octet-stream", filename="gros.bin"
     )
-    mail = parse_message(msg.as_bytes(), ParseLimits(max_attachment_bytes=1000))
+    mail = parse_message(
+        msg.as_bytes(), replace(ParseLimits.from_config(), max_attachment_bytes=1000)
+    )
     (attachment,) = mail.attachments
     assert (attachment.filename, attachment.size, attachment.data) == ("gros.bin", 5000, b"")
     assert any("over the limit" in d for d in mail.defects)

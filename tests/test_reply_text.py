@@ -17,12 +17,8 @@ import pytest
 
 from workflows.text.directives import parse_directives
 from workflows.text.reply_html import html_to_text
-from workflows.text.reply_text import (
-    HARD_RULES,
-    SIGNATURE_RULES,
-    attribution_span,
-    extract_new_text,
-)
+from workflows.text.reply_text import HARD_RULES, attribution_span, extract_new_text
+from workflows.text.signature import SIGNATURE_RULES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "replies"
 EXPECTED: dict[str, dict[str, Any]] = json.loads(

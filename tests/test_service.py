@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from mailbot.cli import build_runner
+from mailbot.cli import build_ingest
 from mailbot.config import load_config
+from mailbot.dev.embedded import demo_users
 from mailbot.loop.daemon import Daemon
-from mailbot.loop.service import demo_users, start_scheduler
+from mailbot.loop.scheduler import start_scheduler
+from mailbot.wiring import daily_digest
 from storage.db import make_engine
 from storage.migrate import upgrade
 
@@ -30,9 +32,8 @@ def test_scheduler_runs_timers_outbox_and_the_daily_digest(
     config = load_config(tmp_path / "config.toml")
     upgrade(config.database.url)
     engine = make_engine(config.database.url)
-    scheduler = start_scheduler(
-        config, engine, Daemon(config, engine, build_runner(config, engine))
-    )
+    daemon = Daemon(config, engine, build_ingest(config, engine))
+    scheduler = start_scheduler(config, daemon, daily_digest(config, engine))
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
         assert set(jobs) == {"timers", "outbox", "digest"}

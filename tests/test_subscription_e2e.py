@@ -27,9 +27,12 @@ def bot(mail_env: MailEnv) -> Bot:
     return make_bot(mail_env, f"sqlite:///{workdir}/mailbot.db", workdir)
 
 
-def request(bot: Bot, people: list[dict[str, str]], filename: str = "annexe.xlsx") -> None:
+def request(
+    bot: Bot, people: list[dict[str, str]], filename: str = "annexe.xlsx", no_mailbox: int = 0
+) -> None:
+    """Mail the annex; the last `no_mailbox` people get no mailbox (their mail is refused)."""
     env = bot.env
-    for p in people:
+    for p in people[: len(people) - no_mailbox]:
         if not env.dovecot.has_user(p["Courriel"]):
             env.dovecot.add_user(p["Courriel"], "pw-invitee")
     alice = env.requesters[0]
@@ -307,3 +310,27 @@ def test_person_in_another_open_request_is_flagged_to_the_reviewer(bot: Bot) -> 
     second_text = next(body_text(n) for n in notifs if second in str(n["Subject"]))
     assert f"demande en cours {first}" in second_text
     assert "demande en cours" not in first_text
+
+
+def test_invitation_refused_by_the_relay_is_marked_failed_and_the_admins_told(bot: Bot) -> None:
+    """A 5xx from our relay reaches the workflow as the same `DeliveryFailed` as a bounce:
+    that invitation is marked failed in the case, the others stay sent, the admins are told."""
+    env = bot.env
+    people = [person(env, "present"), person(env, "absent")]
+    request(bot, people, no_mailbox=1)  # the relay refuses the second invitee with a 550
+    notif = notification(bot)
+    submit(env, reply_to(notif, env.reviewers["abonnements"].address, "APPROUVER"))
+    bot.run_once()
+    from storage.models import OutboxMail
+
+    with Session(bot.engine) as s:
+        rows = s.exec(select(OutboxMail).where(OutboxMail.template == "invitation")).all()
+        states = {r.recipient: r.state for r in rows}
+    assert states == {people[0]["Courriel"]: "sent", people[1]["Courriel"]: "failed"}
+    data = case_of(bot).data
+    assert data["invitations"][people[1]["Courriel"]]["status"] == "failed"
+    assert data["invitations"][people[0]["Courriel"]]["status"] == "sent"
+    assert any("delivery_failed" in line and "via=smtp" in line for line in bot.log_lines())
+    bot.run_once()  # the alert queued in the failure's transaction goes out
+    alerts = env.wait_for(env.admin)
+    assert any(people[1]["Courriel"] in body_text(a) for a in alerts)

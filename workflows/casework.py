@@ -15,6 +15,7 @@ from workflows.core import (
     CaseView,
     Context,
     Decision,
+    DeliveryFailed,
     Effect,
     LogLine,
     MailReceived,
@@ -162,22 +163,24 @@ def admin_alert(
     return SendMail(
         template="delivery_failed_alert",
         to=tuple(ctx.admins),
-        # The same context as the runner's own alert for a 5xx (mailbot.loop.runner).
         context={"recipient": recipient, "template": template, "reason": reason, "ref": case.ref},
         key=f"delivery_failed:{template}:{short(recipient)}",
     )
 
 
 def delivery_failed_effects(
-    ctx: Context, case: CaseView, recipient: str, template: str, reason: str
+    ctx: Context, case: CaseView, event: DeliveryFailed
 ) -> tuple[list[Effect], LogLine]:
+    """The admins are alerted, except for a bounce of a quiet mail (an acknowledgement to an
+    address that does not exist says nothing they can act on); a refusal by our own relay is
+    always worth telling (it is often our configuration)."""
     effects: list[Effect] = []
-    if template not in QUIET_FAILURES:
-        alert = admin_alert(ctx, case, recipient, template, reason)
-        if alert is not None:
+    if event.via == "smtp" or event.template not in QUIET_FAILURES:
+        alert = admin_alert(ctx, case, event.recipient, event.template, event.reason)
+        if alert is not None and event.template != "delivery_failed_alert":
             effects.append(alert)
-    log = LogLine("delivery_failed", {"to": recipient, "template": template, "reason": reason})
-    return effects, log
+    fields = {"to": event.recipient, "template": event.template, "reason": event.reason}
+    return effects, LogLine("delivery_failed", {**fields, "via": event.via})
 
 
 def finish(

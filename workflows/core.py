@@ -103,11 +103,13 @@ class Published:
 
 @dataclass(frozen=True)
 class DeliveryFailed:
-    """An outbox mail of this case failed for good (5xx, or a bounce came back)."""
+    """An outbox mail of this case failed for good: our relay refused it (`via="smtp"`, a
+    5xx) or a bounce came back (`via="bounce"`)."""
 
     recipient: str
     template: str
     reason: str
+    via: Literal["smtp", "bounce"] = "bounce"
 
 
 Event = MailReceived | ReviewerReply | TimerFired | AccountsProvisioned | Published | DeliveryFailed

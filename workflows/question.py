@@ -106,9 +106,7 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
     if isinstance(event, TimerFired):
         return _on_timer(case, event, ctx)
     if isinstance(event, DeliveryFailed):
-        effects, line = delivery_failed_effects(
-            ctx, case, event.recipient, event.template, event.reason
-        )
+        effects, line = delivery_failed_effects(ctx, case, event)
         return finish(case, case.state, CLOSED_STATES, effects=effects, log=[line])
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 

@@ -347,9 +347,7 @@ def _review_summary(case: CaseView, ctx: Context) -> dict[str, Any]:
 
 
 def _on_delivery_failed(case: CaseView, event: DeliveryFailed, ctx: Context) -> Decision:
-    effects, line = delivery_failed_effects(
-        ctx, case, event.recipient, event.template, event.reason
-    )
+    effects, line = delivery_failed_effects(ctx, case, event)
     data = mutable_data(case)
     invitations.mark_failed(data, event.recipient, event.template)
     data.setdefault("failures", []).append(

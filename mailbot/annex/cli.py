@@ -11,6 +11,7 @@ import typer
 from mailbot.annex.container import file_subject
 from mailbot.annex.reader import AnnexLimits, exit_code, parse_annex_bytes, too_big_error
 from mailbot.annex.template import build_template
+from mailbot.config import ConfigError, load_limits
 
 annex_app = typer.Typer(
     help="L'annexe de demande d'abonnement : modèle vierge et lecture d'un tableau rempli.",
@@ -19,14 +20,15 @@ annex_app = typer.Typer(
 )
 
 
-def load_limits(config: Path | None) -> AnnexLimits:
-    """`--config PATH`, else ./config.toml when present, else the built-in defaults."""
+def limits_for(config: Path | None) -> AnnexLimits:
+    """`--config PATH`, else ./config.toml when present, else the defaults: the `[limits]`
+    the daemon reads, validated by the same model (`mailbot.config.LimitsConfig`)."""
     if config is None and Path("config.toml").is_file():
         config = Path("config.toml")
     try:
-        return AnnexLimits.from_config_file(config)
-    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
-        raise typer.BadParameter(f"{config}: {exc}", param_hint="--config") from exc
+        return AnnexLimits.from_config(load_limits(config))
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from exc
 
 
 def _read_bounded(path: Path, limit: int) -> bytes:
@@ -56,7 +58,7 @@ def parse(
 ) -> None:
     """Lit et valide un tableau d'abonnement. Sortie 0 : valide ; 1 : erreurs de lignes ;
     2 : tableau inutilisable."""
-    limits = load_limits(config)
+    limits = limits_for(config)
     try:
         data = _read_bounded(file, limits.max_file_bytes)
     except OSError:

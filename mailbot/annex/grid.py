@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
 
+from workflows.annex.header import HEADER_SCAN_ROWS
 from workflows.annex.rules import (
-    HEADER_SCAN_ROWS,
     AnnexError,
     CellValue,
     Header,

@@ -15,31 +15,28 @@ import logging
 import math
 import os
 import resource
-import struct
 import subprocess
 import sys
-import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailbot.annex.container import (
-    OLE2_MAGIC,
-    ZIP_EMPTY,
-    ZIP_MAGIC,
     check_xlsx_sheets,
     check_xml_prologs,
     check_zip,
     encrypted_error,
     file_subject,
-    iter_zip_entries,
     ods_encrypted,
-    ole2_stream_names,
-    xls_encrypted,
     xlsx_has_macros,
 )
-from mailbot.annex.grid import csv_delimiter, decode_text, read_grid, scan_limit
+from mailbot.annex.grid import read_grid, scan_limit
+from mailbot.annex.ole2 import OLE2_MAGIC, ole2_stream_names, xls_encrypted
+from mailbot.annex.sniff import describe_content, sniff_spreadsheet
 from workflows.annex.rules import AnnexError, validate_rows
+
+if TYPE_CHECKING:
+    from mailbot.config import LimitsConfig
 
 log = logging.getLogger(__name__)
 
@@ -57,143 +54,36 @@ _MACROS_IGNORED = (
 
 @dataclass(frozen=True)
 class AnnexLimits:
-    """Bounds on what an annex may cost; `[limits]` of config.toml overrides them."""
+    """Bounds on what an annex may cost; built from `[limits]` (`LimitsConfig`), the one
+    place their defaults live."""
 
-    max_rows: int = 200
-    max_cell_chars: int = 500
-    max_file_bytes: int = 10 * 1024 * 1024
-    max_zip_entries: int = 2000
-    max_uncompressed_bytes: int = 100 * 1024 * 1024
-    timeout_seconds: float = 20.0
-    memory_mb: int = 1024
+    max_rows: int
+    max_cell_chars: int
+    max_file_bytes: int
+    max_zip_entries: int
+    max_uncompressed_bytes: int
+    timeout_seconds: float
+    memory_mb: int
     # Accept addresses under special-use domains such as .test (the demo and the tests only).
-    allow_test_domains: bool = False
+    allow_test_domains: bool
 
     @classmethod
-    def from_config_file(cls, path: Path | None) -> AnnexLimits:
-        """Defaults, overridden by the keys of table `[limits]` present in the TOML file."""
-        if path is None:
-            return cls()
-        with path.open("rb") as handle:
-            table = tomllib.load(handle).get("limits", {})
-        values: dict[str, Any] = {}
-        for key, name in _CONFIG_KEYS.items():
-            if key in table:
-                value = table[key]
-                if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                    raise ValueError(f"[limits] {key} must be a positive number, not {value!r}")
-                values[name] = float(value) if name == "timeout_seconds" else int(value)
-        allow = table.get("annex_allow_test_domains", False)
-        if not isinstance(allow, bool):
-            raise ValueError(
-                f"[limits] annex_allow_test_domains must be true or false, not {allow!r}"
-            )
-        values["allow_test_domains"] = allow
-        return cls(**values)
+    def from_config(cls, limits: LimitsConfig | None = None) -> AnnexLimits:
+        if limits is None:
+            # Imported here: the sandboxed child imports this module and never needs pydantic.
+            from mailbot.config import LimitsConfig  # noqa: PLC0415
 
-
-_CONFIG_KEYS = {
-    "annex_max_rows": "max_rows",
-    "annex_max_cell_chars": "max_cell_chars",
-    "max_attachment_bytes": "max_file_bytes",
-    "annex_max_zip_entries": "max_zip_entries",
-    "annex_max_uncompressed_bytes": "max_uncompressed_bytes",
-    "annex_parse_timeout_seconds": "timeout_seconds",
-    "annex_parse_memory_mb": "memory_mb",
-}
-
-
-# --- sniffing ---------------------------------------------------------------------------------
-
-
-def _zip_names(data: bytes, limit: int = 100_000) -> list[str]:
-    names: list[str] = []
-    try:
-        for entry in iter_zip_entries(data):
-            names.append(entry.name)
-            if len(names) >= limit:
-                break
-    except AnnexError:
-        pass
-    return names
-
-
-def _zip_mimetype(data: bytes) -> bytes:
-    """ODF puts an uncompressed `mimetype` member first (ODF 1.2 part 3, 3.3)."""
-    if data[30:38] == b"mimetype":
-        (extra,) = struct.unpack_from("<H", data, 28)
-        return data[38 + extra : 38 + extra + 80].split(b"\n")[0].strip()
-    return b""
-
-
-def _sniff_zip(data: bytes) -> str | None:
-    names = _zip_names(data)
-    if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
-        return "xlsx"
-    if _zip_mimetype(data).startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
-        return "ods"
-    return None
-
-
-def _sniff_ole2(data: bytes) -> str | None:
-    found = ole2_stream_names(data, ("EncryptedPackage", "EncryptionInfo", "Workbook", "Book"))
-    if found & {"EncryptedPackage", "EncryptionInfo"}:
-        return "xlsx"  # an encrypted OOXML package (MS-OFFCRYPTO 2.3.4): the parse says so
-    if found & {"Workbook", "Book"}:
-        return "xls"
-    return None
-
-
-def _sniff_csv(data: bytes) -> bool:
-    head = data[:65_536]
-    if b"\x00" in head:
-        return False
-    text = decode_text(head, final=len(data) <= len(head))
-    if any(ord(c) < 32 and c not in "\t\r\n" for c in text) or text.lstrip().startswith(
-        ("<", "{", "%PDF")
-    ):
-        return False
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(data) > len(head):
-        lines = lines[:-1]  # the last line may be cut
-    return csv_delimiter(lines[:10]) is not None
-
-
-def sniff_spreadsheet(data: bytes) -> str | None:
-    """ "xlsx" (xlsm too), "ods", "xls" or "csv" by content, else None. Cheap: no parse."""
-    if data.startswith((ZIP_MAGIC, ZIP_EMPTY)):
-        return _sniff_zip(data)
-    if data.startswith(OLE2_MAGIC):
-        return _sniff_ole2(data)
-    return "csv" if _sniff_csv(data) else None
-
-
-def describe_content(data: bytes) -> str:
-    """What a file that is not a spreadsheet looks like, in French ("un document PDF")."""
-    kinds = (
-        (b"%PDF", "un document PDF"),
-        (b"\x89PNG", "une image"),
-        (b"\xff\xd8\xff", "une image"),
-        (b"GIF8", "une image"),
-        (b"{\\rtf", "un document RTF"),
-    )
-    for magic, kind in kinds:
-        if data.startswith(magic):
-            return kind
-    if data.startswith((ZIP_MAGIC, ZIP_EMPTY)):
-        names = _zip_names(data, 5000)
-        if any(n.startswith("word/") for n in names):
-            return "un document Word"
-        if _zip_mimetype(data).startswith(b"application/vnd.oasis.opendocument.text"):
-            return "un document texte OpenDocument"
-        return "une archive compressée (ZIP)"
-    if data.startswith(OLE2_MAGIC):
-        if ole2_stream_names(data, ("WordDocument",)):
-            return "un document Word"
-        return "un document Office qui n'est pas un classeur"
-    if data.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
-        return "une page web (HTML)"
-    return "un fichier qui n'est pas un tableau"
+            limits = LimitsConfig()
+        return cls(
+            max_rows=limits.annex_max_rows,
+            max_cell_chars=limits.annex_max_cell_chars,
+            max_file_bytes=limits.max_attachment_bytes,
+            max_zip_entries=limits.annex_max_zip_entries,
+            max_uncompressed_bytes=limits.annex_max_uncompressed_bytes,
+            timeout_seconds=limits.annex_parse_timeout_seconds,
+            memory_mb=limits.annex_parse_memory_mb,
+            allow_test_domains=limits.annex_allow_test_domains,
+        )
 
 
 # --- parsing ----------------------------------------------------------------------------------

@@ -22,8 +22,8 @@ from sqlmodel import col, select
 
 from mailbot.config import Config
 from mailbot.loop.delivery import DeliveryReport, deliver_pending, recover_stale_sending
+from mailbot.loop.ingest import Ingest, Outcome
 from mailbot.loop.mailbox import CONNECTION_ERRORS, Mailbox
-from mailbot.loop.runner import Outcome, Runner
 from storage.db import session_scope
 from storage.models import InboundMessage
 
@@ -45,17 +45,16 @@ class Daemon:
         self,
         config: Config,
         engine: Engine,
-        runner: Runner,
+        ingest: Ingest,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.config = config
         self.engine = engine
-        self.runner = runner
+        self.ingest = ingest
         self.clock = clock
         self.mailbox = Mailbox(config)
         self.stop_event = threading.Event()
-        self.wake_event = threading.Event()
 
     # ------------------------------------------------------------------ steps
 
@@ -70,12 +69,12 @@ class Daemon:
         mb = self.mailbox
         uids = mb.inbox_uids()
         for uid, raw in mb.fetch(uids):
-            journal_id, final = self.runner.journal(raw, mb.uidvalidity, uid)
+            journal_id, final = self.ingest.journal(raw, mb.uidvalidity, uid)
             if final:
                 outcome = self._fate_of(journal_id)
                 log.info("uid %s already processed (%s): moving only", uid, outcome.fate)
             else:
-                outcome = self.runner.process(journal_id)
+                outcome = self.ingest.process(journal_id)
             _fault("after_commit_before_move")
             mb.move(uid, self.fate_folder(outcome.fate))
             self._mark_moved(journal_id)
@@ -112,7 +111,7 @@ class Daemon:
         for the folder of its new fate (when the mailbox is connected)."""
         outcomes = []
         for journal_id in ids:
-            outcome = replay(self.engine, self.runner, journal_id)
+            outcome = replay(self.engine, self.ingest, journal_id)
             outcomes.append(outcome)
             if outcome.fate == "quarantined" or self.mailbox.client is None:
                 continue
@@ -130,7 +129,7 @@ class Daemon:
                 self.engine,
                 self.config,
                 now=self.clock,
-                on_failure=self.runner.on_delivery_failure,
+                on_failure=self.ingest.on_delivery_failure,
             )
         )
 
@@ -143,7 +142,7 @@ class Daemon:
             replays = self.replay_requested()
         finally:
             self.mailbox.close()
-        fired = self.runner.sweep_timers()
+        fired = self.ingest.sweep_timers()
         report = self.drain_outbox()
         return {
             "messages": len(outcomes),
@@ -168,7 +167,7 @@ class Daemon:
                 while not self.stop_event.is_set():
                     self.drain_inbox()
                     self.replay_requested()
-                    self.runner.sweep_timers()
+                    self.ingest.sweep_timers()
                     self.drain_outbox()
                     if self.mailbox.cfg.idle and self.mailbox.has_idle:
                         # Re-issued well before the 29 minutes of RFC 2177 §3, and sooner when
@@ -189,7 +188,7 @@ class Daemon:
         self.stop_event.set()
 
 
-def replay(engine: Engine, runner: Runner, journal_id: int) -> Outcome:
+def replay(engine: Engine, ingest: Ingest, journal_id: int) -> Outcome:
     """Run a journaled message again (after a fix): its fate is reset, then processed."""
     with session_scope(engine) as session:
         row = session.get(InboundMessage, journal_id)
@@ -198,8 +197,8 @@ def replay(engine: Engine, runner: Runner, journal_id: int) -> Outcome:
         row.fate = "received"
         row.replays += 1
         session.add(row)
-    runner.wflog.write(None, "replay", {"journal": journal_id})
-    return runner.process(journal_id)
+    ingest.wflog.write(None, "replay", {"journal": journal_id})
+    return ingest.process(journal_id)
 
 
 def quarantined_ids(engine: Engine) -> list[int]:

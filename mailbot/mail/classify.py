@@ -36,15 +36,6 @@ BAD_TOKEN = "bad_token"  # the token does not verify for the case and any review
 WRONG_CASE = "wrong_case"  # the token is for another case than the subject's tag
 WRONG_SENDER = "wrong_sender"  # issued to someone else (not allowed to decide for them)
 NO_SECRET = "no_secret"  # no HMAC secret configured: nothing can be verified
-AUTH_FAILURES = (
-    MISSING_TOKEN,
-    BAD_TOKEN,
-    WRONG_CASE,
-    WRONG_SENDER,
-    authres.AUTH_RESULTS_FAIL,
-    authres.AUTH_RESULTS_NOT_PASS,
-    NO_SECRET,
-)
 
 
 @dataclass(frozen=True)
@@ -66,6 +57,7 @@ class Classification:
     auth_failure: str | None = None
     reviewer_token_owner: str | None = None  # the address the verified token was issued to
     annex_attachment: ParsedAttachment | None = None  # first spreadsheet attached, by content
+    new_text: str = ""  # what the sender wrote (workflows.text.reply_text), computed once
 
 
 # --------------------------------------------------------------------------- facts
@@ -135,7 +127,7 @@ class _Facts:
 
     @cached_property
     def spreadsheet(self) -> ParsedAttachment | None:
-        from mailbot.annex.reader import sniff_spreadsheet
+        from mailbot.annex.sniff import sniff_spreadsheet
 
         for attachment in self.mail.attachments:
             if not attachment.data or attachment.content_type == "message/rfc822":
@@ -275,7 +267,13 @@ def classify(mail: ParsedMail, ctx: ClassifyContext) -> Classification:
     case_ref = facts.case_ref
     if first.kind == "follow_up" and not facts.known(facts.thread_ref):
         case_ref = facts.subject_ref
-    return Classification(kind=first.kind, rules=names, case_ref=case_ref, annex_attachment=annex)
+    return Classification(
+        kind=first.kind,
+        rules=names,
+        case_ref=case_ref,
+        annex_attachment=annex,
+        new_text=facts.new_text,
+    )
 
 
 def _safe_check(rule: Rule, facts: _Facts) -> bool:
@@ -299,6 +297,7 @@ def _reviewer_classification(f: _Facts, names: list[str]) -> Classification:
         authenticated=failure is None,
         auth_failure=failure,
         reviewer_token_owner=owner,
+        new_text=f.new_text,
     )
 
 

@@ -18,9 +18,9 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from mailbot.mail import mimetext, tokens
+from mailbot.mail.bodies import BodyWalker
 from mailbot.mail.mimeparts import (
     MSGID_RE,
-    BodyWalker,
     ParsedAttachment,
     ParseLimits,
     capped_policy,
@@ -102,7 +102,7 @@ class ParsedMail:
 
 def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
     """Parse `raw` (RFC 5322 bytes). Never raises on hostile input."""
-    limits = limits or ParseLimits()
+    limits = limits or ParseLimits.from_config()
     defects: list[str] = []
     pol = capped_policy(limits.max_header_chars)
     try:

@@ -1,0 +1,309 @@
+"""The one place that applies a workflow `Decision`: case changes, outbox rows, timers, portal
+operations, case events and workflow-log lines, all inside the caller's transaction.
+
+`Decider` asks a workflow for its decision (building the `Context` it may read) and applies it;
+`apply_decision` writes a decision about a case, `apply_outside_case` one that concerns no case
+of ours (a refused reviewer reply about an unknown case, the alert for a mail without a case).
+Log lines are kept in `Pending` and written after the commit, so the log never tells of a
+transaction that was rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from mailbot.config import Config
+from mailbot.loop import cases
+from mailbot.loop.context import build_context
+from mailbot.loop.outbox import enqueue_mail
+from mailbot.portal import Portal
+from mailbot.wflog import WorkflowLog
+from storage.models import Case, CaseEvent, Timer
+from workflows import question, subscription
+from workflows.core import (
+    AccountsProvisioned,
+    CancelTimers,
+    Decision,
+    Event,
+    MailReceived,
+    ProvisionAccounts,
+    Publish,
+    Published,
+    SendMail,
+    SetTimer,
+    Withdraw,
+)
+
+PortalFactory = Callable[[Session], Portal]
+WORKFLOWS: dict[str, Any] = {"question": question, "subscription": subscription}
+MAX_EFFECT_CHAIN = 5
+
+
+@dataclass
+class Pending:
+    """Workflow-log lines to write once the transaction has committed."""
+
+    lines: list[tuple[str | None, str, dict[str, Any]]] = field(default_factory=list)
+
+    def add(self, ref: str | None, event: str, **fields: Any) -> None:
+        self.lines.append((ref, event, fields))
+
+    def flush(self, wflog: WorkflowLog, at: datetime) -> None:
+        for ref, event, fields in self.lines:
+            wflog.write(ref, event, fields, at=at)
+        self.lines.clear()
+
+
+# --------------------------------------------------------------------------- applying
+
+
+def apply_decision(
+    session: Session,
+    config: Config,
+    case: Case,
+    decision: Decision,
+    now: datetime,
+    pending: Pending,
+    secret: bytes | None = None,
+) -> list[ProvisionAccounts | Publish | Withdraw]:
+    """Write the decision's case changes and effects in `session` (no commit here); returns
+    the portal operations the decision asks for."""
+    if decision.state is not None and decision.state != case.state:
+        session.add(
+            CaseEvent(
+                case_ref=case.ref,
+                at=now,
+                event="state",
+                data={"from": case.state, "to": str(decision.state)},
+            )
+        )
+        case.state = str(decision.state)
+    for key, value in decision.updates.items():
+        if key not in ("group", "assignee", "space", "requester_name", "subject"):
+            raise ValueError(f"a decision may not update {key!r}")
+        setattr(case, key, value)
+    if decision.data is not None:
+        case.data = dict(decision.data)
+    if decision.closed and case.closed_at is None:
+        case.closed_at = now
+    elif not decision.closed and case.closed_at is not None and decision.state is not None:
+        case.closed_at = None  # reopened
+    case.updated_at = now
+    portal_ops: list[ProvisionAccounts | Publish | Withdraw] = []
+    for effect in decision.effects:
+        if isinstance(effect, SendMail):
+            _send(session, config, effect, case.ref, now, pending, secret)
+        elif isinstance(effect, SetTimer):
+            set_timer(session, case.ref, effect)
+        elif isinstance(effect, CancelTimers):
+            cancel_timers(session, case.ref, effect.prefixes, now)
+        else:
+            portal_ops.append(effect)
+    for line in decision.log:
+        session.add(
+            CaseEvent(case_ref=case.ref, at=now, event=line.event, data=jsonable(line.fields))
+        )
+        pending.add(case.ref, line.event, **dict(line.fields))
+    case.due_at = _next_due(session, case.ref)
+    session.add(case)
+    return portal_ops
+
+
+def apply_outside_case(
+    session: Session,
+    config: Config,
+    ref: str | None,
+    decision: Decision,
+    now: datetime,
+    pending: Pending,
+    secret: bytes | None = None,
+) -> None:
+    """A decision about no case of ours: only mails and log lines (a case event too when
+    `ref` names a case we know)."""
+    known = ref is not None and cases.get_case(session, ref) is not None
+    for effect in decision.effects:
+        if not isinstance(effect, SendMail):
+            raise TypeError(f"{type(effect).__name__} needs a case")
+        _send(session, config, effect, ref, now, pending, secret)
+    for line in decision.log:
+        if known and ref is not None:
+            session.add(
+                CaseEvent(case_ref=ref, at=now, event=line.event, data=jsonable(line.fields))
+            )
+        pending.add(ref, line.event, **dict(line.fields))
+
+
+def _send(
+    session: Session,
+    config: Config,
+    mail: SendMail,
+    ref: str | None,
+    now: datetime,
+    pending: Pending,
+    secret: bytes | None,
+) -> None:
+    if enqueue_mail(session, config, mail, ref, now=now, secret=secret) is None:
+        pending.add(ref, "auto_reply_suppressed", to=",".join(mail.to))
+
+
+def jsonable(fields: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in dict(fields).items():
+        if isinstance(v, datetime):
+            out[k] = v.isoformat()
+        elif isinstance(v, str | int | float | bool | type(None)):
+            out[k] = v
+        elif isinstance(v, list | tuple):
+            out[k] = [str(x) for x in v]
+        else:
+            out[k] = str(v)
+    return out
+
+
+# --------------------------------------------------------------------------- timers
+
+
+def set_timer(session: Session, case_ref: str, effect: SetTimer) -> None:
+    key = f"{case_ref}:{effect.name}"
+    timer = session.exec(select(Timer).where(Timer.key == key)).first()
+    if timer is None:
+        timer = Timer(key=key, case_ref=case_ref, kind=effect.kind, due_at=effect.due_at)
+    timer.kind = effect.kind
+    timer.due_at = effect.due_at
+    timer.data = jsonable(effect.data)
+    timer.fired_at = None
+    timer.cancelled_at = None
+    session.add(timer)
+    session.flush()
+
+
+def cancel_timers(
+    session: Session, case_ref: str, prefixes: tuple[str, ...], now: datetime
+) -> None:
+    timers = session.exec(
+        select(Timer).where(
+            Timer.case_ref == case_ref,
+            col(Timer.fired_at).is_(None),
+            col(Timer.cancelled_at).is_(None),
+        )
+    ).all()
+    for timer in timers:
+        name = timer.key.split(":", 1)[1]
+        if not prefixes or any(name.startswith(p) for p in prefixes):
+            timer.cancelled_at = now
+            session.add(timer)
+    session.flush()
+
+
+def _next_due(session: Session, case_ref: str) -> datetime | None:
+    session.flush()
+    timer = session.exec(
+        select(Timer)
+        .where(
+            Timer.case_ref == case_ref,
+            col(Timer.fired_at).is_(None),
+            col(Timer.cancelled_at).is_(None),
+        )
+        .order_by(col(Timer.due_at))
+    ).first()
+    return timer.due_at if timer else None
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+class Decider:
+    """Asks the case's workflow for a decision and applies it."""
+
+    def __init__(
+        self,
+        config: Config,
+        portal_factory: PortalFactory,
+        clock: Callable[[], datetime],
+        secret: bytes | None,
+    ) -> None:
+        self.config = config
+        self.portal_factory = portal_factory
+        self.clock = clock
+        self.secret = secret
+        self.handles = {h: name for name, g in config.reviewers.groups.items() for h in g.handles}
+
+    def start(self, session: Session, case: Case, event: MailReceived, pending: Pending) -> None:
+        """The first decision of a case just opened by `event`."""
+        portal = self.portal_factory(session)
+        ctx = build_context(
+            self.config, session, portal, case.kind, event, case, self.clock(), self.handles
+        )
+        decision = WORKFLOWS[case.kind].start(event, ctx, case.ref)
+        self.apply(session, case, decision, pending, portal)
+
+    def decide(self, session: Session, case: Case, event: Event, pending: Pending) -> None:
+        self._decide(session, case, event, pending, self.portal_factory(session), 0)
+
+    def _decide(
+        self,
+        session: Session,
+        case: Case,
+        event: Event,
+        pending: Pending,
+        portal: Portal,
+        depth: int,
+    ) -> None:
+        ctx = build_context(
+            self.config, session, portal, case.kind, event, case, self.clock(), self.handles
+        )
+        decision = WORKFLOWS[case.kind].decide(cases.view(case), event, ctx)
+        self.apply(session, case, decision, pending, portal, depth)
+
+    def apply(
+        self,
+        session: Session,
+        case: Case,
+        decision: Decision,
+        pending: Pending,
+        portal: Portal,
+        depth: int = 0,
+    ) -> None:
+        ops = apply_decision(
+            session, self.config, case, decision, self.clock(), pending, self.secret
+        )
+        for op in ops:
+            if depth >= MAX_EFFECT_CHAIN:
+                raise RuntimeError("effect chain too deep")
+            result = self._portal(session, case, op, portal)
+            if result is not None:
+                self._decide(session, case, result, pending, portal, depth + 1)
+
+    def _portal(
+        self,
+        session: Session,
+        case: Case,
+        op: ProvisionAccounts | Publish | Withdraw,
+        portal: Portal,
+    ) -> Event | None:
+        if isinstance(op, ProvisionAccounts):
+            creds = portal.create_accounts(case.ref, list(op.people), op.expires_at)
+            return AccountsProvisioned(tuple(creds))
+        if isinstance(op, Publish):
+            url, version = portal.publish(op.space, op.question, op.answer, case.ref)
+            self._notify_publication(session, case.ref)
+            return Published(url=url, version=version)
+        portal.withdraw(case.ref)
+        return None
+
+    def _notify_publication(self, session: Session, case_ref: str) -> None:
+        try:
+            from portal_stub.notifications import notify_publication
+        except ImportError:  # pragma: no cover - a deployment with a real portal
+            return
+        notify_publication(session, self.config, case_ref)
+
+    def outside_case(
+        self, session: Session, ref: str | None, decision: Decision, pending: Pending
+    ) -> None:
+        apply_outside_case(session, self.config, ref, decision, self.clock(), pending, self.secret)

@@ -1,0 +1,77 @@
+"""From a classified mail (or an outbox failure) to the workflow event it is.
+
+One function per event kind, each reusing what classification already computed (the reply
+text, the spreadsheet found by content): nothing here parses a mail twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from mailbot.mail.classify import Classification
+from mailbot.mail.parse import ParsedMail
+from storage.models import OutboxMail
+from workflows.core import Attachment, DeliveryFailed, MailReceived, ReviewerReply
+from workflows.text.directives import parse_directives
+
+# (bytes, filename) -> what `mailbot annex parse --json` prints
+AnnexParser = Callable[[bytes, str | None], Mapping[str, Any]]
+
+
+def sender_of(mail: ParsedMail) -> str:
+    """The From address of a mail we act on (mail without one is ignored before this)."""
+    if not mail.from_addr:
+        raise ValueError("a mail without a sender reached a workflow")
+    return mail.from_addr
+
+
+def references(mail: ParsedMail) -> tuple[str, ...]:
+    """References then In-Reply-To, oldest first."""
+    return tuple(mail.references) + ((mail.in_reply_to,) if mail.in_reply_to else ())
+
+
+def mail_received(
+    mail: ParsedMail, result: Classification, parse_annex: AnnexParser
+) -> MailReceived:
+    """A requester's mail: the first of a case or a follow-up in its thread."""
+    attachment = result.annex_attachment
+    annex = parse_annex(attachment.data, attachment.filename) if attachment else None
+    return MailReceived(
+        sender=sender_of(mail),
+        sender_name=mail.from_name,
+        subject=mail.subject or "",
+        message_id=mail.message_id,
+        references=references(mail),
+        text=mail.text or "",
+        new_text=result.new_text,
+        attachments=tuple(
+            Attachment(a.filename or "piece-jointe", a.content_type, a.data)
+            for a in mail.attachments
+            if a.data
+        ),
+        annex=annex,
+        annex_filename=attachment.filename if attachment else None,
+    )
+
+
+def reviewer_reply(mail: ParsedMail, result: Classification, case_kind: str) -> ReviewerReply:
+    """An authenticated reviewer's reply: its commands and directives read from the new text."""
+    parsed = parse_directives(result.new_text, case_kind)
+    return ReviewerReply(
+        reviewer=sender_of(mail),
+        reviewer_name=mail.from_name,
+        message_id=mail.message_id,
+        references=references(mail),
+        new_text=parsed.text,
+        directives=tuple(parsed.directives),
+        command=parsed.command,
+        errors=tuple(parsed.errors),
+    )
+
+
+def delivery_failed(row: OutboxMail, reason: str, via: Literal["smtp", "bounce"]) -> DeliveryFailed:
+    """A mail that will never arrive: refused for good by our relay (5xx) or bounced."""
+    return DeliveryFailed(
+        recipient=",".join(row.recipients), template=row.template, reason=reason[:300], via=via
+    )

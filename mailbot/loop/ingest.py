@@ -1,0 +1,298 @@
+"""Ingest: the journal and each mail's fate.
+
+A fetched message's raw bytes are journaled first (invariant 1). Processing it parses and
+classifies it, turns it into a workflow event (`mailbot.loop.events`) and has the decision
+applied (`mailbot.loop.effects`) in ONE transaction together with the message's fate; the
+workflow-log lines are appended after the commit. A message whose processing raises is rolled
+back and marked `quarantined` with the error, in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from mailbot.annex.reader import AnnexLimits, parse_annex_bytes
+from mailbot.config import Config
+from mailbot.loop import cases, events
+from mailbot.loop.effects import Decider, Pending, PortalFactory
+from mailbot.mail.bounces import bounce_reason, find_bounced_mail
+from mailbot.mail.classify import Classification, ClassifyContext, classify
+from mailbot.mail.parse import ParsedMail, ParseLimits, parse_message
+from mailbot.wflog import WorkflowLog
+from storage.db import session_scope
+from storage.models import Case, InboundMessage, OutboxMail
+from workflows.alerts import RefusedReply, delivery_failed_without_case, refuse_reviewer_reply
+from workflows.core import TimerFired
+
+log = logging.getLogger(__name__)
+
+FINAL_FATES = ("processed", "ignored", "quarantined")
+IGNORED_KINDS = ("own_mail", "bounce", "auto_reply")
+
+
+@dataclass
+class Outcome:
+    fate: str
+    kind: str | None = None
+    rule: str | None = None
+    case_ref: str | None = None
+    error: str | None = None
+
+
+class Ingest:
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        wflog: WorkflowLog,
+        portal_factory: PortalFactory,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        secret: bytes | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.wflog = wflog
+        self.clock = clock
+        self.secret = secret if secret is not None else config.secret()
+        self.parse_limits = ParseLimits.from_config(config.limits)
+        self.annex_limits = AnnexLimits.from_config(config.limits)
+        # The decider reads the clock through us, so tests can move time on `ingest.clock`.
+        self.decider = Decider(config, portal_factory, lambda: self.clock(), self.secret)
+
+    # ------------------------------------------------------------------ journal
+
+    def journal(self, raw: bytes, uidvalidity: int | None, uid: int | None) -> tuple[int, bool]:
+        """Store the raw bytes first (invariant 1). Returns (journal id, already final)."""
+        digest = hashlib.sha256(raw).hexdigest()
+        with session_scope(self.engine) as session:
+            row = session.exec(
+                select(InboundMessage).where(InboundMessage.sha256 == digest)
+            ).first()
+            if row is not None:
+                return int(row.id or 0), row.fate in FINAL_FATES
+            row = InboundMessage(
+                message_id=quick_message_id(raw),
+                sha256=digest,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                size=len(raw),
+                raw=raw,
+                received_at=self.clock(),
+            )
+            session.add(row)
+            session.flush()
+            return int(row.id or 0), False
+
+    # ------------------------------------------------------------------ processing
+
+    def process(self, journal_id: int) -> Outcome:
+        pending = Pending()
+        try:
+            with session_scope(self.engine) as session:
+                row = session.get(InboundMessage, journal_id, with_for_update=True)
+                if row is None:
+                    raise LookupError(f"journal entry {journal_id} not found")
+                if row.fate in FINAL_FATES:
+                    return Outcome(row.fate, row.kind, row.rule, row.case_ref)
+                outcome = self._process_row(session, row, pending)
+                row.fate = outcome.fate
+                row.kind = outcome.kind
+                row.rule = outcome.rule
+                row.case_ref = outcome.case_ref
+                row.error = None
+                row.processed_at = self.clock()
+                session.add(row)
+        except Exception as err:  # noqa: BLE001 - any failure quarantines the message
+            log.exception("processing journal entry %s failed", journal_id)
+            return self._quarantine(journal_id, err)
+        pending.flush(self.wflog, self.clock())
+        return outcome
+
+    def _quarantine(self, journal_id: int, err: BaseException) -> Outcome:
+        summary = f"{type(err).__name__}: {err}"[:500]
+        detail = "".join(traceback.format_exception(err))[-4000:]
+        with session_scope(self.engine) as session:
+            row = session.get(InboundMessage, journal_id)
+            if row is not None:
+                row.fate = "quarantined"
+                row.error = detail
+                row.processed_at = self.clock()
+                session.add(row)
+        self.wflog.write(None, "quarantined", {"journal": journal_id, "error": summary})
+        return Outcome("quarantined", error=summary)
+
+    def _process_row(self, session: Session, row: InboundMessage, pending: Pending) -> Outcome:
+        if len(row.raw) > self.config.limits.max_message_bytes:
+            raise ValueError(f"message of {len(row.raw)} bytes over the limit")
+        mail = parse_message(row.raw, self.parse_limits)
+        row.sender = mail.from_addr
+        row.subject = (mail.subject or "")[:1000]
+        ctx = ClassifyContext(
+            config=self.config,
+            secret=self.secret,
+            case_is_open=lambda ref: cases.get_case(session, ref) is not None,
+        )
+        result = classify(mail, ctx)
+        rule = result.rules[0] if result.rules else None
+        kind = result.kind
+        fields = {"journal": row.id, "kind": kind, "rule": rule, "from": mail.from_addr or "?"}
+        if kind in IGNORED_KINDS:
+            ref = self._bounce(session, mail, pending) if kind == "bounce" else None
+            pending.add(ref, "ignored", **fields)
+            return Outcome("ignored", kind, rule, ref)
+        if not mail.from_addr:
+            pending.add(None, "ignored", **{**fields, "reason": "no_sender"})
+            return Outcome("ignored", kind, "no_sender", None)
+        if kind == "reviewer_command":
+            ref = self._reviewer(session, mail, result, pending)
+            pending.add(ref, "received", **fields)
+            return Outcome("processed", kind, rule, ref)
+        if kind == "follow_up" and result.case_ref:
+            case = cases.get_case(session, result.case_ref, for_update=True)
+            if case is not None:
+                pending.add(case.ref, "received", **fields)
+                event = events.mail_received(mail, result, self._parse_annex)
+                self.decider.decide(session, case, event, pending)
+                return Outcome("processed", kind, rule, case.ref)
+            kind = "question"  # a reference we do not know: treat as a new mail
+        new_kind = "subscription" if kind in ("subscription", "subscription_intent") else "question"
+        ref = self._open_case(session, mail, new_kind, result, pending, fields)
+        return Outcome("processed", kind, rule, ref)
+
+    def _parse_annex(self, data: bytes, filename: str | None) -> Mapping[str, Any]:
+        return parse_annex_bytes(data, filename, self.annex_limits)
+
+    def _open_case(
+        self,
+        session: Session,
+        mail: ParsedMail,
+        kind: str,
+        result: Classification,
+        pending: Pending,
+        fields: dict[str, Any],
+    ) -> str:
+        now = self.clock()
+        ref = cases.next_ref(session, kind, now.year)
+        event = events.mail_received(mail, result, self._parse_annex)
+        case = Case(
+            ref=ref,
+            kind=kind,
+            state="received",
+            requester=event.sender,
+            requester_name=mail.from_name,
+            subject=(mail.subject or "")[:1000],
+            origin_message_id=mail.message_id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(case)
+        session.flush()
+        pending.add(ref, "received", **fields)
+        self.decider.start(session, case, event, pending)
+        return ref
+
+    def _reviewer(
+        self, session: Session, mail: ParsedMail, result: Classification, pending: Pending
+    ) -> str | None:
+        ref = result.case_ref
+        case = cases.get_case(session, ref, for_update=True) if ref else None
+        if not result.authenticated or case is None:
+            # Invariant 3: decide nothing, log it, alert the admins, tell the sender.
+            refused = RefusedReply(
+                sender=events.sender_of(mail),
+                reason=result.auth_failure or "unknown_case",
+                subject=mail.subject or "",
+                case_ref=ref,
+                message_id=mail.message_id,
+            )
+            decision = refuse_reviewer_reply(
+                refused, tuple(self.config.admins.addresses), self.clock()
+            )
+            self.decider.outside_case(session, ref, decision, pending)
+            return ref
+        event = events.reviewer_reply(mail, result, case.kind)
+        self.decider.decide(session, case, event, pending)
+        return case.ref
+
+    def _bounce(self, session: Session, mail: ParsedMail, pending: Pending) -> str | None:
+        """A bounce finds its outbox entry (by our `+b-TOKEN` envelope or the quoted
+        Message-ID) and tells the workflow; nothing is ever answered (invariant 4)."""
+        row = find_bounced_mail(session, mail, self.config.instance.generic_address)
+        if row is None:
+            pending.add(None, "bounce_unmatched", subject=mail.subject or "")
+            return None
+        row.state = "bounced"
+        row.last_error = bounce_reason(mail)[:500]
+        session.add(row)
+        pending.add(row.case_ref, "bounce_matched", outbox=row.id, to=",".join(row.recipients))
+        self._delivery_failed(session, row, row.last_error, "bounce", pending)
+        return row.case_ref
+
+    # ------------------------------------------------------------------ timers
+
+    def sweep_timers(self) -> int:
+        """Fire every due timer; each in its own transaction with its decision."""
+        fired = 0
+        while True:
+            pending = Pending()
+            with session_scope(self.engine) as session:
+                timers = cases.claim_due_timers(session, self.clock(), limit=1)
+                if not timers:
+                    break
+                timer = timers[0]
+                case = cases.get_case(session, timer.case_ref, for_update=True)
+                if case is not None:
+                    pending.add(case.ref, "timer", kind=timer.kind)
+                    event = TimerFired(timer.kind, dict(timer.data))
+                    self.decider.decide(session, case, event, pending)
+                fired += 1
+            pending.flush(self.wflog, self.clock())
+        return fired
+
+    # ------------------------------------------------------------------ delivery failures
+
+    def on_delivery_failure(self, session: Session, row: OutboxMail, reason: str) -> None:
+        """A mail refused for good by the relay (5xx): the same `DeliveryFailed` event as a
+        bounce, in the transaction that marks the row failed."""
+        pending = Pending()
+        self._delivery_failed(session, row, reason, "smtp", pending)
+        session.flush()
+        pending.flush(self.wflog, self.clock())
+
+    def _delivery_failed(
+        self,
+        session: Session,
+        row: OutboxMail,
+        reason: str,
+        via: Literal["smtp", "bounce"],
+        pending: Pending,
+    ) -> None:
+        event = events.delivery_failed(row, reason, via)
+        case = cases.get_case(session, row.case_ref, for_update=True) if row.case_ref else None
+        if case is not None:
+            self.decider.decide(session, case, event, pending)
+            return
+        admins = tuple(self.config.admins.addresses)
+        decision = delivery_failed_without_case(event, row.id, admins)
+        self.decider.outside_case(session, row.case_ref, decision, pending)
+
+
+_MID = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]{1,900}>)", re.IGNORECASE | re.MULTILINE)
+
+
+def quick_message_id(raw: bytes) -> str | None:
+    """The Message-ID of the header block, found without parsing the whole message."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:65536]
+    match = _MID.search(head)
+    return match.group(1).decode("ascii", "replace") if match else None

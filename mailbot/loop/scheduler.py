@@ -1,0 +1,61 @@
+"""The daemon's scheduler (APScheduler 3): the timer sweep, outbox retries and the 07:00
+digest; and `serve_forever`, which runs the daemon until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from mailbot.config import Config
+from mailbot.loop.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+DigestJob = Callable[[datetime], int]
+
+
+def start_scheduler(
+    config: Config, daemon: Daemon, digest: DigestJob | None = None
+) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="Europe/Paris")
+    scheduler.add_job(
+        daemon.ingest.sweep_timers,
+        "interval",
+        seconds=config.timers.sweep_interval_seconds,
+        id="timers",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        daemon.drain_outbox, "interval", seconds=30, id="outbox", max_instances=1, coalesce=True
+    )
+    if digest is not None:
+
+        def daily_digest() -> None:
+            count = digest(datetime.now(UTC))
+            daemon.ingest.wflog.write(None, "digest_sent", {"mails": count})
+
+        scheduler.add_job(daily_digest, "cron", hour=7, minute=0, id="digest", coalesce=True)
+    scheduler.start()
+    return scheduler
+
+
+def serve_forever(daemon: Daemon, scheduler: BackgroundScheduler) -> None:
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signum)
+        daemon.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    print(
+        f"mailbot is watching {daemon.config.mailbox.user}; workflow log: {daemon.config.log.file}",
+        flush=True,
+    )
+    try:
+        daemon.run_forever()
+    finally:
+        scheduler.shutdown(wait=False)

@@ -1,0 +1,203 @@
+"""The effects applier on its own (`mailbot.loop.effects`), on a real SQLite database: a
+decision's case changes, outbox rows, timers, portal operations, case events and log lines are
+written in the caller's transaction and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from mailbot.config import Config, load_config
+from mailbot.loop.effects import Pending, apply_decision, apply_outside_case
+from storage.db import make_engine
+from storage.migrate import upgrade
+from storage.models import Case, CaseEvent, OutboxMail, Timer
+from workflows.core import (
+    CancelTimers,
+    Decision,
+    LogLine,
+    Publish,
+    SendMail,
+    SetTimer,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+SECRET = b"effects-test-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def config() -> Config:
+    return load_config(ROOT / "config.toml")
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path}/effects.db"
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def new_case(session: Session, ref: str = "Q-2026-000001") -> Case:
+    case = Case(
+        ref=ref,
+        kind="question",
+        state="received",
+        requester="alice@mairie.example.fr",
+        requester_name="Alice",
+        subject="Une question",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    session.add(case)
+    session.flush()
+    return case
+
+
+def mail(key: str, *, auto: bool = False, to: str = "alice@mairie.example.fr") -> SendMail:
+    return SendMail(
+        template="delivery_failed_alert",
+        to=(to,),
+        context={"recipient": "x@example.fr", "template": "t", "reason": "r", "ref": None},
+        key=key,
+        auto=auto,
+    )
+
+
+def test_a_decision_is_written_whole_in_the_callers_transaction(
+    config: Config, engine: Engine
+) -> None:
+    pending = Pending()
+    due = NOW + timedelta(days=2)
+    decision = Decision(
+        state="open",
+        updates={"group": "accueil", "space": "accueil"},
+        effects=(
+            mail("ack"),
+            SetTimer(name="reminder", kind="reviewer_reminder", due_at=due, data={"round": 1}),
+            SetTimer(name="escalation", kind="escalation", due_at=due + timedelta(days=3)),
+            Publish(space="accueil", question="Q ?", answer="R."),
+        ),
+        log=(LogLine("routed", {"group": "accueil", "at": NOW}),),
+    )
+    with Session(engine) as session:
+        case = new_case(session)
+        ops = apply_decision(session, config, case, decision, NOW, pending, SECRET)
+        # Portal operations are handed back to the caller, never carried out here.
+        assert ops == [Publish(space="accueil", question="Q ?", answer="R.")]
+        session.rollback()  # nothing was committed by the applier
+    with Session(engine) as session:
+        assert session.exec(select(Case)).all() == []
+        assert session.exec(select(OutboxMail)).all() == []
+        assert session.exec(select(Timer)).all() == []
+    assert [line[1] for line in pending.lines] == ["routed"]
+
+    with Session(engine) as session:
+        case = new_case(session)
+        apply_decision(session, config, case, decision, NOW, Pending(), SECRET)
+        session.commit()
+    with Session(engine) as session:
+        case = session.exec(select(Case)).one()
+        assert (case.state, case.group, case.space) == ("open", "accueil", "accueil")
+        assert case.due_at is not None and case.due_at.replace(tzinfo=UTC) == due
+        events = [(e.event, e.data) for e in session.exec(select(CaseEvent))]
+        assert ("state", {"from": "received", "to": "open"}) in events
+        assert ("routed", {"group": "accueil", "at": NOW.isoformat()}) in events
+        [row] = session.exec(select(OutboxMail)).all()
+        assert row.idempotency_key == "Q-2026-000001:ack" and row.state == "pending"
+        assert {t.key for t in session.exec(select(Timer))} == {
+            "Q-2026-000001:reminder",
+            "Q-2026-000001:escalation",
+        }
+
+
+def test_cancelled_timers_move_the_due_date_and_closing_sets_closed_at(
+    config: Config, engine: Engine
+) -> None:
+    with Session(engine) as session:
+        case = new_case(session)
+        first = Decision(
+            state="open",
+            effects=(
+                SetTimer(name="reminder", kind="reviewer_reminder", due_at=NOW + timedelta(1)),
+                SetTimer(name="escalation", kind="escalation", due_at=NOW + timedelta(5)),
+            ),
+        )
+        apply_decision(session, config, case, first, NOW, Pending(), SECRET)
+        second = Decision(state="answered", effects=(CancelTimers(("reminder",)),), closed=True)
+        apply_decision(session, config, case, second, NOW, Pending(), SECRET)
+        assert case.closed_at == NOW
+        assert case.due_at == NOW + timedelta(5)
+        third = Decision(effects=(CancelTimers(),), closed=True)
+        apply_decision(session, config, case, third, NOW, Pending(), SECRET)
+        assert case.due_at is None
+        # Reopened: a state change with closed=False clears closed_at.
+        apply_decision(session, config, case, Decision(state="open"), NOW, Pending(), SECRET)
+        assert case.closed_at is None
+
+
+def test_a_decision_may_not_touch_other_columns(config: Config, engine: Engine) -> None:
+    with Session(engine) as session:
+        case = new_case(session)
+        with pytest.raises(ValueError, match="requester"):
+            apply_decision(
+                session,
+                config,
+                case,
+                Decision(updates={"requester": "evil@attacker.test"}),
+                NOW,
+                Pending(),
+                SECRET,
+            )
+
+
+def test_the_same_mail_key_is_queued_once_and_auto_replies_are_rate_limited(
+    config: Config, engine: Engine
+) -> None:
+    limit = config.limits.auto_replies_per_address_per_day
+    pending = Pending()
+    with Session(engine) as session:
+        case = new_case(session)
+        twice = Decision(effects=(mail("ack"), mail("ack")))
+        apply_decision(session, config, case, twice, NOW, pending, SECRET)
+        autos = Decision(effects=tuple(mail(f"auto-{i}", auto=True) for i in range(limit + 1)))
+        apply_decision(session, config, case, autos, NOW, pending, SECRET)
+        rows = session.exec(select(OutboxMail)).all()
+        assert len(rows) == 1 + limit
+    assert [line[1] for line in pending.lines] == ["auto_reply_suppressed"]
+
+
+def test_a_decision_outside_any_case_sends_mail_and_logs_only(
+    config: Config, engine: Engine
+) -> None:
+    pending = Pending()
+    decision = Decision(effects=(mail("alert", to="admin@example.fr"),), log=(LogLine("x"),))
+    with Session(engine) as session:
+        apply_outside_case(session, config, "Q-2026-000099", decision, NOW, pending, SECRET)
+        [row] = session.exec(select(OutboxMail)).all()
+        assert row.case_ref == "Q-2026-000099" and row.recipients == ["admin@example.fr"]
+        assert session.exec(select(CaseEvent)).all() == []  # no such case: no case event
+        case = new_case(session)
+        apply_outside_case(session, config, case.ref, decision, NOW, pending, SECRET)
+        assert [e.event for e in session.exec(select(CaseEvent))] == ["x"]
+        with pytest.raises(TypeError, match="needs a case"):
+            apply_outside_case(
+                session,
+                config,
+                None,
+                Decision(effects=(SetTimer("t", "k", NOW),)),
+                NOW,
+                pending,
+                SECRET,
+            )
+    assert [(ref, event) for ref, event, _ in pending.lines] == [
+        ("Q-2026-000099", "x"),
+        ("Q-2026-000001", "x"),
+    ]

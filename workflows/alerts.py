@@ -1,0 +1,79 @@
+"""Decisions about mail that belongs to no workflow state: a reviewer reply that could not be
+authenticated (invariant 3) and a mail of no case that will never arrive. Pure, like every
+workflow: the shell applies the returned `Decision` with `apply_outside_case`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from workflows.casework import QUIET_FAILURES, short
+from workflows.core import Decision, DeliveryFailed, LogLine, SendMail
+
+
+@dataclass(frozen=True)
+class RefusedReply:
+    """A reply to a reviewer notification that decides nothing, and why."""
+
+    sender: str
+    reason: str  # an auth failure name (docs/contracts.md) or `unknown_case`
+    subject: str
+    case_ref: str | None
+    message_id: str | None
+
+
+def refuse_reviewer_reply(reply: RefusedReply, admins: tuple[str, ...], now: datetime) -> Decision:
+    """Decide nothing: the admins are alerted, the sender is told, the log says why."""
+    context = {
+        "sender": reply.sender,
+        "reason": reply.reason,
+        "subject": reply.subject,
+        "ref": reply.case_ref,
+    }
+    key = f"authfail:{short(reply.message_id or now.isoformat())}"
+    effects = []
+    if admins:
+        effects.append(
+            SendMail(
+                template="reviewer_auth_alert", to=admins, context=context, key=f"{key}:admins"
+            )
+        )
+    effects.append(
+        SendMail(
+            template="reviewer_auth_failed",
+            to=(reply.sender,),
+            context=context,
+            key=f"{key}:sender",
+            in_reply_to=reply.message_id,
+            auto=True,
+        )
+    )
+    line = LogLine("reviewer_auth_failed", {"from": reply.sender, "reason": reply.reason})
+    return Decision(effects=tuple(effects), log=(line,))
+
+
+def delivery_failed_without_case(
+    event: DeliveryFailed, outbox_id: int | None, admins: tuple[str, ...]
+) -> Decision:
+    """A mail of no case (a publication notice, a digest, an alert) failed for good: logged;
+    the admins are told unless it was itself an alert (no loop) or a quiet kind."""
+    line = LogLine(
+        "delivery_failed",
+        {"outbox": outbox_id, "to": event.recipient, "template": event.template,
+         "reason": event.reason[:200]},
+    )  # fmt: skip
+    quiet = event.via == "bounce" and event.template in QUIET_FAILURES
+    if quiet or event.template == "delivery_failed_alert" or not admins:
+        return Decision(log=(line,))
+    alert = SendMail(
+        template="delivery_failed_alert",
+        to=admins,
+        context={
+            "recipient": event.recipient,
+            "template": event.template,
+            "reason": event.reason,
+            "ref": None,
+        },
+        key=f"delivery_failed:outbox-{outbox_id}",
+    )
+    return Decision(effects=(alert,), log=(line,))
