@@ -248,7 +248,7 @@ def test_notification_preferences_default_to_daily_and_can_be_changed(env: WebEn
         in env.client.get("/compte/notifications").text
     )
     with Session(env.engine) as session:
-        assert env.portal(session).subscribers("desta", "immediate") == [USER]
+        assert [s.email for s in env.portal(session).subscribers("desta", "immediate")] == [USER]
         assert session.get(PortalNotificationPreference, (1, "accueil")).frequency == "none"  # type: ignore[union-attr]
         assert session.get(PortalNotificationPreference, (1, "antai")) is None
 

@@ -24,6 +24,7 @@ from mailbot.config import Config
 from mailbot.limits import annex_limits, parse_limits
 from mailbot.loop import cases
 from mailbot.loop.context import build_context
+from mailbot.loop.notices import notify_publication, record_publication, record_withdrawal
 from mailbot.loop.outbox import enqueue_mail
 from mailbot.mail.bounces import bounce_reason, find_bounced_mail
 from mailbot.mail.classify import Classification, ClassifyContext, classify
@@ -422,21 +423,18 @@ class Runner:
                 url, version = portal.publish(
                     effect.space, effect.question, effect.answer, case.ref
                 )
-                self._notify_publication(session, case.ref)
+                record_publication(
+                    session, case.ref, effect.space, effect.question, url, version, now
+                )
+                notify_publication(session, self.config, portal, case.ref, now)
                 result = Published(url=url, version=version)
             elif isinstance(effect, Withdraw):
                 portal.withdraw(case.ref)
+                record_withdrawal(session, case.ref, now)
             if result is not None:
                 ctx = self._context(session, portal, case.kind, result, case)
                 follow = WORKFLOWS[case.kind].decide(cases.view(case), result, ctx)
                 self._apply(session, case, follow, pending, portal, depth + 1)
-
-    def _notify_publication(self, session: Session, case_ref: str) -> None:
-        try:
-            from portal_stub.notifications import notify_publication
-        except ImportError:  # pragma: no cover - a deployment with a real portal
-            return
-        notify_publication(session, self.config, case_ref)
 
     # ------------------------------------------------------------------ timers
 

@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 
 from mailbot.config import Config
 from mailbot.loop.daemon import Daemon
+from mailbot.loop.notices import send_daily_digest
+from storage.db import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +91,14 @@ def start_scheduler(config: Config, engine: Engine, daemon: Daemon) -> Backgroun
     scheduler.add_job(
         daemon.drain_outbox, "interval", seconds=30, id="outbox", max_instances=1, coalesce=True
     )
-    try:
-        from portal_stub.notifications import send_daily_digest
-        from storage.db import session_scope
 
-        def digest() -> None:
-            with session_scope(engine) as session:
-                count = send_daily_digest(session, config, datetime.now(UTC))
-            daemon.runner.wflog.write(None, "digest_sent", {"mails": count})
+    def digest() -> None:
+        with session_scope(engine) as session:
+            portal = daemon.runner.portal_factory(session)
+            count = send_daily_digest(session, config, portal, datetime.now(UTC))
+        daemon.runner.wflog.write(None, "digest_sent", {"mails": count})
 
-        scheduler.add_job(digest, "cron", hour=7, minute=0, id="digest", coalesce=True)
-    except ImportError:  # pragma: no cover - a deployment with a real portal
-        pass
+    scheduler.add_job(digest, "cron", hour=7, minute=0, id="digest", coalesce=True)
     scheduler.start()
     return scheduler
 
