@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from mailbot.config import Config
 from mailbot.loop.daemon import Daemon
 from mailbot.loop.notices import send_daily_digest
+from mailbot.loop.runner import PortalFactory
 from storage.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -59,14 +60,23 @@ def start_devmail(config: Config) -> Any:
     return thread
 
 
-def start_portal(config: Config, engine: Engine) -> threading.Thread:
+def start_portal(
+    config: Config, engine: Engine, portal: PortalFactory | None = None
+) -> threading.Thread:
+    """The portal stand-in and the admin's desk, one server: `/admin` and below go to the
+    desk (mailbot's app), everything else to the stand-in."""
     import uvicorn
 
-    from portal_stub.app import create_app
+    from mailbot.desk.app import create_desk_app, with_desk
+    from portal_stub.app import DSFR_DIST, create_app
+    from portal_stub.service import StubPortal
 
+    if portal is None:
+        portal = lambda session: StubPortal(session, config.portal.base_url)  # noqa: E731
+    desk = create_desk_app(config, engine, portal, dsfr_dir=DSFR_DIST)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config, engine),
+            with_desk(desk, create_app(config, engine)),
             host=config.portal.listen_host,
             port=config.portal.listen_port,
             log_level="warning",
@@ -74,7 +84,11 @@ def start_portal(config: Config, engine: Engine) -> threading.Thread:
     )
     thread = threading.Thread(target=server.run, name="portal", daemon=True)
     thread.start()
-    print(f"Portal stand-in: {config.portal.base_url}/connexion\n", flush=True)
+    print(
+        f"Portal stand-in: {config.portal.base_url}/connexion\n"
+        f"Admin's desk: {config.portal.base_url}/admin\n",
+        flush=True,
+    )
     return thread
 
 
@@ -111,7 +125,7 @@ def serve_forever(config: Config, engine: Engine, daemon: Daemon) -> None:
             f"The local mail system cannot start ({err}): is another `make run` running?"
         ) from None
     if config.devmail.enabled:
-        start_portal(config, engine)
+        start_portal(config, engine, daemon.runner.portal_factory)
     scheduler = start_scheduler(config, engine, daemon)
 
     def _stop(signum: int, _frame: object) -> None:
