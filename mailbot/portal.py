@@ -26,6 +26,18 @@ class SearchHit:
     score: float
 
 
+@dataclass(frozen=True)
+class Subscriber:
+    """A person to tell of new Q&A in a space (`Portal.subscribers`)."""
+
+    email: str  # the account's identifier, lower-case
+    first_name: str
+    last_name: str
+    # When the person's choice for that space took effect (or the account was created, when
+    # no choice was made): a digest never reaches back before it.
+    since: datetime
+
+
 class Portal(Protocol):
     def find_accounts(self, emails: Sequence[str]) -> dict[str, ExistingAccount]:
         """Existing accounts among `emails` (lower-case identifiers), keyed by identifier."""
@@ -44,8 +56,9 @@ class Portal(Protocol):
 
     def withdraw(self, case_ref: str) -> None: ...
 
-    def subscribers(self, space: str, frequency: Frequency) -> list[str]:
-        """Addresses of the people to notify of a publication in `space`."""
+    def subscribers(self, space: str, frequency: Frequency) -> list[Subscriber]:
+        """The people to notify of a publication in `space` who chose `frequency` for it,
+        ordered by address."""
         ...
 
     def search(

@@ -12,13 +12,17 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.types import ASGIApp
 
 from mailbot.config import Config
+from mailbot.desk.app import create_desk_app, with_desk
 from mailbot.loop.daemon import Daemon
 from mailbot.loop.effects import PortalFactory
 from mailbot.loop.ingest import Ingest
+from mailbot.loop.notices import send_daily_digest
 from mailbot.loop.scheduler import serve_forever, start_scheduler
 from mailbot.wflog import WorkflowLog
+from portal_stub.app import DSFR_DIST, create_app
 from portal_stub.service import StubPortal
 from storage.db import session_scope
 
@@ -35,33 +39,37 @@ def build_ingest(config: Config, engine: Engine, secret: bytes | None = None) ->
     return Ingest(config, engine, wflog, portal_factory(config), secret=secret)
 
 
-def daily_digest(config: Config, engine: Engine) -> DigestRunner:
-    return DigestRunner(config, engine)
+class DailyDigest:
+    """The 07:00 digest of new Q&A for the people who chose it (`mailbot.loop.notices`)."""
 
-
-class DigestRunner:
-    """The 07:00 digest of new Q&A for the people who chose it."""
-
-    def __init__(self, config: Config, engine: Engine) -> None:
+    def __init__(self, config: Config, engine: Engine, portal: PortalFactory) -> None:
         self.config = config
         self.engine = engine
+        self.portal = portal
 
     def __call__(self, now: datetime) -> int:
-        from portal_stub.notifications import send_daily_digest
-
         with session_scope(self.engine) as session:
-            return send_daily_digest(session, self.config, now)
+            return send_daily_digest(session, self.config, self.portal(session), now)
+
+
+def daily_digest(config: Config, engine: Engine) -> DailyDigest:
+    return DailyDigest(config, engine, portal_factory(config))
+
+
+def portal_server_app(config: Config, engine: Engine) -> ASGIApp:
+    """The stand-in and the admin's desk on one server: `/admin` and below go to the desk
+    (mailbot's own app), everything else to the stand-in."""
+    desk = create_desk_app(config, engine, portal_factory(config), dsfr_dir=DSFR_DIST)
+    return with_desk(desk, create_app(config, engine))
 
 
 def start_portal(config: Config, engine: Engine) -> threading.Thread:
     # Imported here: only the embedded default serves the stand-in (and uvicorn is slow to load).
     import uvicorn  # noqa: PLC0415
 
-    from portal_stub.app import create_app  # noqa: PLC0415
-
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config, engine),
+            portal_server_app(config, engine),
             host=config.portal.listen_host,
             port=config.portal.listen_port,
             log_level="warning",
@@ -69,7 +77,11 @@ def start_portal(config: Config, engine: Engine) -> threading.Thread:
     )
     thread = threading.Thread(target=server.run, name="portal", daemon=True)
     thread.start()
-    print(f"Portal stand-in: {config.portal.base_url}/connexion\n", flush=True)
+    print(
+        f"Portal stand-in: {config.portal.base_url}/connexion\n"
+        f"Admin's desk: {config.portal.base_url}/admin\n",
+        flush=True,
+    )
     return thread
 
 

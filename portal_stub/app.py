@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailbot.config import Config, ConfigError
-from portal_stub import admin, auth, pages
+from portal_stub import auth, pages
 from portal_stub.security import DEFAULT_HASHER
 from portal_stub.web import (
     CSRF_MESSAGE,
@@ -138,7 +138,7 @@ def create_app(
     """The web application. `now` and `hasher` are for tests (a clock, cheaper argon2)."""
     mounts, dsfr = _static_mounts()
     app = Starlette(
-        routes=[*auth.routes, *pages.routes, *admin.routes, *mounts],
+        routes=[*auth.routes, *pages.routes, *mounts],
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(

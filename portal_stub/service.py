@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from sqlmodel import Session, col, select
 
-from mailbot.portal import Frequency, SearchHit
+from mailbot.portal import Frequency, SearchHit, Subscriber
 from portal_stub.models import (
     DEFAULT_FREQUENCY,
     PortalAccount,
@@ -217,26 +217,37 @@ class StubPortal:
 
     # ------------------------------------------------------------------------ notifications
 
-    def subscribers(self, space: str, frequency: Frequency) -> list[str]:
+    def subscribers(self, space: str, frequency: Frequency) -> list[Subscriber]:
         """Activated accounts (own password chosen) that may read `space` and chose
-        `frequency` for it (no choice made: `DEFAULT_FREQUENCY`)."""
-        return [a.email for a in subscribed_accounts(self.session, space, frequency)]
+        `frequency` for it (no choice made: `DEFAULT_FREQUENCY`), with the moment that choice
+        took effect (the account's creation when none was made)."""
+        return [
+            Subscriber(a.email, a.first_name, a.last_name, since)
+            for a, since in subscribed_accounts(self.session, space, frequency)
+        ]
 
 
-def subscribed_accounts(session: Session, space: str, frequency: str) -> list[PortalAccount]:
+def subscribed_accounts(
+    session: Session, space: str, frequency: str
+) -> list[tuple[PortalAccount, datetime]]:
+    """(account, since) pairs, by address: see `StubPortal.subscribers`."""
     accounts = session.exec(
         select(PortalAccount)
         .where(col(PortalAccount.must_change_password).is_(False))
         .order_by(col(PortalAccount.email))
     ).all()
     prefs = {
-        p.account_id: p.frequency
+        p.account_id: p
         for p in session.exec(
             select(PortalNotificationPreference).where(PortalNotificationPreference.space == space)
         ).all()
     }
-    return [
-        a
-        for a in accounts
-        if space in readable_spaces(a) and prefs.get(a.id or 0, DEFAULT_FREQUENCY) == frequency
-    ]
+    chosen = []
+    for account in accounts:
+        pref = prefs.get(account.id or 0)
+        if space not in readable_spaces(account):
+            continue
+        if (pref.frequency if pref else DEFAULT_FREQUENCY) != frequency:
+            continue
+        chosen.append((account, pref.updated_at if pref else account.created_at))
+    return chosen

@@ -154,13 +154,6 @@ def require_account(
     return account
 
 
-def require_admin(request: Request, session: Session) -> PortalAccount:
-    account = require_account(request, session)
-    if not account.is_admin:
-        raise HTTPException(403)
-    return account
-
-
 def require_space(account: PortalAccount, space: str) -> None:
     if space not in SPACES:
         raise HTTPException(404)

@@ -135,3 +135,33 @@ class Timer(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Publication(SQLModel, table=True):
+    """mailbot's own record of what it published on the portal, one row per version (what the
+    publication notices and the daily digest announce; the portal keeps its own copy)."""
+
+    __tablename__ = "publication"
+    __table_args__ = (UniqueConstraint("case_ref", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_ref: str = Field(index=True, max_length=20)
+    version: int
+    space: str = Field(index=True, max_length=20)
+    question: str
+    url: str = Field(max_length=1000)
+    published_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class NoticeSent(SQLModel, table=True):
+    """A publication version already announced to a person, by mail or in a digest: each
+    version reaches a person at most once."""
+
+    __tablename__ = "notice_sent"
+    __table_args__ = (UniqueConstraint("recipient", "case_ref", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str = Field(index=True, max_length=320)  # e-mail address, lower-case
+    case_ref: str = Field(max_length=20)
+    version: int
+    channel: str = Field(max_length=20)  # immediate | daily
+    sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

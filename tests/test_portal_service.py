@@ -12,6 +12,7 @@ from alembic import command
 from sqlalchemy import Engine, inspect
 from sqlmodel import Session, col, select
 
+from mailbot.portal import Frequency, Subscriber
 from portal_stub.models import PortalAccount, PortalNotificationPreference, PortalPublication
 from portal_stub.service import StubPortal, UnknownSpace
 from portal_stub.testing import cheap_hasher, migrated_sqlite, postgres_database
@@ -269,10 +270,32 @@ def test_subscribers_are_activated_accounts_with_access_and_that_frequency(
     )
     session.add(PortalNotificationPreference(account_id=c.id or 0, space="desta", frequency="none"))
     session.flush()
-    assert portal.subscribers("desta", "immediate") == ["a@ville.fr"]
-    assert portal.subscribers("desta", "daily") == []  # c chose none, b has no access
-    assert portal.subscribers("accueil", "daily") == ["a@ville.fr", "b@ville.fr", "c@ville.fr"]
-    assert portal.subscribers("antai", "daily") == []
+
+    def emails(space: str, frequency: Frequency) -> list[str]:
+        return [s.email for s in portal.subscribers(space, frequency)]
+
+    assert emails("desta", "immediate") == ["a@ville.fr"]
+    assert emails("desta", "daily") == []  # c chose none, b has no access
+    assert emails("accueil", "daily") == ["a@ville.fr", "b@ville.fr", "c@ville.fr"]
+    assert emails("antai", "daily") == []
+
+
+def test_a_subscriber_is_known_since_their_choice_or_their_account(
+    portal: StubPortal, session: Session
+) -> None:
+    portal.create_accounts("ABO-2026-000001", [person("a@ville.fr", "desta")], EXPIRES)
+    a = _activate(session, "a@ville.fr")
+    chosen_at = a.created_at + timedelta(days=3)
+    session.add(
+        PortalNotificationPreference(
+            account_id=a.id or 0, space="desta", frequency="immediate", updated_at=chosen_at
+        )
+    )
+    session.flush()
+    [immediate] = portal.subscribers("desta", "immediate")
+    assert immediate == Subscriber("a@ville.fr", "Claire", "Martin", chosen_at)
+    [daily] = portal.subscribers("accueil", "daily")
+    assert daily.since == a.created_at
 
 
 # ---------------------------------------------------------------------------- migration

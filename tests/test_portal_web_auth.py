@@ -282,7 +282,6 @@ POST_ROUTES = [
     "/compte/notifications",
     "/mot-de-passe-oublie",
     "/mot-de-passe/reinitialiser/abc",
-    "/admin/messages/1/rejouer",
 ]
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from mailbot.config import Config
 from mailbot.loop import cases
 from mailbot.loop.context import build_context
+from mailbot.loop.notices import notify_publication, record_publication, record_withdrawal
 from mailbot.loop.outbox import enqueue_mail
 from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
@@ -289,19 +290,15 @@ class Decider:
         if isinstance(op, ProvisionAccounts):
             creds = portal.create_accounts(case.ref, list(op.people), op.expires_at)
             return AccountsProvisioned(tuple(creds))
+        now = self.clock()
         if isinstance(op, Publish):
             url, version = portal.publish(op.space, op.question, op.answer, case.ref)
-            self._notify_publication(session, case.ref)
+            record_publication(session, case.ref, op.space, op.question, url, version, now)
+            notify_publication(session, self.config, portal, case.ref, now)
             return Published(url=url, version=version)
         portal.withdraw(case.ref)
+        record_withdrawal(session, case.ref, now)
         return None
-
-    def _notify_publication(self, session: Session, case_ref: str) -> None:
-        try:
-            from portal_stub.notifications import notify_publication
-        except ImportError:  # pragma: no cover - a deployment with a real portal
-            return
-        notify_publication(session, self.config, case_ref)
 
     def outside_case(
         self, session: Session, ref: str | None, decision: Decision, pending: Pending

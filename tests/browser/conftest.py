@@ -27,3 +27,4 @@ def portal_db(tmp_path: Path) -> Iterator[tuple[Config, Engine]]:
 @pytest.fixture(autouse=True)
 def _portal_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET_VALUE)
+    monkeypatch.setenv("MAILBOT_SECRET", "browser-test-instance-secret-0123456789")  # the desk

@@ -1,4 +1,5 @@
-"""Reusable pieces for browser tests of the portal: serve it, drive Chromium, sign in.
+"""Reusable pieces for browser tests of the portal: serve it (with the admin's desk under
+/admin, as `mailbot run` does in the embedded default), drive Chromium, sign in.
 
 Import from a test in this folder as `from portal_browser import …` (pytest puts the folder on
 `sys.path`). Chromium is Debian's (`/usr/bin/chromium`), driven by Playwright; its profile
@@ -23,7 +24,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine
 
 from mailbot.config import Config
-from portal_stub.app import create_app
+from mailbot.desk.app import create_desk_app, with_desk
+from portal_stub.app import DSFR_DIST, create_app
+from portal_stub.service import StubPortal
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -61,11 +64,19 @@ def serve_portal(
     hasher: PasswordHasher | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> Iterator[str]:
-    """Serve the portal with uvicorn in a thread on `config.portal.listen_host/port` (port 0:
-    a free one); yields its base URL and stops the server afterwards."""
+    """Serve the portal and the desk with uvicorn in a thread on
+    `config.portal.listen_host/port` (port 0: a free one); yields its base URL and stops the
+    server afterwards. The desk's session key comes from `config.secret()`."""
     host = config.portal.listen_host
     port = config.portal.listen_port or free_port()
-    app = create_app(config, engine, hasher=hasher, now=now)
+    desk = create_desk_app(
+        config,
+        engine,
+        lambda session: StubPortal(session, config.portal.base_url, now, hasher=hasher),
+        dsfr_dir=DSFR_DIST,
+        now=now,
+    )
+    app = with_desk(desk, create_app(config, engine, hasher=hasher, now=now))
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="portal-test-server", daemon=True)
     thread.start()
@@ -103,6 +114,15 @@ def chromium() -> Iterator[Browser]:
 
 def login(page: Page, base_url: str, email: str, password: str) -> None:
     page.goto(f"{base_url}/connexion")
+    page.get_by_role("textbox", name="Identifiant").fill(email)
+    page.get_by_label("Mot de passe", exact=True).fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_load_state()
+
+
+def desk_login(page: Page, base_url: str, email: str, password: str) -> None:
+    """Sign in to the admin's desk (its own login page)."""
+    page.goto(f"{base_url}/admin/connexion")
     page.get_by_role("textbox", name="Identifiant").fill(email)
     page.get_by_label("Mot de passe", exact=True).fill(password)
     page.get_by_role("button", name="Se connecter").click()

@@ -1,6 +1,6 @@
 """The admin view's chart: cases received and closed per week, drawn on the server as SVG.
 
-No script, no inline style (the portal's CSP forbids both): presentation attributes only. The
+No script, no inline style (the desk's CSP forbids both): presentation attributes only. The
 SVG carries a title and a description (`role="img"`, `aria-labelledby`), and the page shows
 the same figures in a table, so nothing depends on seeing the bars.
 """
@@ -66,7 +66,7 @@ def svg_chart(weeks: list[WeekCount], width: int = 760, height: int = 300) -> st
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="100%" role="img" aria-labelledby="graphique-titre graphique-desc" '
-        f'class="portal-chart">',
+        f'class="desk-chart">',
         '<title id="graphique-titre">Dossiers reçus et clos par semaine</title>',
         f'<desc id="graphique-desc">{escape(desc)}</desc>',
     ]

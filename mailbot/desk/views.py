@@ -1,5 +1,5 @@
 """The admins' view: open cases, mails set aside (ignored or quarantined) with a « Rejouer »
-button, and the weekly chart. Admin accounts only; everyone else gets the 403 page."""
+button, and the weekly chart. Read from mailbot's own tables."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal_stub.chart import svg_chart, weekly_counts
-from portal_stub.web import flash, form_endpoint, redirect, render, require_admin, state
+from mailbot.desk.chart import svg_chart, weekly_counts
+from mailbot.desk.web import PREFIX, flash, form_endpoint, redirect, render, state
 from storage.models import Case, InboundMessage
 
 SET_ASIDE = ("ignored", "quarantined")
@@ -30,10 +30,9 @@ def _age(now: datetime, since: datetime) -> str:
 
 
 def admin_page(request: Request) -> Response:
-    portal = state(request)
-    now = portal.now()
-    with portal.db() as session:
-        account = require_admin(request, session)
+    desk = state(request)
+    now = desk.now()
+    with desk.db() as session:
         cases = session.exec(
             select(Case).where(col(Case.closed_at).is_(None)).order_by(col(Case.created_at))
         ).all()
@@ -57,26 +56,25 @@ def admin_page(request: Request) -> Response:
             "chart": Markup(svg_chart(weeks)),  # built from numbers and fixed labels only
             "now": now,
         }
-        return render(request, "admin.html", context, account=account)
+        return render(request, "admin.html", context)
 
 
 def replay(request: Request, form: FormData) -> Response:
     """Mark a set-aside mail for the daemon, which runs it again (`fate = "replay"`)."""
     with state(request).db() as session:
-        require_admin(request, session)
         message = session.get(InboundMessage, request.path_params["message_id"])
         if message is None:
             raise HTTPException(404)
         if message.fate not in SET_ASIDE:
             flash(request, "Ce message n’est plus en attente : rien n’a été modifié.", "info")
-            return redirect("/admin#messages")
+            return redirect(f"{PREFIX}#messages")
         message.fate = "replay"
         session.add(message)
     flash(request, "Le message sera traité de nouveau par le robot dans quelques instants.")
-    return redirect("/admin#messages")
+    return redirect(f"{PREFIX}#messages")
 
 
 routes = [
-    Route("/admin", admin_page, methods=["GET"]),
-    Route("/admin/messages/{message_id:int}/rejouer", form_endpoint(replay), methods=["POST"]),
+    Route(PREFIX, admin_page, methods=["GET"]),
+    Route(f"{PREFIX}/messages/{{message_id:int}}/rejouer", form_endpoint(replay), methods=["POST"]),
 ]
