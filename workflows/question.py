@@ -52,7 +52,7 @@ from workflows.reviewing import REVIEW_TIMERS, forward_to_reviewers, on_review_t
 from workflows.states import ANSWERED, OPEN
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
 from workflows.text import privacy
-from workflows.text.triage import fold
+from workflows.text.fold import fold_words
 
 _THANKS = re.compile(
     r"^(?:(?:un )?(?:grand |tous mes )?merci(?:s)?(?: beaucoup| bien| infiniment)?"
@@ -118,7 +118,7 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
 
 def is_thanks(text: str) -> bool:
     """« Merci beaucoup pour votre réponse ! » needs no reviewer: it does not reopen."""
-    return "?" not in text and len(text) < 160 and bool(_THANKS.match(fold(text)))
+    return "?" not in text and len(text) < 160 and bool(_THANKS.match(fold_words(text)))
 
 
 def _on_asker_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decision:

@@ -46,7 +46,7 @@ from workflows.states import ANSWERED, OPEN, PUBLISHING
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
 from workflows.text import privacy
 from workflows.text.directives import HELP_TEXT_QUESTION
-from workflows.text.triage import fold
+from workflows.text.fold import fold_words
 
 # What a reviewer may write on a question when they meant a command, not an answer.
 _NOT_AN_ANSWER = frozenset("aide help approuver valider valide refuser completer ok vu".split())
@@ -79,11 +79,11 @@ def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
     ]
     answer = event.new_text.strip()
     verb = getattr(event.command, "verb", None)
-    if verb == "AIDE" or fold(answer) in ("aide", "help"):
+    if verb == "AIDE" or fold_words(answer) in ("aide", "help"):
         return _help(case, event, ctx, None, log)
     if case.state != OPEN:
         return _already_answered(case, event, ctx, log)
-    if verb is not None or fold(answer) in _NOT_AN_ANSWER:
+    if verb is not None or fold_words(answer) in _NOT_AN_ANSWER:
         return _help(case, event, ctx, "command_on_question", log)
     found = _directives(event.directives)
     data = mutable_data(case)
