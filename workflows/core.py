@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
+from workflows.text.triage import TriageResult
+
+Verb = Literal["APPROUVER", "REFUSER", "COMPLÉTER", "AIDE"]
 Space = Literal["accueil", "desta", "antai"]
 SPACES: tuple[Space, ...] = ("accueil", "desta", "antai")
 
@@ -60,6 +63,24 @@ class MailReceived:
 
 
 @dataclass(frozen=True)
+class ReviewerCommand:
+    """A reviewer's decision on a subscription case (read by `workflows.text.directives`).
+    `people` None means everyone; `text` is the motif of REFUSER or what is missing for
+    COMPLÉTER (newlines kept)."""
+
+    verb: Verb
+    people: tuple[int, ...] | None = None
+    text: str | None = None
+
+    def canonical(self) -> str:
+        if self.verb == "APPROUVER" and self.people:
+            return "APPROUVER: " + ",".join(map(str, self.people))
+        if self.text and self.verb in ("REFUSER", "COMPLÉTER"):
+            return f"{self.verb}: " + " ".join(self.text.split())
+        return self.verb
+
+
+@dataclass(frozen=True)
 class ReviewerReply:
     """An authenticated reply of a reviewer to a notification of the case."""
 
@@ -69,7 +90,7 @@ class ReviewerReply:
     references: tuple[str, ...]
     new_text: str  # directive/command lines removed
     directives: tuple[str, ...]  # canonical directive strings (CONTRACTS.md)
-    command: Any = None  # workflows.text.directives.ReviewerCommand on subscription cases
+    command: ReviewerCommand | None = None  # on subscription cases
     errors: tuple[str, ...] = ()  # French notes of the directive parser, for the reviewer
 
 
@@ -151,9 +172,8 @@ class Context:
     existing_accounts: Mapping[str, ExistingAccount] = field(default_factory=dict)
     open_requests: Mapping[str, str] = field(default_factory=dict)  # email -> other case ref
     similar_answers: tuple[SimilarAnswer, ...] = ()
-    triage: Any = None  # workflows.text.triage.TriageResult for questions
+    triage: TriageResult | None = None  # for questions (None: unclassified)
     blank_annex: bytes | None = None  # the template xlsx, for subscription_intent replies
-    today: Callable[[], date] | None = None
 
 
 # --------------------------------------------------------------------------- outputs

@@ -74,7 +74,7 @@ def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
         "round": 0,
         "question": question,
         "published_question": privacy.scrub(question, event.sender_name, event.sender),
-        "triage": triage.as_data() if hasattr(triage, "as_data") else None,
+        "triage": triage.as_data() if triage is not None else None,
         "similar": [similar_view(s) for s in ctx.similar_answers[:MAX_SIMILAR]],
         "followups": [],
         "answers": [],
@@ -82,8 +82,9 @@ def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
         "transfers": [],
         "last_message_id": event.message_id,
     }
-    space = getattr(triage, "space", None)
-    if ctx.auto_redirect_out_of_scope and getattr(triage, "out_of_scope", False) and space is None:
+    space = triage.space if triage is not None else None
+    out_of_scope = triage is not None and triage.out_of_scope
+    if ctx.auto_redirect_out_of_scope and out_of_scope and space is None:
         opened = LogLine("case_opened", {"kind": "question", "outcome": "redirected"})
         return question_review.redirect(case, ctx, data, None, None, [opened])
     group = group_for(ctx, f"question:{space}", "question:unclassified")

@@ -78,7 +78,7 @@ def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
         )
     ]
     answer = event.new_text.strip()
-    verb = getattr(event.command, "verb", None)
+    verb = event.command.verb if event.command is not None else None
     if verb == "AIDE" or fold_words(answer) in ("aide", "help"):
         return _help(case, event, ctx, None, log)
     if case.state != OPEN:

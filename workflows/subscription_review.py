@@ -37,7 +37,7 @@ from workflows.text.directives import HELP_TEXT_SUBSCRIPTION
 
 def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
     command = event.command
-    verb = getattr(command, "verb", None)
+    verb = command.verb if command is not None else None
     log = [LogLine("reviewer_command", {"verb": verb or "-", "by": event.reviewer})]
     if verb is None:
         return _help(case, event, ctx, "unknown_command", log)
@@ -47,10 +47,11 @@ def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
         return _already_decided(case, event, ctx, log)
     if case.state != UNDER_REVIEW and case.state != NEEDS_INFO:
         return _help(case, event, ctx, "nothing_to_decide", log)
+    assert command is not None
     data = mutable_data(case)
-    text = (getattr(command, "text", None) or "").strip()
+    text = (command.text or "").strip()
     if verb == "APPROUVER":
-        return _approve(case, event, ctx, data, getattr(command, "people", None), log)
+        return _approve(case, event, ctx, data, command.people, log)
     if verb == "REFUSER":
         if not text:
             return _help(case, event, ctx, "missing_reason", log)

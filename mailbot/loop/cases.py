@@ -3,7 +3,6 @@ decision (case changes, outbox mails, timers, events and log lines) inside one t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,6 @@ from workflows.core import (
     CaseView,
     Decision,
     Effect,
-    Event,
     ProvisionAccounts,
     Publish,
     SendMail,
@@ -220,6 +218,3 @@ def claim_due_timers(session: Session, now: datetime, limit: int = 100) -> list[
         session.add(timer)
     session.flush()
     return timers
-
-
-Decide = Callable[[CaseView, Event], Decision]

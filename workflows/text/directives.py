@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import cast
 
+from workflows.core import ReviewerCommand, Verb
 from workflows.text.fold import fold, fold_aligned
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "SPACE_NAMES",
 ]
 
-Verb = Literal["APPROUVER", "REFUSER", "COMPLÉTER", "AIDE"]
 SPACE_NAMES = ("ACCUEIL", "DESTA", "ANTAI")
 
 # Folded (upper-case, unaccented, hyphens as spaces) synonym -> canonical keyword.
@@ -109,23 +109,6 @@ ESPACE : ANTAI
 
 Bonjour,
 La contestation d'un FPS se fait par un recours administratif préalable obligatoire."""
-
-
-@dataclass(frozen=True)
-class ReviewerCommand:
-    """A decision on a subscription case. `people` None means everyone; `text` is the motif
-    of REFUSER or what is missing for COMPLÉTER (newlines kept)."""
-
-    verb: Verb
-    people: tuple[int, ...] | None = None
-    text: str | None = None
-
-    def canonical(self) -> str:
-        if self.verb == "APPROUVER" and self.people:
-            return "APPROUVER: " + ",".join(map(str, self.people))
-        if self.text and self.verb in ("REFUSER", "COMPLÉTER"):
-            return f"{self.verb}: " + " ".join(self.text.split())
-        return self.verb
 
 
 @dataclass(frozen=True)
