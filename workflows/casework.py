@@ -8,7 +8,7 @@ import copy
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from workflows.core import (
     Attachment,
@@ -20,6 +20,7 @@ from workflows.core import (
     MailReceived,
     SendMail,
 )
+from workflows.states import CaseKind, QuestionState, State, SubscriptionState
 
 SPACE_LABELS: Mapping[str, str] = {"accueil": "Accueil", "desta": "DESTA", "antai": "ANTAI"}
 # Mails whose failure is only logged: an acknowledgement to an address that bounces says
@@ -66,14 +67,14 @@ def event_key(prefix: str, message_id: str | None, fallback: object) -> str:
 def new_case(
     event: MailReceived,
     ref: str,
-    kind: Literal["question", "subscription"],
+    kind: CaseKind,
     created_at: datetime,
 ) -> CaseView:
     """The case a first mail opens, as `start` sees it before deciding anything."""
     return CaseView(
         ref=ref,
         kind=kind,
-        state="new",
+        state=QuestionState.NEW if kind == CaseKind.QUESTION else SubscriptionState.NEW,
         requester=event.sender,
         requester_name=event.sender_name,
         subject=event.subject,
@@ -182,8 +183,8 @@ def delivery_failed_effects(
 
 def finish(
     case: CaseView | None,
-    state: str,
-    closed_states: frozenset[str],
+    state: State,
+    closed_states: frozenset[State],
     *,
     data: Mapping[str, Any] | None = None,
     effects: Sequence[Effect] = (),
@@ -203,6 +204,6 @@ def finish(
     )
 
 
-def ignored(case: CaseView, closed_states: frozenset[str], name: str, **fields: Any) -> Decision:
+def ignored(case: CaseView, closed_states: frozenset[State], name: str, **fields: Any) -> Decision:
     """Nothing to do: the case stays as it is, with one log line saying why."""
     return finish(case, case.state, closed_states, log=[LogLine(name, fields)])

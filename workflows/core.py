@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from workflows.states import CaseKind, State
 from workflows.text.triage import TriageResult
 
 Verb = Literal["APPROUVER", "REFUSER", "COMPLÉTER", "AIDE"]
@@ -33,8 +34,8 @@ class CaseView:
     """A case as the workflow sees it (a snapshot of the `mail_case` row)."""
 
     ref: str
-    kind: Literal["question", "subscription"]
-    state: str
+    kind: CaseKind
+    state: State
     requester: str
     requester_name: str | None
     subject: str
@@ -271,7 +272,7 @@ class Decision:
     change (`group`, `assignee`, `space`, `requester_name`, `subject`); `data`: the new JSON
     data of the case when not None (replaces it whole)."""
 
-    state: str | None = None
+    state: State | None = None
     updates: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] | None = None
     effects: tuple[Effect, ...] = ()

@@ -30,12 +30,12 @@ from workflows.core import (
     SetTimer,
     TimerFired,
 )
-from workflows.states import CLOSED, INVITED
+from workflows.states import State, SubscriptionState
 
 REMINDER = "invitation_reminder"
 EXPIRY = "invitation_expiry"
 TEMPLATES = frozenset({"invitation", "invitation_new_spaces", "invitation_reminder"})
-Outcome = tuple[str, dict[str, Any], list[Effect], list[LogLine]]
+Outcome = tuple[State, dict[str, Any], list[Effect], list[LogLine]]
 
 
 def portal_links(ctx: Context) -> dict[str, str]:
@@ -133,9 +133,9 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
     )
     if not invited:
         log.append(LogLine("case_closed", {"reason": "no_invitation_pending"}))
-        return CLOSED, data, effects, log
+        return SubscriptionState.CLOSED, data, effects, log
     effects += _invitation_timers(ctx, expires_at)
-    return INVITED, data, effects, log
+    return SubscriptionState.INVITED, data, effects, log
 
 
 def _record(
@@ -200,14 +200,14 @@ def on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Outcome:
             )
             log.append(LogLine("invitation_reminder_sent", {"to": email}))
     pending = [e for e, r in records.items() if r.get("status") == "sent"]
-    if pending or case.state != INVITED:
+    if pending or case.state != SubscriptionState.INVITED:
         return case.state, data, effects, log
     counts = {
         status: sum(1 for r in records.values() if r.get("status") == status)
         for status in ("used", "expired", "failed")
     }
     log.append(LogLine("invitations_closed", counts))
-    return CLOSED, data, effects, log
+    return SubscriptionState.CLOSED, data, effects, log
 
 
 def mark_failed(data: dict[str, Any], recipient: str, template: str) -> None:

@@ -49,8 +49,8 @@ from workflows.question_routing import (
     similar_view,
 )
 from workflows.reviewing import REVIEW_TIMERS, forward_to_reviewers, on_review_timer
-from workflows.states import ANSWERED, OPEN
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
+from workflows.states import CaseKind, QuestionState
 from workflows.text import privacy
 from workflows.text.fold import fold_words
 
@@ -67,7 +67,7 @@ _THANKS = re.compile(
 
 def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
     """A new question; `ctx.triage` holds the `TriageResult` (None: unclassified)."""
-    case = new_case(event, ref, "question", ctx.now)
+    case = new_case(event, ref, CaseKind.QUESTION, ctx.now)
     triage = ctx.triage
     question = event.new_text.strip() or event.text.strip()
     data: dict[str, Any] = {
@@ -129,7 +129,7 @@ def _on_asker_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decisio
         return finish(
             case, case.state, CLOSED_STATES, data=data, log=[LogLine("asker_mail_empty", {})]
         )
-    after_answer = case.state == ANSWERED
+    after_answer = case.state == QuestionState.ANSWERED
     if after_answer and is_thanks(text):
         add_note(data, ctx, text)
         return finish(
@@ -205,7 +205,7 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
         event,
         ctx,
         CLOSED_STATES,
-        OPEN,
+        QuestionState.OPEN,
         _review_summary,
         reminder="question_reminder",
         escalation="question_escalation",

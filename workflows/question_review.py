@@ -42,8 +42,8 @@ from workflows.reviewing import (
     reviewer_mail,
     settled,
 )
-from workflows.states import ANSWERED, OPEN, PUBLISHING
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
+from workflows.states import QuestionState
 from workflows.text import privacy
 from workflows.text.directives import HELP_TEXT_QUESTION
 from workflows.text.fold import fold_words
@@ -81,7 +81,7 @@ def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
     verb = event.command.verb if event.command is not None else None
     if verb == "AIDE" or fold_words(answer) in ("aide", "help"):
         return _help(case, event, ctx, None, log)
-    if case.state != OPEN:
+    if case.state != QuestionState.OPEN:
         return _already_answered(case, event, ctx, log)
     if verb is not None or fold_words(answer) in _NOT_AN_ANSWER:
         return _help(case, event, ctx, "command_on_question", log)
@@ -145,10 +145,18 @@ def redirect(
     _record_answer(data, event.reviewer if event else None, ctx, reviewer_text, "redirected")
     log.append(LogLine("redirected_cerema", {"auto": automatic, "by": _by(event)}))
     if event is None:
-        return finish(case, ANSWERED, CLOSED_STATES, data=data, effects=[mail], log=log)
+        return finish(
+            case, QuestionState.ANSWERED, CLOSED_STATES, data=data, effects=[mail], log=log
+        )
     confirmed = _confirmation(case, event, ctx, "redirect", text=reviewer_text)
     return settled(
-        case, ANSWERED, CLOSED_STATES, event, data=data, effects=[mail, confirmed], log=log
+        case,
+        QuestionState.ANSWERED,
+        CLOSED_STATES,
+        event,
+        data=data,
+        effects=[mail, confirmed],
+        log=log,
     )
 
 
@@ -195,7 +203,13 @@ def _answer_privately(
     confirmed = _confirmation(case, event, ctx, "not_published")
     log.append(LogLine("answer_mailed", {"to": case.requester, "published": False}))
     return settled(
-        case, ANSWERED, CLOSED_STATES, event, data=data, effects=[mail, confirmed], log=log
+        case,
+        QuestionState.ANSWERED,
+        CLOSED_STATES,
+        event,
+        data=data,
+        effects=[mail, confirmed],
+        log=log,
     )
 
 
@@ -230,7 +244,7 @@ def _publish(
     log.append(LogLine("answer_submitted", {"space": space, "by": event.reviewer}))
     return settled(
         case,
-        PUBLISHING,
+        QuestionState.PUBLISHING,
         CLOSED_STATES,
         event,
         data=data,
@@ -243,7 +257,7 @@ def _publish(
 def on_published(case: CaseView, event: Published, ctx: Context) -> Decision:
     data = mutable_data(case)
     pending = data.pop("pending", None)
-    if case.state != PUBLISHING or not pending:
+    if case.state != QuestionState.PUBLISHING or not pending:
         return ignored(case, CLOSED_STATES, "published_ignored", state=case.state)
     space = pending["space"]
     mail = _answer_mail(case, data, pending["mail_answer"], event.url, event.version, space)
@@ -280,7 +294,9 @@ def on_published(case: CaseView, event: Published, ctx: Context) -> Decision:
         LogLine("answer_published", {"space": space, "version": event.version, "url": event.url}),
         LogLine("answer_mailed", {"to": case.requester, "published": True}),
     ]
-    return finish(case, ANSWERED, CLOSED_STATES, data=data, effects=[mail, confirmed], log=log)
+    return finish(
+        case, QuestionState.ANSWERED, CLOSED_STATES, data=data, effects=[mail, confirmed], log=log
+    )
 
 
 def _answer_mail(
@@ -349,7 +365,7 @@ def _already_answered(
         CLOSED_STATES,
         "already_answered",
         log,
-        outcome="publishing" if case.state == PUBLISHING else last.get("outcome"),
+        outcome="publishing" if case.state == QuestionState.PUBLISHING else last.get("outcome"),
         decided_by=pending.get("by") or last.get("by"),
         decided_at=pending.get("at") or last.get("at"),
         url=publications[-1]["url"] if publications else None,

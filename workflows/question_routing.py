@@ -9,8 +9,8 @@ from typing import Any
 from workflows.casework import excerpt, finish, iso, space_label
 from workflows.core import SPACES, CaseView, Context, Decision, Effect, LogLine
 from workflows.reviewing import next_round, notify_round
-from workflows.states import OPEN
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
+from workflows.states import QuestionState
 from workflows.text import privacy
 from workflows.text.directives import HELP_TEXT_QUESTION
 
@@ -64,7 +64,7 @@ def route(
     log.append(sent_line)
     return finish(
         case,
-        OPEN,
+        QuestionState.OPEN,
         CLOSED_STATES,
         data=data,
         effects=[*effects, *notified],

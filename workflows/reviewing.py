@@ -23,6 +23,7 @@ from workflows.core import (
     SetTimer,
     TimerFired,
 )
+from workflows.states import State
 
 REVIEW_TIMERS = ("reminder", "escalation")
 
@@ -133,8 +134,8 @@ def on_review_timer(
     case: CaseView,
     event: TimerFired,
     ctx: Context,
-    closed_states: frozenset[str],
-    waiting_state: str,
+    closed_states: frozenset[State],
+    waiting_state: State,
     summarize: Callable[[CaseView, Context], Mapping[str, Any]],
     *,
     reminder: str,
@@ -279,7 +280,7 @@ def help_reply(
     case: CaseView,
     event: ReviewerReply,
     ctx: Context,
-    closed_states: frozenset[str],
+    closed_states: frozenset[State],
     problem: str | None,
     log: list[LogLine],
     **context: Any,
@@ -297,7 +298,7 @@ def already_decided_reply(
     case: CaseView,
     event: ReviewerReply,
     ctx: Context,
-    closed_states: frozenset[str],
+    closed_states: frozenset[State],
     reason: str,
     log: list[LogLine],
     **context: Any,
@@ -311,8 +312,8 @@ def already_decided_reply(
 
 def settled(
     case: CaseView,
-    state: str,
-    closed_states: frozenset[str],
+    state: State,
+    closed_states: frozenset[State],
     event: ReviewerReply,
     *,
     data: Mapping[str, Any],

@@ -48,13 +48,8 @@ from workflows.reviewing import (
     notify_round,
     on_review_timer,
 )
-from workflows.states import (
-    APPROVED,
-    INCOMPLETE,
-    NEEDS_INFO,
-    UNDER_REVIEW,
-)
 from workflows.states import SUBSCRIPTION_CLOSED as CLOSED_STATES
+from workflows.states import CaseKind, State, SubscriptionState
 from workflows.subscription_people import (
     errors_by_row,
     people_from_rows,
@@ -73,7 +68,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
     """A new case from a mail with an annex (`event.annex` parsed) or asking for access
     without one (`event.annex is None`)."""
-    case = new_case(event, ref, "subscription", ctx.now)
+    case = new_case(event, ref, CaseKind.SUBSCRIPTION, ctx.now)
     data: dict[str, Any] = {
         "round": 0,
         "tables": 0,
@@ -98,7 +93,7 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
     if isinstance(event, TimerFired):
         return _on_timer(case, event, ctx)
     if isinstance(event, AccountsProvisioned):
-        if case.state != APPROVED:
+        if case.state != SubscriptionState.APPROVED:
             return ignored(case, CLOSED_STATES, "accounts_provisioned_ignored", state=case.state)
         state, data, effects, log = invitations.on_provisioned(case, event, ctx)
         return finish(case, state, CLOSED_STATES, data=data, effects=effects, log=log)
@@ -122,12 +117,13 @@ def _on_table(case: CaseView, event: MailReceived, ctx: Context, data: dict[str,
     data["tables"] = int(data.get("tables", 0)) + 1
     if not table_is_usable(event.annex):
         return _table_refused(case, event, ctx, data)
-    stage = {
-        "new": "new",
-        INCOMPLETE: "resumed",
-        NEEDS_INFO: "reply",
-        UNDER_REVIEW: "updated",
-    }.get(case.state, "renewed")
+    stages: dict[State, str] = {
+        SubscriptionState.NEW: "new",
+        SubscriptionState.INCOMPLETE: "resumed",
+        SubscriptionState.NEEDS_INFO: "reply",
+        SubscriptionState.UNDER_REVIEW: "updated",
+    }
+    stage = stages.get(case.state, "renewed")
     if data.get("decision"):
         data.setdefault("history", []).append(data["decision"])
         data["decision"] = None
@@ -149,7 +145,7 @@ def _table_refused(
     if not general and not errors:
         general = "Le tableau ne contient aucune personne à inscrire."
     # A faulty new table never replaces one already under review.
-    keeps_previous = case.state not in ("new", INCOMPLETE)
+    keeps_previous = case.state not in (SubscriptionState.NEW, SubscriptionState.INCOMPLETE)
     context = {
         "filename": event.annex_filename,
         "error": general,
@@ -167,9 +163,9 @@ def _table_refused(
         auto=True,
     )
     log = [LogLine("annex_invalid", {"errors": len(errors) or 1, "general": bool(general)})]
-    if case.state == "new":
-        log.insert(0, _opened_line(state=INCOMPLETE))
-    state = case.state if keeps_previous else INCOMPLETE
+    if case.state == SubscriptionState.NEW:
+        log.insert(0, _opened_line(state=SubscriptionState.INCOMPLETE))
+    state = case.state if keeps_previous else SubscriptionState.INCOMPLETE
     return finish(case, state, CLOSED_STATES, data=data, effects=[mail], log=log)
 
 
@@ -195,8 +191,10 @@ def _ask_for_table(
     )
     log = [LogLine("subscription_intent", {"again": again, "template": bool(attachments)})]
     if not again:
-        log.insert(0, _opened_line(state=INCOMPLETE, reason="intent"))
-    return finish(case, INCOMPLETE, CLOSED_STATES, data=data, effects=[mail], log=log)
+        log.insert(0, _opened_line(state=SubscriptionState.INCOMPLETE, reason="intent"))
+    return finish(
+        case, SubscriptionState.INCOMPLETE, CLOSED_STATES, data=data, effects=[mail], log=log
+    )
 
 
 def _opened_line(**fields: Any) -> LogLine:
@@ -231,13 +229,13 @@ def _send_for_review(
     )
     effects: list[Effect] = [ack, *notified]
     if stage == "new":
-        first = _opened_line(state=UNDER_REVIEW, group=group, people=len(people))
+        first = _opened_line(state=SubscriptionState.UNDER_REVIEW, group=group, people=len(people))
     else:
         first = LogLine("review_resumed", {"stage": stage, "people": len(people)})
     log = [first, sent_line]
     return finish(
         case,
-        UNDER_REVIEW,
+        SubscriptionState.UNDER_REVIEW,
         CLOSED_STATES,
         data=data,
         effects=effects,
@@ -272,10 +270,10 @@ def _notify_context(
 
 def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decision:
     data = data_after_mail(case, event)
-    if event.annex is not None and case.state != APPROVED:
+    if event.annex is not None and case.state != SubscriptionState.APPROVED:
         return _on_table(case, event, ctx, data)
     text = event.new_text.strip()
-    if case.state == INCOMPLETE:
+    if case.state == SubscriptionState.INCOMPLETE:
         if text:
             add_note(data, ctx, text)
         return _ask_for_table(case, event, ctx, data, again=True)
@@ -288,7 +286,7 @@ def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Dec
             log=[LogLine("requester_mail_empty", {"from": event.sender})],
         )
     add_note(data, ctx, text)
-    if case.state == NEEDS_INFO:
+    if case.state == SubscriptionState.NEEDS_INFO:
         return _send_for_review(case, event, ctx, data, "reply")
     return _forward_note(case, event, ctx, data, text)
 
@@ -323,7 +321,7 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
             event,
             ctx,
             CLOSED_STATES,
-            UNDER_REVIEW,
+            SubscriptionState.UNDER_REVIEW,
             _review_summary,
             reminder="subscription_reminder",
             escalation="subscription_escalation",

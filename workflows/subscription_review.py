@@ -19,18 +19,9 @@ from workflows.core import (
     SendMail,
 )
 from workflows.reviewing import already_decided_reply, confirmation, help_reply, settled
-from workflows.states import (
-    APPROVED,
-    NEEDS_INFO,
-    REFUSED,
-    UNDER_REVIEW,
-)
-from workflows.states import (
-    SUBSCRIPTION_CLOSED as CLOSED_STATES,
-)
-from workflows.states import (
-    SUBSCRIPTION_DECIDED as DECIDED_STATES,
-)
+from workflows.states import SUBSCRIPTION_CLOSED as CLOSED_STATES
+from workflows.states import SUBSCRIPTION_DECIDED as DECIDED_STATES
+from workflows.states import SubscriptionState
 from workflows.subscription_people import person_request, person_view
 from workflows.text.directives import HELP_TEXT_SUBSCRIPTION
 
@@ -45,7 +36,7 @@ def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
         return _help(case, event, ctx, None, log)
     if case.state in DECIDED_STATES:
         return _already_decided(case, event, ctx, log)
-    if case.state != UNDER_REVIEW and case.state != NEEDS_INFO:
+    if case.state != SubscriptionState.UNDER_REVIEW and case.state != SubscriptionState.NEEDS_INFO:
         return _help(case, event, ctx, "nothing_to_decide", log)
     assert command is not None
     data = mutable_data(case)
@@ -108,7 +99,13 @@ def _approve(
     )
     log.append(LogLine("accounts_requested", {"people": len(approved_people)}))
     return settled(
-        case, APPROVED, CLOSED_STATES, event, data=data, effects=[provision, confirmed], log=log
+        case,
+        SubscriptionState.APPROVED,
+        CLOSED_STATES,
+        event,
+        data=data,
+        effects=[provision, confirmed],
+        log=log,
     )
 
 
@@ -132,7 +129,13 @@ def _refuse(
     confirmed = _confirmation(case, event, ctx, "refuse", reason=reason, refused=people)
     log.append(LogLine("subscription_refused", {"people": len(people)}))
     return settled(
-        case, REFUSED, CLOSED_STATES, event, data=data, effects=[mail, confirmed], log=log
+        case,
+        SubscriptionState.REFUSED,
+        CLOSED_STATES,
+        event,
+        data=data,
+        effects=[mail, confirmed],
+        log=log,
     )
 
 
@@ -156,7 +159,13 @@ def _ask_requester(
     confirmed = _confirmation(case, event, ctx, "needs_info", text=text)
     log.append(LogLine("info_requested", {"by": event.reviewer}))
     return settled(
-        case, NEEDS_INFO, CLOSED_STATES, event, data=data, effects=[mail, confirmed], log=log
+        case,
+        SubscriptionState.NEEDS_INFO,
+        CLOSED_STATES,
+        event,
+        data=data,
+        effects=[mail, confirmed],
+        log=log,
     )
 
 

@@ -24,6 +24,7 @@ from workflows.core import (
     SetTimer,
     Withdraw,
 )
+from workflows.states import CaseKind, state_of
 
 PREFIXES = {"question": "Q", "subscription": "ABO"}
 
@@ -56,8 +57,8 @@ def next_ref(session: Session, kind: str, year: int) -> str:
 def view(case: Case) -> CaseView:
     return CaseView(
         ref=case.ref,
-        kind=case.kind,  # type: ignore[arg-type]
-        state=case.state,
+        kind=CaseKind(case.kind),
+        state=state_of(case.kind, case.state),
         requester=case.requester,
         requester_name=case.requester_name,
         subject=case.subject,
