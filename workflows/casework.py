@@ -15,6 +15,7 @@ from workflows.core import (
     CaseView,
     Context,
     Decision,
+    DeliveryFailed,
     Effect,
     LogLine,
     MailReceived,
@@ -169,16 +170,17 @@ def admin_alert(
     )
 
 
-def delivery_failed_effects(
-    ctx: Context, case: CaseView, recipient: str, template: str, reason: str
-) -> tuple[list[Effect], LogLine]:
+def delivery_failed(ctx: Context, case: CaseView, event: DeliveryFailed) -> Decision:
+    """The log line of a failed mail, and the admins' alert unless it is a QUIET_FAILURES one
+    (the case itself is left to the workflow: `Decision.then` this after its own)."""
+    recipient, template, reason = event.recipient, event.template, event.reason
     effects: list[Effect] = []
     if template not in QUIET_FAILURES:
         alert = admin_alert(ctx, case, recipient, template, reason)
         if alert is not None:
             effects.append(alert)
     log = LogLine("delivery_failed", {"to": recipient, "template": template, "reason": reason})
-    return effects, log
+    return Decision(effects=tuple(effects), log=(log,))
 
 
 def finish(

@@ -8,7 +8,7 @@ transaction: case changes, outbox mails, timers and log lines together.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -278,3 +278,10 @@ class Decision:
     effects: tuple[Effect, ...] = ()
     log: tuple[LogLine, ...] = ()
     closed: bool = False
+
+    def then(self, more: Decision) -> Decision:
+        """This decision followed by `more`, a decision that only adds effects and log lines
+        (it changes nothing of the case: no state, data or updates)."""
+        if more.state is not None or more.data is not None or more.updates:
+            raise ValueError("a decision that changes the case cannot follow another one")
+        return replace(self, effects=self.effects + more.effects, log=self.log + more.log)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from workflows.casework import (
+    finish,
     iso,
     mutable_data,
     requester_mail,
@@ -24,18 +25,18 @@ from workflows.core import (
     CaseView,
     Context,
     Credential,
+    Decision,
     Effect,
     LogLine,
     SendMail,
     SetTimer,
     TimerFired,
 )
-from workflows.states import State, SubscriptionState
+from workflows.states import SUBSCRIPTION_CLOSED, State, SubscriptionState
 
 REMINDER = "invitation_reminder"
 EXPIRY = "invitation_expiry"
 TEMPLATES = frozenset({"invitation", "invitation_new_spaces", "invitation_reminder"})
-Outcome = tuple[State, dict[str, Any], list[Effect], list[LogLine]]
 
 
 def portal_links(ctx: Context) -> dict[str, str]:
@@ -66,7 +67,7 @@ def _person_name(person: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> Outcome:
+def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> Decision:
     data = mutable_data(case)
     round_number = int(data.get("round", 0))
     people = {str(p["email"]): p for p in data.get("people", [])}
@@ -133,9 +134,9 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
     )
     if not invited:
         log.append(LogLine("case_closed", {"reason": "no_invitation_pending"}))
-        return SubscriptionState.CLOSED, data, effects, log
+        return _decision(case, SubscriptionState.CLOSED, data, effects, log)
     effects += _invitation_timers(ctx, expires_at)
-    return SubscriptionState.INVITED, data, effects, log
+    return _decision(case, SubscriptionState.INVITED, data, effects, log)
 
 
 def _record(
@@ -177,7 +178,7 @@ def _invitation_timers(ctx: Context, expires_at: datetime) -> list[Effect]:
     return timers
 
 
-def on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Outcome:
+def on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
     data = mutable_data(case)
     records: dict[str, Any] = data.setdefault("invitations", {})
     effects: list[Effect] = []
@@ -201,13 +202,19 @@ def on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Outcome:
             log.append(LogLine("invitation_reminder_sent", {"to": email}))
     pending = [e for e, r in records.items() if r.get("status") == "sent"]
     if pending or case.state != SubscriptionState.INVITED:
-        return case.state, data, effects, log
+        return _decision(case, case.state, data, effects, log)
     counts = {
         status: sum(1 for r in records.values() if r.get("status") == status)
         for status in ("used", "expired", "failed")
     }
     log.append(LogLine("invitations_closed", counts))
-    return SubscriptionState.CLOSED, data, effects, log
+    return _decision(case, SubscriptionState.CLOSED, data, effects, log)
+
+
+def _decision(
+    case: CaseView, state: State, data: dict[str, Any], effects: list[Effect], log: list[LogLine]
+) -> Decision:
+    return finish(case, state, SUBSCRIPTION_CLOSED, data=data, effects=effects, log=log)
 
 
 def mark_failed(data: dict[str, Any], recipient: str, template: str) -> None:

@@ -15,7 +15,7 @@ from workflows import question_review
 from workflows.casework import (
     add_note,
     data_after_mail,
-    delivery_failed_effects,
+    delivery_failed,
     excerpt,
     finish,
     group_for,
@@ -107,10 +107,7 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
     if isinstance(event, TimerFired):
         return _on_timer(case, event, ctx)
     if isinstance(event, DeliveryFailed):
-        effects, line = delivery_failed_effects(
-            ctx, case, event.recipient, event.template, event.reason
-        )
-        return finish(case, case.state, CLOSED_STATES, effects=effects, log=[line])
+        return finish(case, case.state, CLOSED_STATES).then(delivery_failed(ctx, case, event))
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 

@@ -58,19 +58,18 @@ def route(
     round_number = next_round(data)
     data["round_at"] = iso(ctx.now)  # what reminders count from
     context = notify_context(case, ctx, data, group, space, stage, extra or {})
-    notified, sent_line = notify_round(
+    notified = notify_round(
         ctx, "question_notify", group, context, round_number, stage, tuple(attachments)
     )
-    log.append(sent_line)
     return finish(
         case,
         QuestionState.OPEN,
         CLOSED_STATES,
         data=data,
-        effects=[*effects, *notified],
+        effects=effects,
         log=log,
         updates={"group": group, "space": space},
-    )
+    ).then(notified)
 
 
 def notify_context(

@@ -67,16 +67,16 @@ def notify_round(
     round_number: int,
     stage: str,
     attachments: tuple[Attachment, ...] = (),
-) -> tuple[list[Effect], LogLine]:
+) -> Decision:
     """The notifications of round `round_number` to every member of `group`, its reviewer
-    timers, and the log line that says so."""
+    timers, and the log line that says so (to follow the workflow's decision: `then`)."""
     members = group_members(ctx, group)
     effects: list[Effect] = [
         *notify_members(template, members, context, round_number, attachments),
         *review_timers(ctx, round_number),
     ]
     fields = {"group": group, "round": round_number, "members": len(members), "stage": stage}
-    return effects, LogLine("notification_sent", fields)
+    return Decision(effects=tuple(effects), log=(LogLine("notification_sent", fields),))
 
 
 def forward_to_reviewers(

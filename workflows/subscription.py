@@ -15,7 +15,7 @@ from workflows import invitations, subscription_review
 from workflows.casework import (
     add_note,
     data_after_mail,
-    delivery_failed_effects,
+    delivery_failed,
     event_key,
     finish,
     group_for,
@@ -34,7 +34,6 @@ from workflows.core import (
     Context,
     Decision,
     DeliveryFailed,
-    Effect,
     Event,
     LogLine,
     MailReceived,
@@ -95,8 +94,7 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
     if isinstance(event, AccountsProvisioned):
         if case.state != SubscriptionState.APPROVED:
             return ignored(case, CLOSED_STATES, "accounts_provisioned_ignored", state=case.state)
-        state, data, effects, log = invitations.on_provisioned(case, event, ctx)
-        return finish(case, state, CLOSED_STATES, data=data, effects=effects, log=log)
+        return invitations.on_provisioned(case, event, ctx)
     if isinstance(event, DeliveryFailed):
         return _on_delivery_failed(case, event, ctx)
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
@@ -224,24 +222,22 @@ def _send_for_review(
         auto=True,
     )
     context = _notify_context(case, data, ctx, stage, people)
-    notified, sent_line = notify_round(
+    notified = notify_round(
         ctx, "subscription_notify", group, context, round_number, stage, attachments
     )
-    effects: list[Effect] = [ack, *notified]
     if stage == "new":
         first = _opened_line(state=SubscriptionState.UNDER_REVIEW, group=group, people=len(people))
     else:
         first = LogLine("review_resumed", {"stage": stage, "people": len(people)})
-    log = [first, sent_line]
     return finish(
         case,
         SubscriptionState.UNDER_REVIEW,
         CLOSED_STATES,
         data=data,
-        effects=effects,
-        log=log,
+        effects=[ack],
+        log=[first],
         updates={"group": group},
-    )
+    ).then(notified)
 
 
 def _notify_context(
@@ -327,8 +323,7 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
             escalation="subscription_escalation",
         )
     if event.kind in (invitations.REMINDER, invitations.EXPIRY):
-        state, data, effects, log = invitations.on_timer(case, event, ctx)
-        return finish(case, state, CLOSED_STATES, data=data, effects=effects, log=log)
+        return invitations.on_timer(case, event, ctx)
     return ignored(case, CLOSED_STATES, "timer_unknown", kind=event.kind)
 
 
@@ -345,9 +340,6 @@ def _review_summary(case: CaseView, ctx: Context) -> dict[str, Any]:
 
 
 def _on_delivery_failed(case: CaseView, event: DeliveryFailed, ctx: Context) -> Decision:
-    effects, line = delivery_failed_effects(
-        ctx, case, event.recipient, event.template, event.reason
-    )
     data = mutable_data(case)
     invitations.mark_failed(data, event.recipient, event.template)
     data.setdefault("failures", []).append(
@@ -358,4 +350,6 @@ def _on_delivery_failed(case: CaseView, event: DeliveryFailed, ctx: Context) -> 
             "reason": event.reason,
         }
     )
-    return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=[line])
+    return finish(case, case.state, CLOSED_STATES, data=data).then(
+        delivery_failed(ctx, case, event)
+    )
