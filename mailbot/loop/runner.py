@@ -32,7 +32,6 @@ from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import Case, CaseEvent, InboundMessage, OutboxMail
-from workflows import question, subscription
 from workflows.core import (
     AccountsProvisioned,
     Attachment,
@@ -49,6 +48,7 @@ from workflows.core import (
     TimerFired,
     Withdraw,
 )
+from workflows.registry import WORKFLOWS
 from workflows.text.directives import parse_directives
 from workflows.text.reply_text import extract_new_text
 
@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 
 FINAL_FATES = ("processed", "ignored", "quarantined")
 IGNORED_KINDS = ("own_mail", "bounce", "auto_reply")
-WORKFLOWS: dict[str, Any] = {"question": question, "subscription": subscription}
 
 PortalFactory = Callable[[Session], Portal]
 
