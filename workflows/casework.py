@@ -4,11 +4,11 @@ the final `Decision` (what they do with reviewers is in workflows.reviewing)."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from workflows.core import (
     Attachment,
@@ -21,7 +21,10 @@ from workflows.core import (
     MailReceived,
     SendMail,
 )
+from workflows.records import CaseRecord, Note, QuestionRecord, SubscriptionRecord
 from workflows.states import CaseKind, QuestionState, State, SubscriptionState
+
+R = TypeVar("R", SubscriptionRecord, QuestionRecord)
 
 SPACE_LABELS: Mapping[str, str] = {"accueil": "Accueil", "desta": "DESTA", "antai": "ANTAI"}
 # Mails whose failure is only logged: an acknowledgement to an address that bounces says
@@ -72,10 +75,11 @@ def new_case(
     created_at: datetime,
 ) -> CaseView:
     """The case a first mail opens, as `start` sees it before deciding anything."""
+    question = kind == CaseKind.QUESTION
     return CaseView(
         ref=ref,
         kind=kind,
-        state=QuestionState.NEW if kind == CaseKind.QUESTION else SubscriptionState.NEW,
+        state=QuestionState.NEW if question else SubscriptionState.NEW,
         requester=event.sender,
         requester_name=event.sender_name,
         subject=event.subject,
@@ -84,25 +88,33 @@ def new_case(
         space=None,
         origin_message_id=event.message_id,
         created_at=created_at,
+        data=QuestionRecord() if question else SubscriptionRecord(),
     )
 
 
-def mutable_data(case: CaseView) -> dict[str, Any]:
-    return copy.deepcopy(dict(case.data))
+def subscription_record(case: CaseView) -> SubscriptionRecord:
+    """The record of a subscription case."""
+    if not isinstance(case.data, SubscriptionRecord):
+        raise TypeError(f"{case.ref}: not a subscription record: {type(case.data).__name__}")
+    return case.data
 
 
-def data_after_mail(case: CaseView, event: MailReceived) -> dict[str, Any]:
-    """The case data, with the requester's latest message as the one our later mails answer
+def question_record(case: CaseView) -> QuestionRecord:
+    """The record of a question case."""
+    if not isinstance(case.data, QuestionRecord):
+        raise TypeError(f"{case.ref}: not a question record: {type(case.data).__name__}")
+    return case.data
+
+
+def after_mail(data: R, event: MailReceived) -> R:
+    """The record with the requester's latest message as the one our later mails answer
     (see `requester_thread`)."""
-    data = mutable_data(case)
-    if event.message_id:
-        data["last_message_id"] = event.message_id
-    return data
+    return replace(data, last_message_id=event.message_id) if event.message_id else data
 
 
-def add_note(data: dict[str, Any], ctx: Context, text: str) -> None:
-    """Records the requester's words with their time (the `notes` of the case data)."""
-    data.setdefault("notes", []).append({"at": iso(ctx.now), "text": text.strip()})
+def with_note(data: R, ctx: Context, text: str) -> R:
+    """The record with the requester's words and their time added to its `notes`."""
+    return replace(data, notes=(*data.notes, Note(at=iso(ctx.now), text=text.strip())))
 
 
 def group_members(ctx: Context, group: str | None) -> tuple[str, ...]:
@@ -119,11 +131,11 @@ def group_for(ctx: Context, handle: str, fallback: str | None = None) -> str | N
     return None
 
 
-def requester_thread(case: CaseView, data: Mapping[str, Any]) -> dict[str, Any]:
+def requester_thread(case: CaseView, data: CaseRecord) -> dict[str, Any]:
     """`in_reply_to`/`references` that put our mail in the requester's thread (RFC 5322
     §3.6.4): the latest message of theirs we know, after the first one."""
     origin = case.origin_message_id
-    last = data.get("last_message_id") or origin
+    last = data.last_message_id or origin
     refs = tuple(dict.fromkeys(r for r in (origin, last) if r))
     return {"in_reply_to": last, "references": refs}
 
@@ -188,7 +200,7 @@ def finish(
     state: State,
     closed_states: frozenset[State],
     *,
-    data: Mapping[str, Any] | None = None,
+    data: CaseRecord | None = None,
     effects: Sequence[Effect] = (),
     log: Sequence[LogLine] = (),
     updates: Mapping[str, Any] | None = None,
@@ -199,7 +211,7 @@ def finish(
     return Decision(
         state=None if unchanged else state,
         updates=dict(updates or {}),
-        data=dict(data) if data is not None else None,
+        data=data,
         effects=tuple(effects),
         log=tuple(log),
         closed=state in closed_states,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from workflows.records import CaseRecord
 from workflows.states import CaseKind, State
 from workflows.text.triage import TriageResult
 
@@ -44,7 +45,7 @@ class CaseView:
     space: str | None
     origin_message_id: str | None
     created_at: datetime
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: CaseRecord  # a SubscriptionRecord or a QuestionRecord, by `kind`
 
 
 @dataclass(frozen=True)
@@ -269,12 +270,12 @@ class LogLine:
 @dataclass(frozen=True)
 class Decision:
     """The outcome of one event. `state` None: unchanged. `updates`: other case columns to
-    change (`group`, `assignee`, `space`, `requester_name`, `subject`); `data`: the new JSON
-    data of the case when not None (replaces it whole)."""
+    change (`group`, `assignee`, `space`, `requester_name`, `subject`); `data`: the new record
+    of the case when not None (replaces it whole; None: unchanged)."""
 
     state: State | None = None
     updates: Mapping[str, Any] = field(default_factory=dict)
-    data: Mapping[str, Any] | None = None
+    data: CaseRecord | None = None
     effects: tuple[Effect, ...] = ()
     log: tuple[LogLine, ...] = ()
     closed: bool = False

@@ -8,13 +8,12 @@ States (docs/workflows.md draws the transitions):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from workflows import invitations, subscription_review
 from workflows.casework import (
-    add_note,
-    data_after_mail,
+    after_mail,
     delivery_failed,
     event_key,
     finish,
@@ -22,10 +21,11 @@ from workflows.casework import (
     group_members,
     ignored,
     iso,
-    mutable_data,
     new_case,
     reply_thread,
     requester_mail,
+    subscription_record,
+    with_note,
 )
 from workflows.core import (
     AccountsProvisioned,
@@ -40,6 +40,7 @@ from workflows.core import (
     ReviewerReply,
     TimerFired,
 )
+from workflows.records import Failure, SubscriptionRecord
 from workflows.reviewing import (
     REVIEW_TIMERS,
     forward_to_reviewers,
@@ -68,17 +69,7 @@ def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
     """A new case from a mail with an annex (`event.annex` parsed) or asking for access
     without one (`event.annex is None`)."""
     case = new_case(event, ref, CaseKind.SUBSCRIPTION, ctx.now)
-    data: dict[str, Any] = {
-        "round": 0,
-        "tables": 0,
-        "people": [],
-        "notes": [],
-        "info_requests": [],
-        "history": [],
-        "decision": None,
-        "invitations": {},
-        "last_message_id": event.message_id,
-    }
+    data = SubscriptionRecord(last_message_id=event.message_id)
     if event.annex is None:
         return _ask_for_table(case, event, ctx, data, again=False)
     return _on_table(case, event, ctx, data)
@@ -110,9 +101,11 @@ def _annex_attachment(event: MailReceived) -> tuple[Attachment, ...]:
     return event.attachments[:1] if len(event.attachments) == 1 else ()
 
 
-def _on_table(case: CaseView, event: MailReceived, ctx: Context, data: dict[str, Any]) -> Decision:
+def _on_table(
+    case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord
+) -> Decision:
     assert event.annex is not None
-    data["tables"] = int(data.get("tables", 0)) + 1
+    data = replace(data, tables=data.tables + 1)
     if not table_is_usable(event.annex):
         return _table_refused(case, event, ctx, data)
     stages: dict[State, str] = {
@@ -122,20 +115,22 @@ def _on_table(case: CaseView, event: MailReceived, ctx: Context, data: dict[str,
         SubscriptionState.UNDER_REVIEW: "updated",
     }
     stage = stages.get(case.state, "renewed")
-    if data.get("decision"):
-        data.setdefault("history", []).append(data["decision"])
-        data["decision"] = None
-    data["people"] = people_from_rows(event.annex.get("rows") or [])
-    data["annex_filename"] = event.annex_filename
-    data["warnings"] = list(event.annex.get("warnings") or [])
-    data["table_received_at"] = iso(ctx.now)
+    if data.decision:
+        data = replace(data, history=(*data.history, data.decision), decision=None)
+    data = replace(
+        data,
+        people=people_from_rows(event.annex.get("rows") or []),
+        annex_filename=event.annex_filename,
+        warnings=tuple(str(w) for w in event.annex.get("warnings") or []),
+        table_received_at=iso(ctx.now),
+    )
     if event.new_text.strip() and stage != "new":
-        add_note(data, ctx, event.new_text)
+        data = with_note(data, ctx, event.new_text)
     return _send_for_review(case, event, ctx, data, stage, _annex_attachment(event))
 
 
 def _table_refused(
-    case: CaseView, event: MailReceived, ctx: Context, data: dict[str, Any]
+    case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord
 ) -> Decision:
     assert event.annex is not None
     errors = list(event.annex.get("errors") or [])
@@ -156,7 +151,7 @@ def _table_refused(
         case,
         "subscription_invalid",
         context,
-        key=event_key("invalid", event.message_id, data["tables"]),
+        key=event_key("invalid", event.message_id, data.tables),
         thread=reply_thread(event.message_id, event.references),
         auto=True,
     )
@@ -168,7 +163,7 @@ def _table_refused(
 
 
 def _ask_for_table(
-    case: CaseView, event: MailReceived, ctx: Context, data: dict[str, Any], *, again: bool
+    case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord, *, again: bool
 ) -> Decision:
     attachments: tuple[Attachment, ...] = ()
     if ctx.blank_annex:
@@ -182,7 +177,7 @@ def _ask_for_table(
         case,
         "subscription_intent",
         context,
-        key=event_key("intent", event.message_id, len(data.get("notes", []))),
+        key=event_key("intent", event.message_id, len(data.notes)),
         thread=reply_thread(event.message_id, event.references),
         auto=True,
         attachments=attachments,
@@ -206,13 +201,14 @@ def _send_for_review(
     case: CaseView,
     event: MailReceived,
     ctx: Context,
-    data: dict[str, Any],
+    data: SubscriptionRecord,
     stage: str,
     attachments: tuple[Attachment, ...] = (),
 ) -> Decision:
-    round_number = next_round(data)
+    data = next_round(data)
+    round_number = data.round
     group = group_for(ctx, "subscription")
-    people = [person_view(p, ctx) for p in data["people"]]
+    people = [person_view(p, ctx) for p in data.people]
     ack = requester_mail(
         case,
         "subscription_ack",
@@ -242,36 +238,36 @@ def _send_for_review(
 
 def _notify_context(
     case: CaseView,
-    data: Mapping[str, Any],
+    data: SubscriptionRecord,
     ctx: Context,
     stage: str,
     people: list[dict[str, Any]],
 ) -> dict[str, Any]:
     return {
         "stage": stage,
-        "round": data.get("round", 1),
+        "round": data.round,
         "requester": case.requester,
         "requester_name": case.requester_name,
         "subject": case.subject,
         "people": people,
         "notable_count": sum(1 for p in people if p["notable"]),
-        "warnings": list(data.get("warnings") or []),
-        "filename": data.get("annex_filename"),
-        "notes": list(data.get("notes") or []),
-        "info_requests": list(data.get("info_requests") or []),
+        "warnings": list(data.warnings),
+        "filename": data.annex_filename,
+        "notes": [n.to_json() for n in data.notes],
+        "info_requests": [r.to_json() for r in data.info_requests],
         "reminder_due": iso(ctx.add_business_days(ctx.now, ctx.reviewer_reminder_business_days)),
         "help_text": HELP_TEXT_SUBSCRIPTION,
     }
 
 
 def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decision:
-    data = data_after_mail(case, event)
+    data = after_mail(subscription_record(case), event)
     if event.annex is not None and case.state != SubscriptionState.APPROVED:
         return _on_table(case, event, ctx, data)
     text = event.new_text.strip()
     if case.state == SubscriptionState.INCOMPLETE:
         if text:
-            add_note(data, ctx, text)
+            data = with_note(data, ctx, text)
         return _ask_for_table(case, event, ctx, data, again=True)
     if not text:
         return finish(
@@ -281,14 +277,14 @@ def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Dec
             data=data,
             log=[LogLine("requester_mail_empty", {"from": event.sender})],
         )
-    add_note(data, ctx, text)
+    data = with_note(data, ctx, text)
     if case.state == SubscriptionState.NEEDS_INFO:
         return _send_for_review(case, event, ctx, data, "reply")
     return _forward_note(case, event, ctx, data, text)
 
 
 def _forward_note(
-    case: CaseView, event: MailReceived, ctx: Context, data: dict[str, Any], text: str
+    case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord, text: str
 ) -> Decision:
     """Anything else the requester writes reaches the reviewers (nothing is decided)."""
     members = group_members(ctx, case.group or group_for(ctx, "subscription"))
@@ -297,11 +293,17 @@ def _forward_note(
         "requester_name": case.requester_name,
         "text": text,
         "state": case.state,
-        "people": [person_view(p, ctx) for p in data.get("people", [])],
+        "people": [person_view(p, ctx) for p in data.people],
         "attachments": [a.filename for a in event.attachments],
     }
     effects = forward_to_reviewers(
-        "subscription_requester_note", members, context, data, event, "note", len(data["notes"])
+        "subscription_requester_note",
+        members,
+        context,
+        data.round,
+        event,
+        "note",
+        len(data.notes),
     )
     log = [LogLine("requester_note", {"forwarded_to": len(members), "state": case.state})]
     return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=log)
@@ -328,28 +330,24 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
 
 
 def _review_summary(case: CaseView, ctx: Context) -> dict[str, Any]:
-    people = case.data.get("people", [])
+    data = subscription_record(case)
+    people = data.people
     return {
         "requester": case.requester,
         "requester_name": case.requester_name,
         "subject": case.subject,
-        "received_at": case.data.get("table_received_at") or iso(case.created_at),
+        "received_at": data.table_received_at or iso(case.created_at),
         "people_count": len(people),
         "people": [person_view(p, ctx) for p in people],
     }
 
 
 def _on_delivery_failed(case: CaseView, event: DeliveryFailed, ctx: Context) -> Decision:
-    data = mutable_data(case)
-    invitations.mark_failed(data, event.recipient, event.template)
-    data.setdefault("failures", []).append(
-        {
-            "at": iso(ctx.now),
-            "to": event.recipient,
-            "template": event.template,
-            "reason": event.reason,
-        }
+    data = invitations.mark_failed(subscription_record(case), event.recipient, event.template)
+    failure = Failure(
+        at=iso(ctx.now), to=event.recipient, template=event.template, reason=event.reason
     )
+    data = replace(data, failures=(*data.failures, failure))
     return finish(case, case.state, CLOSED_STATES, data=data).then(
         delivery_failed(ctx, case, event)
     )

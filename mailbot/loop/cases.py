@@ -24,6 +24,7 @@ from workflows.core import (
     SetTimer,
     Withdraw,
 )
+from workflows.records import record_from_json
 from workflows.states import CaseKind, state_of
 
 PREFIXES = {"question": "Q", "subscription": "ABO"}
@@ -67,7 +68,7 @@ def view(case: Case) -> CaseView:
         space=case.space,
         origin_message_id=case.origin_message_id,
         created_at=case.created_at,
-        data=dict(case.data or {}),
+        data=record_from_json(case.kind, case.data),
     )
 
 
@@ -111,7 +112,7 @@ def apply_decision(
             raise ValueError(f"a decision may not update {key!r}")
         setattr(case, key, value)
     if decision.data is not None:
-        case.data = dict(decision.data)
+        case.data = decision.data.to_json()
     if decision.closed and case.closed_at is None:
         case.closed_at = now
     elif not decision.closed and case.closed_at is not None and decision.state is not None:

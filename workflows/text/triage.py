@@ -9,10 +9,10 @@ terms are folded to lower-case ASCII letters and digits separated by single spac
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from workflows.text.fold import fold_words
 
@@ -52,6 +52,29 @@ class TriageResult:
             "out_of_scope": self.out_of_scope,
             "out_of_scope_terms": list(self.out_of_scope_terms),
         }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> TriageResult:
+        """The result `as_data` wrote (any missing or odd part left empty)."""
+        scores = data.get("scores")
+        matched = data.get("matched")
+        terms = data.get("out_of_scope_terms")
+        space = data.get("space")
+        return cls(
+            space=None if space is None else str(space),
+            scores={
+                str(k): float(v)
+                for k, v in (scores.items() if isinstance(scores, Mapping) else ())
+                if isinstance(v, int | float)
+            },
+            matched={
+                str(k): [str(t) for t in v]
+                for k, v in (matched.items() if isinstance(matched, Mapping) else ())
+                if isinstance(v, list)
+            },
+            out_of_scope=bool(data.get("out_of_scope")),
+            out_of_scope_terms=[str(t) for t in terms] if isinstance(terms, list) else [],
+        )
 
 
 @lru_cache(maxsize=1024)
