@@ -15,17 +15,17 @@ similar answers for a new question.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import Session
 
+from workflows.text.fold import fold
+
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 24
 _TERM = re.compile(r"[a-z0-9]+")
-_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "’": "'"})
 # Small French stop-word list for the SQLite engine (PostgreSQL's `french` has its own).
 _STOP_WORDS = frozenset(
     "a au aux avec ce ces comment d dans de des du elle en est et il ils je l la le les leur "
@@ -33,12 +33,6 @@ _STOP_WORDS = frozenset(
     "quelle quels qui s sa se ses son sont sur t ta te tes toi ton tu un une vos votre vous y "
     "c cela ca cette cet".split()
 )
-
-
-def fold(value: str) -> str:
-    """Lower-case, ligatures spelled out, diacritics removed: « Réglementation » → reglementation."""
-    decomposed = unicodedata.normalize("NFKD", value.lower().translate(_LIGATURES))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def query_terms(query: str) -> list[str]:

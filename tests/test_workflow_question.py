@@ -17,6 +17,7 @@ from workflows_support import (
     mail_keys,
     opened,
     play,
+    question_data,
     reply,
     sent,
     similar,
@@ -36,6 +37,7 @@ from workflows.core import (
     SetTimer,
     TimerFired,
 )
+from workflows.records import Publication
 from workflows.text.directives import ReviewerCommand
 from workflows.text.privacy import NAME_MASK, PHONE_MASK
 from workflows.text.triage import TriageResult, triage
@@ -191,7 +193,7 @@ def test_answer_is_published_then_mailed_in_the_asker_thread() -> None:
     assert decision.state == "publishing"
     (publish,) = effects_of(decision, Publish)
     assert publish.space == "desta"
-    assert publish.question == case.data["published_question"]
+    assert publish.question == question_data(case.data).published_question
     assert publish.answer == "Elle sera publiée en décembre dans l'espace DESTA."
     assert CancelTimers(("reminder", "escalation")) in decision.effects
     assert not sent(decision)
@@ -205,11 +207,11 @@ def test_answer_is_published_then_mailed_in_the_asker_thread() -> None:
     (confirmation,) = sent(done, "review_confirmation")
     assert confirmation.to == (DESTA,) and confirmation.context["url"] == PUBLIC_URL
     assert confirmation.in_reply_to == "<r1@x>"
-    assert done.data is not None
-    assert done.data["publications"] == [
-        {"space": "desta", "version": 1, "url": PUBLIC_URL, "at": NOW.isoformat(), "by": DESTA}
-    ]
-    assert done.data["answered_by"] == DESTA
+    data = question_data(done.data)
+    assert data.publications == (
+        Publication(space="desta", version=1, url=PUBLIC_URL, at=NOW.isoformat(), by=DESTA),
+    )
+    assert data.answered_by == DESTA and data.pending is None
     assert ("answer_published", {"space": "desta", "version": 1, "url": PUBLIC_URL}) in [
         (x.event, x.fields) for x in done.log
     ]
@@ -242,7 +244,7 @@ def test_do_not_publish_mails_the_answer_only() -> None:
     (to_asker,) = sent(decision, "question_answer")
     assert to_asker.context["published"] is False and to_asker.context["url"] is None
     assert sent(decision, "review_confirmation")[0].context["action"] == "not_published"
-    assert decision.data is not None and decision.data["outcome"] == "not_published"
+    assert question_data(decision.data).outcome == "not_published"
 
 
 @pytest.mark.parametrize(
@@ -350,7 +352,7 @@ def test_follow_up_after_the_answer_reopens_to_the_same_group() -> None:
     done = question.decide(case, Published(PUBLIC_URL, 2), ctx())
     (to_asker,) = sent(done, "question_answer")
     assert to_asker.key == "answer:2" and to_asker.in_reply_to == "<q2@x>"
-    assert done.data is not None and [p["version"] for p in done.data["publications"]] == [1, 2]
+    assert [p.version for p in question_data(done.data).publications] == [1, 2]
 
 
 def test_thanks_after_the_answer_does_not_reopen() -> None:
@@ -424,6 +426,7 @@ def test_keys_are_unique_over_a_whole_case() -> None:
 
 def test_triage_result_is_kept_in_the_case() -> None:
     case, _ = ask()
-    assert case.data["triage"]["space"] == "desta"
+    triage = question_data(case.data).triage
+    assert triage is not None and triage.space == "desta"
     assert isinstance(replace(TriageResult(space=None), space="x"), TriageResult)
     assert isinstance(mail(), MailReceived)

@@ -28,6 +28,7 @@ from workflows_support import (
     reply,
     row,
     sent,
+    subscription_data,
     table_mail,
 )
 
@@ -197,9 +198,7 @@ def test_requester_text_under_review_is_forwarded_to_the_reviewers() -> None:
     assert decision.state is None
     forwarded = sent(decision, "subscription_requester_note")
     assert [m.reviewer for m in forwarded] == list(REVIEWERS)
-    assert decision.data is not None and decision.data["notes"][-1]["text"].startswith(
-        "Une précision"
-    )
+    assert subscription_data(decision.data).notes[-1].text.startswith("Une précision")
 
 
 def test_faulty_new_table_under_review_keeps_the_previous_one() -> None:
@@ -211,7 +210,7 @@ def test_faulty_new_table_under_review_keeps_the_previous_one() -> None:
     decision = subscription.decide(case, bad, ctx())
     assert decision.state is None
     assert sent(decision)[0].context["previous_table_kept"] is True
-    assert decision.data is not None and len(decision.data["people"]) == 2
+    assert len(subscription_data(decision.data).people) == 2
 
 
 # --------------------------------------------------------------------------- reviewer commands
@@ -312,7 +311,8 @@ def test_refuse_with_a_reason_closes_and_tells_the_requester() -> None:
     assert refusal.in_reply_to == "<m1@ville-exemple.fr>"
     assert sent(decision, "review_confirmation")[0].context["action"] == "refuse"
     assert CancelTimers(("reminder", "escalation")) in decision.effects
-    assert decision.data is not None and decision.data["decision"]["verb"] == "REFUSER"
+    review = subscription_data(decision.data).decision
+    assert review is not None and review.verb == "REFUSER"
 
 
 def test_refuse_without_a_reason_asks_for_one() -> None:
@@ -346,7 +346,7 @@ def test_complete_then_a_new_table_replaces_the_people() -> None:
     case = apply(case, subscription.decide(case, reply(command=command), ctx()))
     decision = subscription.decide(case, table_mail(3, message_id="<m2@x>"), ctx())
     assert decision.state == "under_review"
-    assert decision.data is not None and len(decision.data["people"]) == 3
+    assert len(subscription_data(decision.data).people) == 3
 
 
 @pytest.mark.parametrize(
@@ -450,8 +450,8 @@ def test_invitation_reminder_goes_to_people_who_have_not_logged_in() -> None:
     assert reminder.template == "invitation_reminder"
     assert reminder.to == ("personne1@ville-exemple.fr",)
     assert "password" not in reminder.context
-    assert decision.data is not None
-    assert decision.data["invitations"]["personne2@ville-exemple.fr"]["status"] == "used"
+    invitations = subscription_data(decision.data).invitations
+    assert invitations["personne2@ville-exemple.fr"].status == "used"
     assert decision.state is None
 
 
@@ -461,8 +461,8 @@ def test_invitation_expiry_closes_the_case() -> None:
         case, TimerFired("invitation_expiry"), ctx(now=NOW + timedelta(days=30))
     )
     assert decision.state == "closed" and decision.closed is True
-    assert decision.data is not None
-    assert {r["status"] for r in decision.data["invitations"].values()} == {"expired"}
+    invitations = subscription_data(decision.data).invitations
+    assert {r.status for r in invitations.values()} == {"expired"}
     assert decision.log[-1].event == "invitations_closed"
 
 
@@ -487,8 +487,11 @@ def test_failed_invitation_alerts_the_admins() -> None:
     assert alert.template == "delivery_failed_alert" and alert.to == ADMINS
     assert alert.context["recipient"] == "personne1@ville-exemple.fr"
     assert alert.context["template"] == "invitation"
-    assert decision.data is not None
-    assert decision.data["invitations"]["personne1@ville-exemple.fr"]["status"] == "failed"
+    data = subscription_data(decision.data)
+    assert data.invitations["personne1@ville-exemple.fr"].status == "failed"
+    assert [(f.to, f.template) for f in data.failures] == [
+        ("personne1@ville-exemple.fr", "invitation")
+    ]
     assert log_events(decision) == ["delivery_failed"]
 
 

@@ -3,6 +3,7 @@ reviewer replies, and `apply` that plays the runner's part (a decision applied t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,6 +24,7 @@ from workflows.core import (
     SendMail,
     SimilarAnswer,
 )
+from workflows.records import CaseRecord, QuestionRecord, SubscriptionRecord
 from workflows.text.directives import ReviewerCommand
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -193,17 +195,37 @@ def similar(n: int) -> tuple[SimilarAnswer, ...]:
 def opened(decision: Decision, event: MailReceived, ref: str, kind: str) -> CaseView:
     """The case the runner creates from a `start` decision."""
     base = new_case(event, ref, kind, NOW)  # type: ignore[arg-type]
-    changes = {"state": decision.state or "new", "data": dict(decision.data or {})}
+    changes = {"state": decision.state or base.state, "data": stored(decision.data or base.data)}
     return replace(base, **{**changes, **decision.updates})
 
 
+def question_data(record: CaseRecord | None) -> QuestionRecord:
+    """`record` (a case's or a decision's data), which must be a question's."""
+    assert isinstance(record, QuestionRecord), record
+    return record
+
+
+def subscription_data(record: CaseRecord | None) -> SubscriptionRecord:
+    """`record` (a case's or a decision's data), which must be a subscription's."""
+    assert isinstance(record, SubscriptionRecord), record
+    return record
+
+
+def stored(record: CaseRecord) -> CaseRecord:
+    """`record` written to the `data` column and read back, as the runner does: the same
+    record again."""
+    again = type(record).from_json(json.loads(json.dumps(record.to_json())))
+    assert again == record
+    return again
+
+
 def apply(case: CaseView, decision: Decision) -> CaseView:
-    """What the runner does with a decision to the case columns."""
+    """What the runner does with a decision to the case columns (the record through JSON)."""
     changes: dict[str, Any] = dict(decision.updates)
     if decision.state is not None:
         changes["state"] = decision.state
     if decision.data is not None:
-        changes["data"] = dict(decision.data)
+        changes["data"] = stored(decision.data)
     return replace(case, **changes)
 
 

@@ -31,7 +31,7 @@ _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "diman
 
 @lru_cache(maxsize=64)
 def _holidays_of(year: int) -> frozenset[date]:
-    return frozenset(holidays.France(years=year).keys())
+    return frozenset(holidays.country_holidays("FR", years=year).keys())
 
 
 def is_business_day(day: date) -> bool:

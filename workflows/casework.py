@@ -4,11 +4,11 @@ the final `Decision` (what they do with reviewers is in workflows.reviewing)."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, TypeVar
 
 from workflows.core import (
     Attachment,
@@ -21,6 +21,10 @@ from workflows.core import (
     MailReceived,
     SendMail,
 )
+from workflows.records import CaseRecord, Note, QuestionRecord, SubscriptionRecord
+from workflows.states import CaseKind, QuestionState, State, SubscriptionState
+
+R = TypeVar("R", SubscriptionRecord, QuestionRecord)
 
 SPACE_LABELS: Mapping[str, str] = {"accueil": "Accueil", "desta": "DESTA", "antai": "ANTAI"}
 # Mails whose failure is only logged: an acknowledgement to an address that bounces says
@@ -67,14 +71,15 @@ def event_key(prefix: str, message_id: str | None, fallback: object) -> str:
 def new_case(
     event: MailReceived,
     ref: str,
-    kind: Literal["question", "subscription"],
+    kind: CaseKind,
     created_at: datetime,
 ) -> CaseView:
     """The case a first mail opens, as `start` sees it before deciding anything."""
+    question = kind == CaseKind.QUESTION
     return CaseView(
         ref=ref,
         kind=kind,
-        state="new",
+        state=QuestionState.NEW if question else SubscriptionState.NEW,
         requester=event.sender,
         requester_name=event.sender_name,
         subject=event.subject,
@@ -83,25 +88,33 @@ def new_case(
         space=None,
         origin_message_id=event.message_id,
         created_at=created_at,
+        data=QuestionRecord() if question else SubscriptionRecord(),
     )
 
 
-def mutable_data(case: CaseView) -> dict[str, Any]:
-    return copy.deepcopy(dict(case.data))
+def subscription_record(case: CaseView) -> SubscriptionRecord:
+    """The record of a subscription case."""
+    if not isinstance(case.data, SubscriptionRecord):
+        raise TypeError(f"{case.ref}: not a subscription record: {type(case.data).__name__}")
+    return case.data
 
 
-def data_after_mail(case: CaseView, event: MailReceived) -> dict[str, Any]:
-    """The case data, with the requester's latest message as the one our later mails answer
+def question_record(case: CaseView) -> QuestionRecord:
+    """The record of a question case."""
+    if not isinstance(case.data, QuestionRecord):
+        raise TypeError(f"{case.ref}: not a question record: {type(case.data).__name__}")
+    return case.data
+
+
+def after_mail(data: R, event: MailReceived) -> R:
+    """The record with the requester's latest message as the one our later mails answer
     (see `requester_thread`)."""
-    data = mutable_data(case)
-    if event.message_id:
-        data["last_message_id"] = event.message_id
-    return data
+    return replace(data, last_message_id=event.message_id) if event.message_id else data
 
 
-def add_note(data: dict[str, Any], ctx: Context, text: str) -> None:
-    """Records the requester's words with their time (the `notes` of the case data)."""
-    data.setdefault("notes", []).append({"at": iso(ctx.now), "text": text.strip()})
+def with_note(data: R, ctx: Context, text: str) -> R:
+    """The record with the requester's words and their time added to its `notes`."""
+    return replace(data, notes=(*data.notes, Note(at=iso(ctx.now), text=text.strip())))
 
 
 def group_members(ctx: Context, group: str | None) -> tuple[str, ...]:
@@ -118,11 +131,11 @@ def group_for(ctx: Context, handle: str, fallback: str | None = None) -> str | N
     return None
 
 
-def requester_thread(case: CaseView, data: Mapping[str, Any]) -> dict[str, Any]:
+def requester_thread(case: CaseView, data: CaseRecord) -> dict[str, Any]:
     """`in_reply_to`/`references` that put our mail in the requester's thread (RFC 5322
     §3.6.4): the latest message of theirs we know, after the first one."""
     origin = case.origin_message_id
-    last = data.get("last_message_id") or origin
+    last = data.last_message_id or origin
     refs = tuple(dict.fromkeys(r for r in (origin, last) if r))
     return {"in_reply_to": last, "references": refs}
 
@@ -168,27 +181,28 @@ def admin_alert(
     )
 
 
-def delivery_failed_effects(
-    ctx: Context, case: CaseView, event: DeliveryFailed
-) -> tuple[list[Effect], LogLine]:
-    """The admins are alerted, except for a bounce of a quiet mail (an acknowledgement to an
-    address that does not exist says nothing they can act on); a refusal by our own relay is
-    always worth telling (it is often our configuration)."""
+def delivery_failed(ctx: Context, case: CaseView, event: DeliveryFailed) -> Decision:
+    """The log line of a failed mail, and the admins' alert, except for a bounce of a quiet
+    mail (an acknowledgement to an address that does not exist says nothing they can act on);
+    a refusal by our own relay is always worth telling (it is often our configuration). The
+    case itself is left to the workflow: `Decision.then` this after its own."""
     effects: list[Effect] = []
     if event.via == "smtp" or event.template not in QUIET_FAILURES:
         alert = admin_alert(ctx, case, event.recipient, event.template, event.reason)
         if alert is not None and event.template != "delivery_failed_alert":
             effects.append(alert)
     fields = {"to": event.recipient, "template": event.template, "reason": event.reason}
-    return effects, LogLine("delivery_failed", {**fields, "via": event.via})
+    return Decision(
+        effects=tuple(effects), log=(LogLine("delivery_failed", {**fields, "via": event.via}),)
+    )
 
 
 def finish(
     case: CaseView | None,
-    state: str,
-    closed_states: frozenset[str],
+    state: State,
+    closed_states: frozenset[State],
     *,
-    data: Mapping[str, Any] | None = None,
+    data: CaseRecord | None = None,
     effects: Sequence[Effect] = (),
     log: Sequence[LogLine] = (),
     updates: Mapping[str, Any] | None = None,
@@ -199,13 +213,13 @@ def finish(
     return Decision(
         state=None if unchanged else state,
         updates=dict(updates or {}),
-        data=dict(data) if data is not None else None,
+        data=data,
         effects=tuple(effects),
         log=tuple(log),
         closed=state in closed_states,
     )
 
 
-def ignored(case: CaseView, closed_states: frozenset[str], name: str, **fields: Any) -> Decision:
+def ignored(case: CaseView, closed_states: frozenset[State], name: str, **fields: Any) -> Decision:
     """Nothing to do: the case stays as it is, with one log line saying why."""
     return finish(case, case.state, closed_states, log=[LogLine(name, fields)])

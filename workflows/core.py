@@ -8,10 +8,15 @@ transaction: case changes, outbox mails, timers and log lines together.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
+from workflows.records import CaseRecord
+from workflows.states import CaseKind, State
+from workflows.text.triage import TriageResult
+
+Verb = Literal["APPROUVER", "REFUSER", "COMPLÉTER", "AIDE"]
 Space = Literal["accueil", "desta", "antai"]
 SPACES: tuple[Space, ...] = ("accueil", "desta", "antai")
 
@@ -30,8 +35,8 @@ class CaseView:
     """A case as the workflow sees it (a snapshot of the `mail_case` row)."""
 
     ref: str
-    kind: Literal["question", "subscription"]
-    state: str
+    kind: CaseKind
+    state: State
     requester: str
     requester_name: str | None
     subject: str
@@ -40,7 +45,7 @@ class CaseView:
     space: str | None
     origin_message_id: str | None
     created_at: datetime
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: CaseRecord  # a SubscriptionRecord or a QuestionRecord, by `kind`
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,24 @@ class MailReceived:
 
 
 @dataclass(frozen=True)
+class ReviewerCommand:
+    """A reviewer's decision on a subscription case (read by `workflows.text.directives`).
+    `people` None means everyone; `text` is the motif of REFUSER or what is missing for
+    COMPLÉTER (newlines kept)."""
+
+    verb: Verb
+    people: tuple[int, ...] | None = None
+    text: str | None = None
+
+    def canonical(self) -> str:
+        if self.verb == "APPROUVER" and self.people:
+            return "APPROUVER: " + ",".join(map(str, self.people))
+        if self.text and self.verb in ("REFUSER", "COMPLÉTER"):
+            return f"{self.verb}: " + " ".join(self.text.split())
+        return self.verb
+
+
+@dataclass(frozen=True)
 class ReviewerReply:
     """An authenticated reply of a reviewer to a notification of the case."""
 
@@ -69,7 +92,7 @@ class ReviewerReply:
     references: tuple[str, ...]
     new_text: str  # directive/command lines removed
     directives: tuple[str, ...]  # canonical directive strings (CONTRACTS.md)
-    command: Any = None  # workflows.text.directives.ReviewerCommand on subscription cases
+    command: ReviewerCommand | None = None  # on subscription cases
     errors: tuple[str, ...] = ()  # French notes of the directive parser, for the reviewer
 
 
@@ -153,9 +176,8 @@ class Context:
     existing_accounts: Mapping[str, ExistingAccount] = field(default_factory=dict)
     open_requests: Mapping[str, str] = field(default_factory=dict)  # email -> other case ref
     similar_answers: tuple[SimilarAnswer, ...] = ()
-    triage: Any = None  # workflows.text.triage.TriageResult for questions
+    triage: TriageResult | None = None  # for questions (None: unclassified)
     blank_annex: bytes | None = None  # the template xlsx, for subscription_intent replies
-    today: Callable[[], date] | None = None
 
 
 # --------------------------------------------------------------------------- outputs
@@ -250,12 +272,19 @@ class LogLine:
 @dataclass(frozen=True)
 class Decision:
     """The outcome of one event. `state` None: unchanged. `updates`: other case columns to
-    change (`group`, `assignee`, `space`, `requester_name`, `subject`); `data`: the new JSON
-    data of the case when not None (replaces it whole)."""
+    change (`group`, `assignee`, `space`, `requester_name`, `subject`); `data`: the new record
+    of the case when not None (replaces it whole; None: unchanged)."""
 
-    state: str | None = None
+    state: State | None = None
     updates: Mapping[str, Any] = field(default_factory=dict)
-    data: Mapping[str, Any] | None = None
+    data: CaseRecord | None = None
     effects: tuple[Effect, ...] = ()
     log: tuple[LogLine, ...] = ()
     closed: bool = False
+
+    def then(self, more: Decision) -> Decision:
+        """This decision followed by `more`, a decision that only adds effects and log lines
+        (it changes nothing of the case: no state, data or updates)."""
+        if more.state is not None or more.data is not None or more.updates:
+            raise ValueError("a decision that changes the case cannot follow another one")
+        return replace(self, effects=self.effects + more.effects, log=self.log + more.log)

@@ -8,34 +8,37 @@ every invitation was used or has expired.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from workflows.casework import (
+    finish,
     iso,
-    mutable_data,
     requester_mail,
     requester_thread,
     short,
     spaces_label,
+    subscription_record,
 )
 from workflows.core import (
     AccountsProvisioned,
     CaseView,
     Context,
     Credential,
+    Decision,
     Effect,
     LogLine,
     SendMail,
     SetTimer,
     TimerFired,
 )
-from workflows.states import CLOSED, INVITED
+from workflows.records import Invitation, Person, SubscriptionRecord
+from workflows.states import SUBSCRIPTION_CLOSED, State, SubscriptionState
 
 REMINDER = "invitation_reminder"
 EXPIRY = "invitation_expiry"
 TEMPLATES = frozenset({"invitation", "invitation_new_spaces", "invitation_reminder"})
-Outcome = tuple[str, dict[str, Any], list[Effect], list[LogLine]]
 
 
 def portal_links(ctx: Context) -> dict[str, str]:
@@ -58,20 +61,22 @@ def activated(ctx: Context, email: str) -> bool:
     return account.first_login_at is not None
 
 
-def _person_name(person: dict[str, Any]) -> dict[str, str]:
+def _person_name(person: Person | None) -> dict[str, str]:
+    if person is None:
+        return {"first_name": "", "last_name": "", "organisation": ""}
     return {
-        "first_name": str(person.get("first_name") or ""),
-        "last_name": str(person.get("last_name") or ""),
-        "organisation": str(person.get("organisation") or ""),
+        "first_name": person.first_name or "",
+        "last_name": person.last_name or "",
+        "organisation": person.organisation or "",
     }
 
 
-def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> Outcome:
-    data = mutable_data(case)
-    round_number = int(data.get("round", 0))
-    people = {str(p["email"]): p for p in data.get("people", [])}
-    decision = data.get("decision") or {}
-    records: dict[str, Any] = data.setdefault("invitations", {})
+def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> Decision:
+    data = subscription_record(case)
+    round_number = data.round
+    people = {p.email: p for p in data.people}
+    decision = data.decision
+    records = dict(data.invitations)
     links = portal_links(ctx)
     effects: list[Effect] = []
     log: list[LogLine] = []
@@ -79,7 +84,7 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
     expires_at = ctx.now + timedelta(days=ctx.invitation_expiry_days)
     for cred in event.credentials:
         email = cred.email.lower()
-        person = people.get(email, {"email": email})
+        person = people.get(email)
         view = {**_person_name(person), "email": email, "spaces_label": spaces_label(cred.spaces)}
         if cred.temporary_password:
             expires_at = cred.expires_at or expires_at
@@ -104,18 +109,19 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
             existing.append(view)
             log.append(LogLine("invitation_new_spaces", {"to": email}))
     answered = {c.email.lower() for c in event.credentials}
-    approved = set(decision.get("approved") or [])
+    approved = set(decision.approved or ()) if decision else set()
+    refused_numbers = set(decision.refused or ()) if decision else set()
     missing = [
         {**_person_name(p), "email": e}
         for e, p in people.items()
-        if int(p.get("number", 0)) in approved and e not in answered
+        if p.number in approved and e not in answered
     ]
     if missing:
         log.append(LogLine("accounts_missing", {"emails": ",".join(m["email"] for m in missing)}))
     refused = [
-        {**_person_name(p), "email": e, "number": p.get("number")}
+        {**_person_name(p), "email": e, "number": p.number}
         for e, p in people.items()
-        if int(p.get("number", 0)) in set(decision.get("refused") or [])
+        if p.number in refused_numbers
     ]
     result: dict[str, Any] = {
         "invited": invited,
@@ -125,6 +131,7 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
         "expires_at": iso(expires_at),
         **links,
     }
+    data = replace(data, invitations=records)
     thread = requester_thread(case, data)
     effects.append(
         requester_mail(
@@ -133,20 +140,18 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
     )
     if not invited:
         log.append(LogLine("case_closed", {"reason": "no_invitation_pending"}))
-        return CLOSED, data, effects, log
+        return _decision(case, SubscriptionState.CLOSED, data, effects, log)
     effects += _invitation_timers(ctx, expires_at)
-    return INVITED, data, effects, log
+    return _decision(case, SubscriptionState.INVITED, data, effects, log)
 
 
-def _record(
-    status: str, cred: Credential, ctx: Context, expires_at: datetime | None
-) -> dict[str, Any]:
-    return {
-        "status": status,
-        "spaces": list(cred.spaces),
-        "sent_at": iso(ctx.now),
-        "expires_at": iso(expires_at) if expires_at else None,
-    }
+def _record(status: str, cred: Credential, ctx: Context, expires_at: datetime | None) -> Invitation:
+    return Invitation(
+        status=status,
+        spaces=tuple(cred.spaces),
+        sent_at=iso(ctx.now),
+        expires_at=iso(expires_at) if expires_at else None,
+    )
 
 
 def _to_person(
@@ -177,40 +182,54 @@ def _invitation_timers(ctx: Context, expires_at: datetime) -> list[Effect]:
     return timers
 
 
-def on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Outcome:
-    data = mutable_data(case)
-    records: dict[str, Any] = data.setdefault("invitations", {})
+def on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
+    data = subscription_record(case)
+    records = dict(data.invitations)
     effects: list[Effect] = []
     log: list[LogLine] = []
-    people = {str(p["email"]): p for p in data.get("people", [])}
+    people = {p.email: p for p in data.people}
     links = portal_links(ctx)
     for email, record in sorted(records.items()):
-        if record.get("status") != "sent":
+        if record.status != "sent":
             continue
         if activated(ctx, email):
-            record["status"] = "used"
+            records[email] = replace(record, status="used")
         elif event.kind == EXPIRY:
-            record["status"] = "expired"
+            records[email] = replace(record, status="expired")
         else:
-            view = {**_person_name(people.get(email, {})), "email": email}
-            context = {**view, **links, "expires_at": record.get("expires_at")}
-            round_number = data.get("round", 0)
+            view = {**_person_name(people.get(email)), "email": email}
+            context = {**view, **links, "expires_at": record.expires_at}
+            round_number = data.round
             effects.append(
                 _to_person("invitation_reminder", email, context, "invite_reminder", round_number)
             )
             log.append(LogLine("invitation_reminder_sent", {"to": email}))
-    pending = [e for e, r in records.items() if r.get("status") == "sent"]
-    if pending or case.state != INVITED:
-        return case.state, data, effects, log
+    data = replace(data, invitations=records)
+    pending = [e for e, r in records.items() if r.status == "sent"]
+    if pending or case.state != SubscriptionState.INVITED:
+        return _decision(case, case.state, data, effects, log)
     counts = {
-        status: sum(1 for r in records.values() if r.get("status") == status)
+        status: sum(1 for r in records.values() if r.status == status)
         for status in ("used", "expired", "failed")
     }
     log.append(LogLine("invitations_closed", counts))
-    return CLOSED, data, effects, log
+    return _decision(case, SubscriptionState.CLOSED, data, effects, log)
 
 
-def mark_failed(data: dict[str, Any], recipient: str, template: str) -> None:
-    record = data.get("invitations", {}).get(recipient.lower())
-    if template in TEMPLATES and record is not None:
-        record["status"] = "failed"
+def _decision(
+    case: CaseView,
+    state: State,
+    data: SubscriptionRecord,
+    effects: list[Effect],
+    log: list[LogLine],
+) -> Decision:
+    return finish(case, state, SUBSCRIPTION_CLOSED, data=data, effects=effects, log=log)
+
+
+def mark_failed(data: SubscriptionRecord, recipient: str, template: str) -> SubscriptionRecord:
+    """The record with the invitation of `recipient` failed, if `template` was one."""
+    email = recipient.lower()
+    record = data.invitations.get(email)
+    if template not in TEMPLATES or record is None:
+        return data
+    return replace(data, invitations={**data.invitations, email: replace(record, status="failed")})

@@ -9,13 +9,13 @@ same group). HORS PÉRIMÈTRE and NE PAS PUBLIER go straight to `answered`.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from workflows import question_review
 from workflows.casework import (
-    add_note,
-    data_after_mail,
-    delivery_failed_effects,
+    after_mail,
+    delivery_failed,
     excerpt,
     finish,
     group_for,
@@ -23,9 +23,11 @@ from workflows.casework import (
     ignored,
     iso,
     new_case,
+    question_record,
     reply_thread,
     requester_mail,
     space_label,
+    with_note,
 )
 from workflows.core import (
     CaseView,
@@ -48,11 +50,12 @@ from workflows.question_routing import (
     route,
     similar_view,
 )
+from workflows.records import Followup, QuestionRecord
 from workflows.reviewing import REVIEW_TIMERS, forward_to_reviewers, on_review_timer
-from workflows.states import ANSWERED, OPEN
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
+from workflows.states import CaseKind, QuestionState
 from workflows.text import privacy
-from workflows.text.triage import fold
+from workflows.text.fold import fold_words
 
 _THANKS = re.compile(
     r"^(?:(?:un )?(?:grand |tous mes )?merci(?:s)?(?: beaucoup| bien| infiniment)?"
@@ -67,27 +70,24 @@ _THANKS = re.compile(
 
 def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
     """A new question; `ctx.triage` holds the `TriageResult` (None: unclassified)."""
-    case = new_case(event, ref, "question", ctx.now)
+    case = new_case(event, ref, CaseKind.QUESTION, ctx.now)
     triage = ctx.triage
     question = event.new_text.strip() or event.text.strip()
-    data: dict[str, Any] = {
-        "round": 0,
-        "question": question,
-        "published_question": privacy.scrub(question, event.sender_name, event.sender),
-        "triage": triage.as_data() if hasattr(triage, "as_data") else None,
-        "similar": [similar_view(s) for s in ctx.similar_answers[:MAX_SIMILAR]],
-        "followups": [],
-        "answers": [],
-        "publications": [],
-        "transfers": [],
-        "last_message_id": event.message_id,
-    }
-    space = getattr(triage, "space", None)
-    if ctx.auto_redirect_out_of_scope and getattr(triage, "out_of_scope", False) and space is None:
+    data = QuestionRecord(
+        question=question,
+        published_question=privacy.scrub(question, event.sender_name, event.sender),
+        triage=triage,
+        similar=tuple(similar_view(s) for s in ctx.similar_answers[:MAX_SIMILAR]),
+        last_message_id=event.message_id,
+    )
+    space = triage.space if triage is not None else None
+    out_of_scope = triage is not None and triage.out_of_scope
+    if ctx.auto_redirect_out_of_scope and out_of_scope and space is None:
         opened = LogLine("case_opened", {"kind": "question", "outcome": "redirected"})
         return question_review.redirect(case, ctx, data, None, None, [opened])
     group = group_for(ctx, f"question:{space}", "question:unclassified")
-    ack = _ack(case, event, "new", data["similar"], question, key="ack")
+    similar = [s.to_json() for s in data.similar]
+    ack = _ack(case, event, "new", similar, question, key="ack")
     opened = LogLine(
         "case_opened", {"kind": "question", "space": space or "unclassified", "group": group}
     )
@@ -106,8 +106,7 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
     if isinstance(event, TimerFired):
         return _on_timer(case, event, ctx)
     if isinstance(event, DeliveryFailed):
-        effects, line = delivery_failed_effects(ctx, case, event)
-        return finish(case, case.state, CLOSED_STATES, effects=effects, log=[line])
+        return finish(case, case.state, CLOSED_STATES).then(delivery_failed(ctx, case, event))
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 
@@ -116,34 +115,33 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
 
 def is_thanks(text: str) -> bool:
     """« Merci beaucoup pour votre réponse ! » needs no reviewer: it does not reopen."""
-    return "?" not in text and len(text) < 160 and bool(_THANKS.match(fold(text)))
+    return "?" not in text and len(text) < 160 and bool(_THANKS.match(fold_words(text)))
 
 
 def _on_asker_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decision:
-    data = data_after_mail(case, event)
+    data = after_mail(question_record(case), event)
     text = event.new_text.strip()
     if not text:
         return finish(
             case, case.state, CLOSED_STATES, data=data, log=[LogLine("asker_mail_empty", {})]
         )
-    after_answer = case.state == ANSWERED
+    after_answer = case.state == QuestionState.ANSWERED
     if after_answer and is_thanks(text):
-        add_note(data, ctx, text)
+        data = with_note(data, ctx, text)
         return finish(
             case, case.state, CLOSED_STATES, data=data, log=[LogLine("followup_thanks", {})]
         )
-    data.setdefault("followups", []).append(
-        {
-            "at": iso(ctx.now),
-            "text": text,
-            "published": privacy.scrub(text, case.requester_name, case.requester),
-            "after_answer": after_answer,
-        }
+    followup = Followup(
+        at=iso(ctx.now),
+        text=text,
+        published=privacy.scrub(text, case.requester_name, case.requester),
+        after_answer=after_answer,
     )
+    data = replace(data, followups=(*data.followups, followup))
     group = case.group or group_for(ctx, "question:unclassified")
     if after_answer:
-        ack = _ack(case, event, "reopened", [], text, key=f"ack:{int(data.get('round', 0)) + 1}")
-        log = [LogLine("case_reopened", {"round": int(data.get("round", 0)) + 1})]
+        ack = _ack(case, event, "reopened", [], text, key=f"ack:{data.round + 1}")
+        log = [LogLine("case_reopened", {"round": data.round + 1})]
         return route(
             case, ctx, data, group, case.space, "reopened", [ack], log,
             attachments=event.attachments, extra={"followup_text": text},
@@ -174,7 +172,7 @@ def _forward_followup(
     case: CaseView,
     event: MailReceived,
     ctx: Context,
-    data: dict[str, Any],
+    data: QuestionRecord,
     group: str | None,
     text: str,
 ) -> Decision:
@@ -183,9 +181,9 @@ def _forward_followup(
         case, ctx, data, group, case.space, "followup", {"followup_text": text}
     )
     members = group_members(ctx, group)
-    count = len(data["followups"])
+    count = len(data.followups)
     effects = forward_to_reviewers(
-        "question_notify", members, context, data, event, "followup", count
+        "question_notify", members, context, data.round, event, "followup", count
     )
     log = [LogLine("asker_followup", {"state": case.state, "forwarded_to": len(effects)})]
     return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=log)
@@ -202,7 +200,7 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
         event,
         ctx,
         CLOSED_STATES,
-        OPEN,
+        QuestionState.OPEN,
         _review_summary,
         reminder="question_reminder",
         escalation="question_escalation",
@@ -210,12 +208,13 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
 
 
 def _review_summary(case: CaseView, ctx: Context) -> dict[str, Any]:
+    data = question_record(case)
     return {
         "asker": case.requester,
         "asker_name": case.requester_name,
         "subject": case.subject,
-        "received_at": case.data.get("round_at") or iso(case.created_at),
-        "question_excerpt": gist(case.data),
+        "received_at": data.round_at or iso(case.created_at),
+        "question_excerpt": gist(data),
         "space_label": space_label(case.space or DEFAULT_SPACE),
         "group": case.group,
     }

@@ -4,14 +4,14 @@ over publication (fail closed)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from workflows.casework import (
     finish,
     ignored,
     iso,
-    mutable_data,
+    question_record,
     requester_mail,
     requester_thread,
     space_label,
@@ -34,6 +34,7 @@ from workflows.question_routing import (
     route,
     space_of_group,
 )
+from workflows.records import Answer, PendingAnswer, Publication, QuestionRecord, Transfer
 from workflows.reviewing import (
     already_decided_reply,
     confirmation,
@@ -42,11 +43,11 @@ from workflows.reviewing import (
     reviewer_mail,
     settled,
 )
-from workflows.states import ANSWERED, OPEN, PUBLISHING
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
+from workflows.states import QuestionState
 from workflows.text import privacy
 from workflows.text.directives import HELP_TEXT_QUESTION
-from workflows.text.triage import fold
+from workflows.text.fold import fold_words
 
 # What a reviewer may write on a question when they meant a command, not an answer.
 _NOT_AN_ANSWER = frozenset("aide help approuver valider valide refuser completer ok vu".split())
@@ -78,15 +79,15 @@ def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
         )
     ]
     answer = event.new_text.strip()
-    verb = getattr(event.command, "verb", None)
-    if verb == "AIDE" or fold(answer) in ("aide", "help"):
+    verb = event.command.verb if event.command is not None else None
+    if verb == "AIDE" or fold_words(answer) in ("aide", "help"):
         return _help(case, event, ctx, None, log)
-    if case.state != OPEN:
+    if case.state != QuestionState.OPEN:
         return _already_answered(case, event, ctx, log)
-    if verb is not None or fold(answer) in _NOT_AN_ANSWER:
+    if verb is not None or fold_words(answer) in _NOT_AN_ANSWER:
         return _help(case, event, ctx, "command_on_question", log)
     found = _directives(event.directives)
-    data = mutable_data(case)
+    data = question_record(case)
     if found["out_of_scope"]:
         return redirect(case, ctx, data, event, answer or None, log)
     if "transfer" in found:
@@ -102,26 +103,22 @@ def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
 
 
 def _record_answer(
-    data: dict[str, Any], by: str | None, ctx: Context, text: str | None, outcome: str
-) -> None:
-    data.setdefault("answers", []).append(
-        {
-            "at": iso(ctx.now),
-            "by": by,
-            "text": text,
-            "outcome": outcome,
-            "round": data.get("round", 0),
-        }
+    data: QuestionRecord, by: str | None, ctx: Context, text: str | None, outcome: str
+) -> QuestionRecord:
+    answer = Answer(at=iso(ctx.now), by=by, text=text, outcome=outcome, round=data.round)
+    return replace(
+        data,
+        answers=(*data.answers, answer),
+        outcome=outcome,
+        answered_by=by,
+        answered_at=iso(ctx.now),
     )
-    data["outcome"] = outcome
-    data["answered_by"] = by
-    data["answered_at"] = iso(ctx.now)
 
 
 def redirect(
     case: CaseView,
     ctx: Context,
-    data: dict[str, Any],
+    data: QuestionRecord,
     event: ReviewerReply | None,
     reviewer_text: str | None,
     log: list[LogLine],
@@ -138,17 +135,25 @@ def redirect(
         case,
         "question_cerema",
         context,
-        key=f"cerema:{data.get('round', 0)}",
+        key=f"cerema:{data.round}",
         thread=requester_thread(case, data),
         auto=automatic,
     )
-    _record_answer(data, event.reviewer if event else None, ctx, reviewer_text, "redirected")
+    data = _record_answer(data, _reviewer(event), ctx, reviewer_text, "redirected")
     log.append(LogLine("redirected_cerema", {"auto": automatic, "by": _by(event)}))
     if event is None:
-        return finish(case, ANSWERED, CLOSED_STATES, data=data, effects=[mail], log=log)
+        return finish(
+            case, QuestionState.ANSWERED, CLOSED_STATES, data=data, effects=[mail], log=log
+        )
     confirmed = _confirmation(case, event, ctx, "redirect", text=reviewer_text)
     return settled(
-        case, ANSWERED, CLOSED_STATES, event, data=data, effects=[mail, confirmed], log=log
+        case,
+        QuestionState.ANSWERED,
+        CLOSED_STATES,
+        event,
+        data=data,
+        effects=[mail, confirmed],
+        log=log,
     )
 
 
@@ -156,20 +161,23 @@ def _by(event: ReviewerReply | None) -> str:
     return event.reviewer if event else "auto"
 
 
+def _reviewer(event: ReviewerReply | None) -> str | None:
+    return event.reviewer if event else None
+
+
 def _transfer(
     case: CaseView,
     event: ReviewerReply,
     ctx: Context,
-    data: dict[str, Any],
+    data: QuestionRecord,
     group: str,
     note: str,
     log: list[LogLine],
 ) -> Decision:
     if group not in ctx.groups:
         return _help(case, event, ctx, "unknown_group", log, value=group)
-    data.setdefault("transfers", []).append(
-        {"at": iso(ctx.now), "by": event.reviewer, "from": case.group, "to": group}
-    )
+    transfer = Transfer(at=iso(ctx.now), by=event.reviewer, from_group=case.group, to=group)
+    data = replace(data, transfers=(*data.transfers, transfer))
     space = space_of_group(ctx, group) or case.space
     confirmed = _confirmation(case, event, ctx, "transfer", group=group)
     log.append(LogLine("transferred", {"from": case.group, "to": group, "by": event.reviewer}))
@@ -185,17 +193,23 @@ def _answer_privately(
     case: CaseView,
     event: ReviewerReply,
     ctx: Context,
-    data: dict[str, Any],
+    data: QuestionRecord,
     answer: str,
     log: list[LogLine],
 ) -> Decision:
     """NE PAS PUBLIER: the answer goes to the asker only."""
     mail = _answer_mail(case, data, answer, None, None, case.space)
-    _record_answer(data, event.reviewer, ctx, answer, "not_published")
+    data = _record_answer(data, event.reviewer, ctx, answer, "not_published")
     confirmed = _confirmation(case, event, ctx, "not_published")
     log.append(LogLine("answer_mailed", {"to": case.requester, "published": False}))
     return settled(
-        case, ANSWERED, CLOSED_STATES, event, data=data, effects=[mail, confirmed], log=log
+        case,
+        QuestionState.ANSWERED,
+        CLOSED_STATES,
+        event,
+        data=data,
+        effects=[mail, confirmed],
+        log=log,
     )
 
 
@@ -203,7 +217,7 @@ def _publish(
     case: CaseView,
     event: ReviewerReply,
     ctx: Context,
-    data: dict[str, Any],
+    data: QuestionRecord,
     space: str,
     wording: str | None,
     answer: str,
@@ -213,24 +227,25 @@ def _publish(
     # The answer is published without the greeting, the signature or the asker's name; its
     # contact details stay (they are the administration's, given on purpose).
     public_answer = privacy.scrub(answer, case.requester_name, case.requester, contacts=False)
-    previous = data.get("published_answer")
-    if previous and data.get("publications"):
+    previous = data.published_answer
+    if previous and data.publications:
         public_answer = f"{previous}\n\nRéponse complémentaire : {public_answer}"
-    data["pending"] = {
-        "space": space,
-        "question": question_text,
-        "answer": public_answer,
-        "mail_answer": answer,
-        "by": event.reviewer,
-        "at": iso(ctx.now),
-        "reviewer_message_id": event.message_id,
-        "reviewer_references": list(event.references),
-        "notes": list(parse_errors(event)),
-    }
+    pending = PendingAnswer(
+        space=space,
+        question=question_text,
+        answer=public_answer,
+        mail_answer=answer,
+        by=event.reviewer,
+        at=iso(ctx.now),
+        reviewer_message_id=event.message_id,
+        reviewer_references=tuple(event.references),
+        notes=parse_errors(event),
+    )
+    data = replace(data, pending=pending)
     log.append(LogLine("answer_submitted", {"space": space, "by": event.reviewer}))
     return settled(
         case,
-        PUBLISHING,
+        QuestionState.PUBLISHING,
         CLOSED_STATES,
         event,
         data=data,
@@ -241,51 +256,52 @@ def _publish(
 
 
 def on_published(case: CaseView, event: Published, ctx: Context) -> Decision:
-    data = mutable_data(case)
-    pending = data.pop("pending", None)
-    if case.state != PUBLISHING or not pending:
+    data = question_record(case)
+    pending = data.pending
+    if case.state != QuestionState.PUBLISHING or not pending:
         return ignored(case, CLOSED_STATES, "published_ignored", state=case.state)
-    space = pending["space"]
-    mail = _answer_mail(case, data, pending["mail_answer"], event.url, event.version, space)
-    data.setdefault("publications", []).append(
-        {
-            "space": space,
-            "version": event.version,
-            "url": event.url,
-            "at": iso(ctx.now),
-            "by": pending["by"],
-        }
+    space = pending.space
+    mail = _answer_mail(case, data, pending.mail_answer, event.url, event.version, space)
+    publication = Publication(
+        space=space, version=event.version, url=event.url, at=iso(ctx.now), by=pending.by
     )
-    data["published_question_text"] = pending["question"]
-    data["published_answer"] = pending["answer"]
-    by = str(pending["by"])
-    _record_answer(data, by, ctx, pending["mail_answer"], "published")
+    data = replace(
+        data,
+        pending=None,
+        publications=(*data.publications, publication),
+        published_question_text=pending.question,
+        published_answer=pending.answer,
+    )
+    by = pending.by
+    data = _record_answer(data, by, ctx, pending.mail_answer, "published")
     confirmed = reviewer_mail(
         "review_confirmation",
         case,
         by,
-        pending.get("reviewer_message_id"),
-        tuple(pending.get("reviewer_references") or ()),
+        pending.reviewer_message_id,
+        pending.reviewer_references,
         ctx,
         "confirm:published",
-        pending.get("notes") or (),
+        pending.notes,
         action="published",
         url=event.url,
         version=event.version,
         space_label=space_label(space),
-        published_question=pending["question"],
-        published_answer=pending["answer"],
+        published_question=pending.question,
+        published_answer=pending.answer,
     )
     log = [
         LogLine("answer_published", {"space": space, "version": event.version, "url": event.url}),
         LogLine("answer_mailed", {"to": case.requester, "published": True}),
     ]
-    return finish(case, ANSWERED, CLOSED_STATES, data=data, effects=[mail, confirmed], log=log)
+    return finish(
+        case, QuestionState.ANSWERED, CLOSED_STATES, data=data, effects=[mail, confirmed], log=log
+    )
 
 
 def _answer_mail(
     case: CaseView,
-    data: Mapping[str, Any],
+    data: QuestionRecord,
     answer: str,
     url: str | None,
     version: int | None,
@@ -299,7 +315,7 @@ def _answer_mail(
         "space_label": space_label(space or DEFAULT_SPACE),
         "question_excerpt": gist(data),
     }
-    key = f"answer:{data.get('round', 0)}"
+    key = f"answer:{data.round}"
     return requester_mail(
         case, "question_answer", context, key=key, thread=requester_thread(case, data)
     )
@@ -338,10 +354,10 @@ def _help(
 def _already_answered(
     case: CaseView, event: ReviewerReply, ctx: Context, log: list[LogLine]
 ) -> Decision:
-    answers = case.data.get("answers") or []
-    last = answers[-1] if answers else {}
-    pending = case.data.get("pending") or {}
-    publications = case.data.get("publications") or []
+    data = question_record(case)
+    last = data.answers[-1] if data.answers else None
+    pending = data.pending
+    publishing = case.state == QuestionState.PUBLISHING
     return already_decided_reply(
         case,
         event,
@@ -349,8 +365,8 @@ def _already_answered(
         CLOSED_STATES,
         "already_answered",
         log,
-        outcome="publishing" if case.state == PUBLISHING else last.get("outcome"),
-        decided_by=pending.get("by") or last.get("by"),
-        decided_at=pending.get("at") or last.get("at"),
-        url=publications[-1]["url"] if publications else None,
+        outcome="publishing" if publishing else (last.outcome if last else None),
+        decided_by=(pending.by if pending else None) or (last.by if last else None),
+        decided_at=(pending.at if pending else None) or (last.at if last else None),
+        url=data.publications[-1].url if data.publications else None,
     )

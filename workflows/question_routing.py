@@ -4,33 +4,45 @@ published) and the reviewer timers."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from workflows.casework import excerpt, finish, iso, space_label
-from workflows.core import SPACES, CaseView, Context, Decision, Effect, LogLine
+from workflows.core import (
+    SPACES,
+    Attachment,
+    CaseView,
+    Context,
+    Decision,
+    Effect,
+    LogLine,
+    SimilarAnswer,
+)
+from workflows.records import QuestionRecord, Similar
 from workflows.reviewing import next_round, notify_round
-from workflows.states import OPEN
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
+from workflows.states import QuestionState
 from workflows.text import privacy
 from workflows.text.directives import HELP_TEXT_QUESTION
+from workflows.text.triage import TriageResult
 
 DEFAULT_SPACE = "accueil"  # every account sees Accueil (CONTRACTS.md)
 MAX_SIMILAR = 3
 
 
-def gist(data: Mapping[str, Any]) -> str:
+def gist(data: QuestionRecord) -> str:
     """The question in a few words, as quoted back to the asker or in reminders."""
-    question = str(data.get("question", ""))
+    question = data.question
     return excerpt(privacy.strip_courtesy(question) or question)
 
 
-def similar_view(similar: Any) -> dict[str, str]:
-    return {
-        "case_ref": similar.case_ref,
-        "space_label": space_label(similar.space),
-        "question": excerpt(similar.question, 200),
-        "url": similar.url,
-    }
+def similar_view(similar: SimilarAnswer) -> Similar:
+    return Similar(
+        case_ref=similar.case_ref,
+        space_label=space_label(similar.space),
+        question=excerpt(similar.question, 200),
+        url=similar.url,
+    )
 
 
 def space_of_group(ctx: Context, group: str) -> str | None:
@@ -44,76 +56,75 @@ def space_of_group(ctx: Context, group: str) -> str | None:
 def route(
     case: CaseView,
     ctx: Context,
-    data: dict[str, Any],
+    data: QuestionRecord,
     group: str | None,
     space: str | None,
     stage: str,
     effects: list[Effect],
     log: list[LogLine],
     *,
-    attachments: tuple[Any, ...] = (),
+    attachments: tuple[Attachment, ...] = (),
     extra: Mapping[str, Any] | None = None,
 ) -> Decision:
     """Notify every member of `group` (a new round) and set the reviewer timers."""
-    round_number = next_round(data)
-    data["round_at"] = iso(ctx.now)  # what reminders count from
+    data = replace(next_round(data), round_at=iso(ctx.now))  # what reminders count from
+    round_number = data.round
     context = notify_context(case, ctx, data, group, space, stage, extra or {})
-    notified, sent_line = notify_round(
+    notified = notify_round(
         ctx, "question_notify", group, context, round_number, stage, tuple(attachments)
     )
-    log.append(sent_line)
     return finish(
         case,
-        OPEN,
+        QuestionState.OPEN,
         CLOSED_STATES,
         data=data,
-        effects=[*effects, *notified],
+        effects=effects,
         log=log,
         updates={"group": group, "space": space},
-    )
+    ).then(notified)
 
 
 def notify_context(
     case: CaseView,
     ctx: Context,
-    data: Mapping[str, Any],
+    data: QuestionRecord,
     group: str | None,
     space: str | None,
     stage: str,
     extra: Mapping[str, Any],
 ) -> dict[str, Any]:
-    triage = data.get("triage") or {}
+    triage = data.triage or TriageResult(space=None)
     account = ctx.existing_accounts.get(case.requester)
-    answers = data.get("answers") or []
-    publications = data.get("publications") or []
+    answers = data.answers
+    publications = data.publications
     reasons = [
         {
             "space_label": space_label(name),
-            "score": (triage.get("scores") or {}).get(name, 0),
-            "terms": terms,
+            "score": triage.scores.get(name, 0),
+            "terms": list(terms),
         }
-        for name, terms in (triage.get("matched") or {}).items()
+        for name, terms in triage.matched.items()
     ]
     return {
         "stage": stage,
-        "round": data.get("round", 1),
+        "round": data.round,
         "asker": case.requester,
         "asker_name": case.requester_name,
         "organisation": account.organisation if account else None,
         "subject": case.subject,
-        "question": data.get("question", ""),
-        "followups": list(data.get("followups") or []),
+        "question": data.question,
+        "followups": [f.to_json() for f in data.followups],
         "published_question": published_question(data),
         "space": space,
         "space_label": space_label(space or DEFAULT_SPACE),
         "space_guessed": space is not None,
         "group": group,
         "reasons": reasons,
-        "out_of_scope": bool(triage.get("out_of_scope")),
-        "out_of_scope_terms": list(triage.get("out_of_scope_terms") or []),
-        "similar": list(data.get("similar") or []),
-        "previous_answer": answers[-1]["text"] if answers else None,
-        "previous_url": publications[-1]["url"] if publications else None,
+        "out_of_scope": triage.out_of_scope,
+        "out_of_scope_terms": list(triage.out_of_scope_terms),
+        "similar": [s.to_json() for s in data.similar],
+        "previous_answer": answers[-1].text if answers else None,
+        "previous_url": publications[-1].url if publications else None,
         "groups": sorted(ctx.groups),
         "help_text": HELP_TEXT_QUESTION,
         "transfer_note": None,
@@ -124,10 +135,10 @@ def notify_context(
     }
 
 
-def published_question(data: Mapping[str, Any]) -> str:
+def published_question(data: QuestionRecord) -> str:
     """The question as it would be published: scrubbed, with the asker's later additions."""
-    parts = [str(data.get("published_question") or "")]
-    for followup in data.get("followups") or []:
-        label = "Question complémentaire" if followup.get("after_answer") else "Précision"
-        parts.append(f"{label} : {followup['published']}")
+    parts = [data.published_question]
+    for followup in data.followups:
+        label = "Question complémentaire" if followup.after_answer else "Précision"
+        parts.append(f"{label} : {followup.published}")
     return "\n\n".join(p for p in parts if p)

@@ -6,9 +6,19 @@ decided")."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from workflows.casework import event_key, finish, group_members, ignored, iso, reply_thread, short
+from workflows.casework import (
+    R,
+    event_key,
+    finish,
+    group_members,
+    ignored,
+    iso,
+    reply_thread,
+    short,
+)
 from workflows.core import (
     Attachment,
     CancelTimers,
@@ -23,6 +33,8 @@ from workflows.core import (
     SetTimer,
     TimerFired,
 )
+from workflows.records import CaseRecord
+from workflows.states import State
 
 REVIEW_TIMERS = ("reminder", "escalation")
 
@@ -52,10 +64,9 @@ def notify_members(
     ]
 
 
-def next_round(data: dict[str, Any]) -> int:
-    """Counts a new notification round in the case data (timers carry its number)."""
-    data["round"] = int(data.get("round", 0)) + 1
-    return int(data["round"])
+def next_round(data: R) -> R:
+    """The record with a new notification round counted (timers carry its number)."""
+    return replace(data, round=data.round + 1)
 
 
 def notify_round(
@@ -66,34 +77,34 @@ def notify_round(
     round_number: int,
     stage: str,
     attachments: tuple[Attachment, ...] = (),
-) -> tuple[list[Effect], LogLine]:
+) -> Decision:
     """The notifications of round `round_number` to every member of `group`, its reviewer
-    timers, and the log line that says so."""
+    timers, and the log line that says so (to follow the workflow's decision: `then`)."""
     members = group_members(ctx, group)
     effects: list[Effect] = [
         *notify_members(template, members, context, round_number, attachments),
         *review_timers(ctx, round_number),
     ]
     fields = {"group": group, "round": round_number, "members": len(members), "stage": stage}
-    return effects, LogLine("notification_sent", fields)
+    return Decision(effects=tuple(effects), log=(LogLine("notification_sent", fields),))
 
 
 def forward_to_reviewers(
     template: str,
     members: Sequence[str],
     context: Mapping[str, Any],
-    data: Mapping[str, Any],
+    round_number: int,
     event: MailReceived,
     key_prefix: str,
     count: int,
 ) -> list[SendMail]:
-    """The requester's mail passed on to the reviewers of the current round, with its
+    """The requester's mail passed on to the reviewers of round `round_number`, with its
     attachments, keyed by the incoming message (`count` when it has no Message-ID)."""
     return notify_members(
         template,
         members,
         context,
-        int(data.get("round", 0)),
+        round_number,
         event.attachments,
         prefix=event_key(key_prefix, event.message_id, count),
     )
@@ -125,16 +136,16 @@ def cancel_review_timers() -> CancelTimers:
     return CancelTimers(REVIEW_TIMERS)
 
 
-def is_current_round(data: Mapping[str, Any], timer_data: Mapping[str, Any]) -> bool:
-    return int(timer_data.get("round", -1)) == int(data.get("round", 0))
+def is_current_round(round_number: int, timer_data: Mapping[str, Any]) -> bool:
+    return int(timer_data.get("round", -1)) == round_number
 
 
 def on_review_timer(
     case: CaseView,
     event: TimerFired,
     ctx: Context,
-    closed_states: frozenset[str],
-    waiting_state: str,
+    closed_states: frozenset[State],
+    waiting_state: State,
     summarize: Callable[[CaseView, Context], Mapping[str, Any]],
     *,
     reminder: str,
@@ -143,9 +154,9 @@ def on_review_timer(
     """A `reminder` or `escalation` timer (one of REVIEW_TIMERS): the `reminder` template to the
     same reviewers (with their tokens), or the `escalation` one to the admins. A timer of an
     earlier round, or one that fires after the case left `waiting_state`, only logs."""
-    if case.state != waiting_state or not is_current_round(case.data, event.data):
+    round_number = case.data.round
+    if case.state != waiting_state or not is_current_round(round_number, event.data):
         return ignored(case, closed_states, "timer_stale", kind=event.kind, state=case.state)
-    round_number = int(case.data.get("round", 0))
     summary = summarize(case, ctx)
     if event.kind == "reminder":
         members = group_members(ctx, case.group)
@@ -279,7 +290,7 @@ def help_reply(
     case: CaseView,
     event: ReviewerReply,
     ctx: Context,
-    closed_states: frozenset[str],
+    closed_states: frozenset[State],
     problem: str | None,
     log: list[LogLine],
     **context: Any,
@@ -297,7 +308,7 @@ def already_decided_reply(
     case: CaseView,
     event: ReviewerReply,
     ctx: Context,
-    closed_states: frozenset[str],
+    closed_states: frozenset[State],
     reason: str,
     log: list[LogLine],
     **context: Any,
@@ -311,11 +322,11 @@ def already_decided_reply(
 
 def settled(
     case: CaseView,
-    state: str,
-    closed_states: frozenset[str],
+    state: State,
+    closed_states: frozenset[State],
     event: ReviewerReply,
     *,
-    data: Mapping[str, Any],
+    data: CaseRecord,
     effects: Sequence[Effect],
     log: Sequence[LogLine],
     updates: Mapping[str, Any] | None = None,

@@ -8,24 +8,24 @@ States (docs/workflows.md draws the transitions):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from workflows import invitations, subscription_review
 from workflows.casework import (
-    add_note,
-    data_after_mail,
-    delivery_failed_effects,
+    after_mail,
+    delivery_failed,
     event_key,
     finish,
     group_for,
     group_members,
     ignored,
     iso,
-    mutable_data,
     new_case,
     reply_thread,
     requester_mail,
+    subscription_record,
+    with_note,
 )
 from workflows.core import (
     AccountsProvisioned,
@@ -34,13 +34,13 @@ from workflows.core import (
     Context,
     Decision,
     DeliveryFailed,
-    Effect,
     Event,
     LogLine,
     MailReceived,
     ReviewerReply,
     TimerFired,
 )
+from workflows.records import Failure, SubscriptionRecord
 from workflows.reviewing import (
     REVIEW_TIMERS,
     forward_to_reviewers,
@@ -48,13 +48,8 @@ from workflows.reviewing import (
     notify_round,
     on_review_timer,
 )
-from workflows.states import (
-    APPROVED,
-    INCOMPLETE,
-    NEEDS_INFO,
-    UNDER_REVIEW,
-)
 from workflows.states import SUBSCRIPTION_CLOSED as CLOSED_STATES
+from workflows.states import CaseKind, State, SubscriptionState
 from workflows.subscription_people import (
     errors_by_row,
     people_from_rows,
@@ -73,18 +68,8 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
     """A new case from a mail with an annex (`event.annex` parsed) or asking for access
     without one (`event.annex is None`)."""
-    case = new_case(event, ref, "subscription", ctx.now)
-    data: dict[str, Any] = {
-        "round": 0,
-        "tables": 0,
-        "people": [],
-        "notes": [],
-        "info_requests": [],
-        "history": [],
-        "decision": None,
-        "invitations": {},
-        "last_message_id": event.message_id,
-    }
+    case = new_case(event, ref, CaseKind.SUBSCRIPTION, ctx.now)
+    data = SubscriptionRecord(last_message_id=event.message_id)
     if event.annex is None:
         return _ask_for_table(case, event, ctx, data, again=False)
     return _on_table(case, event, ctx, data)
@@ -98,10 +83,9 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
     if isinstance(event, TimerFired):
         return _on_timer(case, event, ctx)
     if isinstance(event, AccountsProvisioned):
-        if case.state != APPROVED:
+        if case.state != SubscriptionState.APPROVED:
             return ignored(case, CLOSED_STATES, "accounts_provisioned_ignored", state=case.state)
-        state, data, effects, log = invitations.on_provisioned(case, event, ctx)
-        return finish(case, state, CLOSED_STATES, data=data, effects=effects, log=log)
+        return invitations.on_provisioned(case, event, ctx)
     if isinstance(event, DeliveryFailed):
         return _on_delivery_failed(case, event, ctx)
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
@@ -117,31 +101,36 @@ def _annex_attachment(event: MailReceived) -> tuple[Attachment, ...]:
     return event.attachments[:1] if len(event.attachments) == 1 else ()
 
 
-def _on_table(case: CaseView, event: MailReceived, ctx: Context, data: dict[str, Any]) -> Decision:
+def _on_table(
+    case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord
+) -> Decision:
     assert event.annex is not None
-    data["tables"] = int(data.get("tables", 0)) + 1
+    data = replace(data, tables=data.tables + 1)
     if not table_is_usable(event.annex):
         return _table_refused(case, event, ctx, data)
-    stage = {
-        "new": "new",
-        INCOMPLETE: "resumed",
-        NEEDS_INFO: "reply",
-        UNDER_REVIEW: "updated",
-    }.get(case.state, "renewed")
-    if data.get("decision"):
-        data.setdefault("history", []).append(data["decision"])
-        data["decision"] = None
-    data["people"] = people_from_rows(event.annex.get("rows") or [])
-    data["annex_filename"] = event.annex_filename
-    data["warnings"] = list(event.annex.get("warnings") or [])
-    data["table_received_at"] = iso(ctx.now)
+    stages: dict[State, str] = {
+        SubscriptionState.NEW: "new",
+        SubscriptionState.INCOMPLETE: "resumed",
+        SubscriptionState.NEEDS_INFO: "reply",
+        SubscriptionState.UNDER_REVIEW: "updated",
+    }
+    stage = stages.get(case.state, "renewed")
+    if data.decision:
+        data = replace(data, history=(*data.history, data.decision), decision=None)
+    data = replace(
+        data,
+        people=people_from_rows(event.annex.get("rows") or []),
+        annex_filename=event.annex_filename,
+        warnings=tuple(str(w) for w in event.annex.get("warnings") or []),
+        table_received_at=iso(ctx.now),
+    )
     if event.new_text.strip() and stage != "new":
-        add_note(data, ctx, event.new_text)
+        data = with_note(data, ctx, event.new_text)
     return _send_for_review(case, event, ctx, data, stage, _annex_attachment(event))
 
 
 def _table_refused(
-    case: CaseView, event: MailReceived, ctx: Context, data: dict[str, Any]
+    case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord
 ) -> Decision:
     assert event.annex is not None
     errors = list(event.annex.get("errors") or [])
@@ -149,7 +138,7 @@ def _table_refused(
     if not general and not errors:
         general = "Le tableau ne contient aucune personne à inscrire."
     # A faulty new table never replaces one already under review.
-    keeps_previous = case.state not in ("new", INCOMPLETE)
+    keeps_previous = case.state not in (SubscriptionState.NEW, SubscriptionState.INCOMPLETE)
     context = {
         "filename": event.annex_filename,
         "error": general,
@@ -162,19 +151,19 @@ def _table_refused(
         case,
         "subscription_invalid",
         context,
-        key=event_key("invalid", event.message_id, data["tables"]),
+        key=event_key("invalid", event.message_id, data.tables),
         thread=reply_thread(event.message_id, event.references),
         auto=True,
     )
     log = [LogLine("annex_invalid", {"errors": len(errors) or 1, "general": bool(general)})]
-    if case.state == "new":
-        log.insert(0, _opened_line(state=INCOMPLETE))
-    state = case.state if keeps_previous else INCOMPLETE
+    if case.state == SubscriptionState.NEW:
+        log.insert(0, _opened_line(state=SubscriptionState.INCOMPLETE))
+    state = case.state if keeps_previous else SubscriptionState.INCOMPLETE
     return finish(case, state, CLOSED_STATES, data=data, effects=[mail], log=log)
 
 
 def _ask_for_table(
-    case: CaseView, event: MailReceived, ctx: Context, data: dict[str, Any], *, again: bool
+    case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord, *, again: bool
 ) -> Decision:
     attachments: tuple[Attachment, ...] = ()
     if ctx.blank_annex:
@@ -188,15 +177,17 @@ def _ask_for_table(
         case,
         "subscription_intent",
         context,
-        key=event_key("intent", event.message_id, len(data.get("notes", []))),
+        key=event_key("intent", event.message_id, len(data.notes)),
         thread=reply_thread(event.message_id, event.references),
         auto=True,
         attachments=attachments,
     )
     log = [LogLine("subscription_intent", {"again": again, "template": bool(attachments)})]
     if not again:
-        log.insert(0, _opened_line(state=INCOMPLETE, reason="intent"))
-    return finish(case, INCOMPLETE, CLOSED_STATES, data=data, effects=[mail], log=log)
+        log.insert(0, _opened_line(state=SubscriptionState.INCOMPLETE, reason="intent"))
+    return finish(
+        case, SubscriptionState.INCOMPLETE, CLOSED_STATES, data=data, effects=[mail], log=log
+    )
 
 
 def _opened_line(**fields: Any) -> LogLine:
@@ -210,13 +201,14 @@ def _send_for_review(
     case: CaseView,
     event: MailReceived,
     ctx: Context,
-    data: dict[str, Any],
+    data: SubscriptionRecord,
     stage: str,
     attachments: tuple[Attachment, ...] = (),
 ) -> Decision:
-    round_number = next_round(data)
+    data = next_round(data)
+    round_number = data.round
     group = group_for(ctx, "subscription")
-    people = [person_view(p, ctx) for p in data["people"]]
+    people = [person_view(p, ctx) for p in data.people]
     ack = requester_mail(
         case,
         "subscription_ack",
@@ -226,58 +218,56 @@ def _send_for_review(
         auto=True,
     )
     context = _notify_context(case, data, ctx, stage, people)
-    notified, sent_line = notify_round(
+    notified = notify_round(
         ctx, "subscription_notify", group, context, round_number, stage, attachments
     )
-    effects: list[Effect] = [ack, *notified]
     if stage == "new":
-        first = _opened_line(state=UNDER_REVIEW, group=group, people=len(people))
+        first = _opened_line(state=SubscriptionState.UNDER_REVIEW, group=group, people=len(people))
     else:
         first = LogLine("review_resumed", {"stage": stage, "people": len(people)})
-    log = [first, sent_line]
     return finish(
         case,
-        UNDER_REVIEW,
+        SubscriptionState.UNDER_REVIEW,
         CLOSED_STATES,
         data=data,
-        effects=effects,
-        log=log,
+        effects=[ack],
+        log=[first],
         updates={"group": group},
-    )
+    ).then(notified)
 
 
 def _notify_context(
     case: CaseView,
-    data: Mapping[str, Any],
+    data: SubscriptionRecord,
     ctx: Context,
     stage: str,
     people: list[dict[str, Any]],
 ) -> dict[str, Any]:
     return {
         "stage": stage,
-        "round": data.get("round", 1),
+        "round": data.round,
         "requester": case.requester,
         "requester_name": case.requester_name,
         "subject": case.subject,
         "people": people,
         "notable_count": sum(1 for p in people if p["notable"]),
-        "warnings": list(data.get("warnings") or []),
-        "filename": data.get("annex_filename"),
-        "notes": list(data.get("notes") or []),
-        "info_requests": list(data.get("info_requests") or []),
+        "warnings": list(data.warnings),
+        "filename": data.annex_filename,
+        "notes": [n.to_json() for n in data.notes],
+        "info_requests": [r.to_json() for r in data.info_requests],
         "reminder_due": iso(ctx.add_business_days(ctx.now, ctx.reviewer_reminder_business_days)),
         "help_text": HELP_TEXT_SUBSCRIPTION,
     }
 
 
 def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decision:
-    data = data_after_mail(case, event)
-    if event.annex is not None and case.state != APPROVED:
+    data = after_mail(subscription_record(case), event)
+    if event.annex is not None and case.state != SubscriptionState.APPROVED:
         return _on_table(case, event, ctx, data)
     text = event.new_text.strip()
-    if case.state == INCOMPLETE:
+    if case.state == SubscriptionState.INCOMPLETE:
         if text:
-            add_note(data, ctx, text)
+            data = with_note(data, ctx, text)
         return _ask_for_table(case, event, ctx, data, again=True)
     if not text:
         return finish(
@@ -287,14 +277,14 @@ def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Dec
             data=data,
             log=[LogLine("requester_mail_empty", {"from": event.sender})],
         )
-    add_note(data, ctx, text)
-    if case.state == NEEDS_INFO:
+    data = with_note(data, ctx, text)
+    if case.state == SubscriptionState.NEEDS_INFO:
         return _send_for_review(case, event, ctx, data, "reply")
     return _forward_note(case, event, ctx, data, text)
 
 
 def _forward_note(
-    case: CaseView, event: MailReceived, ctx: Context, data: dict[str, Any], text: str
+    case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord, text: str
 ) -> Decision:
     """Anything else the requester writes reaches the reviewers (nothing is decided)."""
     members = group_members(ctx, case.group or group_for(ctx, "subscription"))
@@ -303,11 +293,17 @@ def _forward_note(
         "requester_name": case.requester_name,
         "text": text,
         "state": case.state,
-        "people": [person_view(p, ctx) for p in data.get("people", [])],
+        "people": [person_view(p, ctx) for p in data.people],
         "attachments": [a.filename for a in event.attachments],
     }
     effects = forward_to_reviewers(
-        "subscription_requester_note", members, context, data, event, "note", len(data["notes"])
+        "subscription_requester_note",
+        members,
+        context,
+        data.round,
+        event,
+        "note",
+        len(data.notes),
     )
     log = [LogLine("requester_note", {"forwarded_to": len(members), "state": case.state})]
     return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=log)
@@ -323,39 +319,35 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
             event,
             ctx,
             CLOSED_STATES,
-            UNDER_REVIEW,
+            SubscriptionState.UNDER_REVIEW,
             _review_summary,
             reminder="subscription_reminder",
             escalation="subscription_escalation",
         )
     if event.kind in (invitations.REMINDER, invitations.EXPIRY):
-        state, data, effects, log = invitations.on_timer(case, event, ctx)
-        return finish(case, state, CLOSED_STATES, data=data, effects=effects, log=log)
+        return invitations.on_timer(case, event, ctx)
     return ignored(case, CLOSED_STATES, "timer_unknown", kind=event.kind)
 
 
 def _review_summary(case: CaseView, ctx: Context) -> dict[str, Any]:
-    people = case.data.get("people", [])
+    data = subscription_record(case)
+    people = data.people
     return {
         "requester": case.requester,
         "requester_name": case.requester_name,
         "subject": case.subject,
-        "received_at": case.data.get("table_received_at") or iso(case.created_at),
+        "received_at": data.table_received_at or iso(case.created_at),
         "people_count": len(people),
         "people": [person_view(p, ctx) for p in people],
     }
 
 
 def _on_delivery_failed(case: CaseView, event: DeliveryFailed, ctx: Context) -> Decision:
-    effects, line = delivery_failed_effects(ctx, case, event)
-    data = mutable_data(case)
-    invitations.mark_failed(data, event.recipient, event.template)
-    data.setdefault("failures", []).append(
-        {
-            "at": iso(ctx.now),
-            "to": event.recipient,
-            "template": event.template,
-            "reason": event.reason,
-        }
+    data = invitations.mark_failed(subscription_record(case), event.recipient, event.template)
+    failure = Failure(
+        at=iso(ctx.now), to=event.recipient, template=event.template, reason=event.reason
     )
-    return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=[line])
+    data = replace(data, failures=(*data.failures, failure))
+    return finish(case, case.state, CLOSED_STATES, data=data).then(
+        delivery_failed(ctx, case, event)
+    )

@@ -8,6 +8,7 @@ from typing import Any
 
 from workflows.casework import spaces_label
 from workflows.core import Context, PersonRequest
+from workflows.records import Person
 
 _PERSONAL_DOMAINS = frozenset(
     "gmail.com yahoo.fr yahoo.com hotmail.fr hotmail.com outlook.fr outlook.com live.fr "
@@ -37,33 +38,17 @@ def errors_by_row(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{"row": row, "errors": grouped[row]} for row in sorted(grouped)]
 
 
-def people_from_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    keys = (
-        "row",
-        "requester_type",
-        "organisation",
-        "on_behalf_of",
-        "siren",
-        "insee_code",
-        "last_name",
-        "first_name",
-        "job_title",
-        "email",
-        "phone",
+def people_from_rows(rows: Sequence[Mapping[str, Any]]) -> tuple[Person, ...]:
+    """The people of a usable annex table (`rows` of `mailbot annex parse --json`), numbered
+    in order from 1."""
+    return tuple(
+        Person.from_json({**row, "number": number}) for number, row in enumerate(rows, start=1)
     )
-    people = []
-    for number, row in enumerate(rows, start=1):
-        person = {k: row.get(k) for k in keys}
-        person["email"] = str(row.get("email") or "").strip().lower()
-        person["spaces"] = list(row.get("spaces") or ["accueil"])
-        person["number"] = number
-        people.append(person)
-    return people
 
 
-def person_view(person: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+def person_view(person: Person, ctx: Context) -> dict[str, Any]:
     """A person as mails show them, with what a reviewer should notice."""
-    email = str(person.get("email") or "")
+    email = person.email
     account = ctx.existing_accounts.get(email)
     existing = None
     if account is not None:
@@ -74,18 +59,18 @@ def person_view(person: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     other_case = ctx.open_requests.get(email)
     personal = email.rpartition("@")[2] in _PERSONAL_DOMAINS
     return {
-        "number": person.get("number"),
-        "first_name": person.get("first_name") or "",
-        "last_name": person.get("last_name") or "",
+        "number": person.number,
+        "first_name": person.first_name or "",
+        "last_name": person.last_name or "",
         "email": email,
-        "organisation": person.get("organisation") or "",
-        "requester_type_label": _REQUESTER_TYPES.get(str(person.get("requester_type")), ""),
-        "on_behalf_of": person.get("on_behalf_of"),
-        "siren": person.get("siren"),
-        "insee_code": person.get("insee_code"),
-        "job_title": person.get("job_title"),
-        "phone": person.get("phone"),
-        "spaces_label": spaces_label(person.get("spaces") or ["accueil"]),
+        "organisation": person.organisation or "",
+        "requester_type_label": _REQUESTER_TYPES.get(str(person.requester_type), ""),
+        "on_behalf_of": person.on_behalf_of,
+        "siren": person.siren,
+        "insee_code": person.insee_code,
+        "job_title": person.job_title,
+        "phone": person.phone,
+        "spaces_label": spaces_label(person.spaces or ("accueil",)),
         "existing_account": existing,
         "open_request": other_case,
         "personal_mailbox": personal,
@@ -93,14 +78,14 @@ def person_view(person: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
     }
 
 
-def person_request(person: Mapping[str, Any]) -> PersonRequest:
+def person_request(person: Person) -> PersonRequest:
     return PersonRequest(
-        email=str(person["email"]),
-        first_name=str(person.get("first_name") or ""),
-        last_name=str(person.get("last_name") or ""),
-        organisation=str(person.get("organisation") or ""),
-        spaces=tuple(person.get("spaces") or ["accueil"]),
-        job_title=person.get("job_title"),
-        phone=person.get("phone"),
-        on_behalf_of=person.get("on_behalf_of"),
+        email=person.email,
+        first_name=person.first_name or "",
+        last_name=person.last_name or "",
+        organisation=person.organisation or "",
+        spaces=person.spaces or ("accueil",),
+        job_title=person.job_title,
+        phone=person.phone,
+        on_behalf_of=person.on_behalf_of,
     )

@@ -10,6 +10,8 @@ from sqlmodel import Session, col, select
 
 from storage.models import Case, Timer
 from workflows.core import CaseView
+from workflows.records import record_from_json
+from workflows.states import CaseKind, state_of
 
 PREFIXES = {"question": "Q", "subscription": "ABO"}
 
@@ -42,8 +44,8 @@ def next_ref(session: Session, kind: str, year: int) -> str:
 def view(case: Case) -> CaseView:
     return CaseView(
         ref=case.ref,
-        kind=case.kind,  # type: ignore[arg-type]
-        state=case.state,
+        kind=CaseKind(case.kind),
+        state=state_of(case.kind, case.state),
         requester=case.requester,
         requester_name=case.requester_name,
         subject=case.subject,
@@ -52,7 +54,7 @@ def view(case: Case) -> CaseView:
         space=case.space,
         origin_message_id=case.origin_message_id,
         created_at=case.created_at,
-        data=dict(case.data or {}),
+        data=record_from_json(case.kind, case.data),
     )
 
 

@@ -17,6 +17,7 @@ from mailbot.portal import Portal
 from storage.models import Case
 from workflows.calendar import add_business_days
 from workflows.core import Context, Event, MailReceived, SimilarAnswer, TimerFired
+from workflows.records import SubscriptionRecord
 from workflows.text.triage import triage
 
 
@@ -42,7 +43,7 @@ def build_context(
     blank = None
     if isinstance(event, TimerFired) and kind == "subscription" and case is not None:
         # Invitation reminders and expiry need to know who has logged in since.
-        people = [str(p.get("email", "")) for p in (case.data or {}).get("people", [])]
+        people = [p.email for p in SubscriptionRecord.from_json(case.data or {}).people]
         existing = dict(portal.find_accounts([e for e in people if e]))
     if isinstance(event, MailReceived):
         emails = [event.sender]
@@ -94,8 +95,8 @@ def find_open_requests(
     for other in rows:
         if other.ref == exclude_ref:
             continue
-        for person in (other.data or {}).get("people", []):
-            email = str(person.get("email", "")).lower()
+        for person in SubscriptionRecord.from_json(other.data or {}).people:
+            email = person.email
             if email in wanted:
                 found.setdefault(email, other.ref)
     return found

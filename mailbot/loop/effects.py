@@ -25,7 +25,6 @@ from mailbot.loop.outbox import enqueue_mail
 from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.models import Case, CaseEvent, Timer
-from workflows import question, subscription
 from workflows.core import (
     AccountsProvisioned,
     CancelTimers,
@@ -39,9 +38,9 @@ from workflows.core import (
     SetTimer,
     Withdraw,
 )
+from workflows.registry import WORKFLOWS
 
 PortalFactory = Callable[[Session], Portal]
-WORKFLOWS: dict[str, Any] = {"question": question, "subscription": subscription}
 MAX_EFFECT_CHAIN = 5
 
 
@@ -89,7 +88,7 @@ def apply_decision(
             raise ValueError(f"a decision may not update {key!r}")
         setattr(case, key, value)
     if decision.data is not None:
-        case.data = dict(decision.data)
+        case.data = decision.data.to_json()
     if decision.closed and case.closed_at is None:
         case.closed_at = now
     elif not decision.closed and case.closed_at is not None and decision.state is not None:

@@ -9,18 +9,17 @@ accents, straight apostrophes).
 from __future__ import annotations
 
 import re
-import unicodedata
 from email.utils import parseaddr
 
 from mailbot.mail.parse import ParsedMail
+from workflows.text.fold import fold as fold_text
 
 BODY_WINDOW = 6000  # characters of the body searched for wording
 
 
 def fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return re.sub(r"\s+", " ", text.replace("’", "'").replace("`", "'").lower())
+    """`workflows.text.fold.fold`, with runs of white space as one space."""
+    return re.sub(r"\s+", " ", fold_text(text))
 
 
 def _words(*patterns: str) -> re.Pattern[str]:

@@ -9,10 +9,12 @@ stand, so that an answer is never published by mistake (fail closed).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import cast
+
+from workflows.core import ReviewerCommand, Verb
+from workflows.text.fold import fold, fold_aligned
 
 __all__ = [
     "DirectiveResult",
@@ -25,7 +27,6 @@ __all__ = [
     "SPACE_NAMES",
 ]
 
-Verb = Literal["APPROUVER", "REFUSER", "COMPLÉTER", "AIDE"]
 SPACE_NAMES = ("ACCUEIL", "DESTA", "ANTAI")
 
 # Folded (upper-case, unaccented, hyphens as spaces) synonym -> canonical keyword.
@@ -111,23 +112,6 @@ La contestation d'un FPS se fait par un recours administratif préalable obligat
 
 
 @dataclass(frozen=True)
-class ReviewerCommand:
-    """A decision on a subscription case. `people` None means everyone; `text` is the motif
-    of REFUSER or what is missing for COMPLÉTER (newlines kept)."""
-
-    verb: Verb
-    people: tuple[int, ...] | None = None
-    text: str | None = None
-
-    def canonical(self) -> str:
-        if self.verb == "APPROUVER" and self.people:
-            return "APPROUVER: " + ",".join(map(str, self.people))
-        if self.text and self.verb in ("REFUSER", "COMPLÉTER"):
-            return f"{self.verb}: " + " ".join(self.text.split())
-        return self.verb
-
-
-@dataclass(frozen=True)
 class DirectiveResult:
     """`directives` in canonical form; `text` the new text without directive or command
     lines (for a question: the answer); `errors` French notes for the reviewer."""
@@ -141,15 +125,9 @@ class DirectiveResult:
 # --------------------------------------------------------------------------- folding
 
 
-def _fold_char(char: str) -> str:
-    base = unicodedata.normalize("NFD", char)[0]
-    upper = base.upper()
-    return upper if len(upper) == 1 else base
-
-
-def fold(text: str) -> str:
-    """Upper-case, unaccented, one character per input character (indexes stay aligned)."""
-    return "".join(_fold_char(c) for c in text).replace("’", "'")
+def _upper_fold(text: str) -> str:
+    """Unaccented upper case, as the keyword tables are written."""
+    return fold(text).upper()
 
 
 def _unbold(line: str) -> str:
@@ -175,7 +153,8 @@ def _vocabulary(synonyms: Mapping[str, str]) -> _Vocabulary:
         r"[-\s]*".join(map(re.escape, synonym.split()))
         for synonym in sorted(synonyms, key=len, reverse=True)
     ]
-    regex = re.compile(r"(?:" + "|".join(alternatives) + r")(?![\w'])")
+    # Matched against `fold_aligned` text (lower case): the tables are upper case.
+    regex = re.compile(r"(?:" + "|".join(alternatives) + r")(?![\w'])", re.IGNORECASE)
     return _Vocabulary(regex, {_compact(k): v for k, v in synonyms.items()})
 
 
@@ -187,13 +166,14 @@ PROTECTIVE_DIRECTIVES = _vocabulary(PROTECTIVE_SYNONYMS)
 def _match_keyword(line: str, vocabulary: _Vocabulary) -> tuple[str, str, bool] | None:
     """(canonical keyword, value as written, colon present) when the line starts with one."""
     raw = _unbold(line)
-    match = vocabulary.regex.match(fold(raw))  # fold keeps indexes: raw[match.end():] is valid
+    # fold_aligned keeps indexes: raw[match.end():] is valid.
+    match = vocabulary.regex.match(fold_aligned(raw))
     if not match:
         return None
     rest = raw[match.end() :].strip().strip("*_").strip()
     colon = rest.startswith(":")
     return (
-        vocabulary.canonical[_compact(match.group(0))],
+        vocabulary.canonical[_compact(match.group(0)).upper()],
         rest[1:].strip() if colon else rest,
         colon,
     )
@@ -213,7 +193,7 @@ def is_directive_line(line: str) -> bool:
 
 
 def _is_greeting(line: str) -> bool:
-    return bool(_GREETING.match(fold(_unbold(line))))
+    return bool(_GREETING.match(_upper_fold(_unbold(line))))
 
 
 def _collapse(lines: list[str]) -> str:
@@ -324,7 +304,7 @@ def _canonical_top(keyword: str, value: str) -> tuple[str, list[str]]:
         return f"QUESTION: {value}", []
     value = value.rstrip(".;,!")
     if keyword == "ESPACE":
-        folded = fold(value)
+        folded = _upper_fold(value)
         folded = re.sub(r"^(L'?\s*)?ESPACE\s+", "", folded).strip()
         if folded in SPACE_NAMES:
             return f"ESPACE: {folded}", []
@@ -400,7 +380,7 @@ def _build_command(
 def parse_people(value: str) -> tuple[tuple[int, ...] | None, str | None]:
     """ "1,3" / "1, 3" / "1 et 3" / "1-3" / "n° 2" -> sorted unique numbers; "" / "tous" -> None
     (everyone). Returns (people, French error)."""
-    folded = _THANKS.sub("", fold(value))
+    folded = _THANKS.sub("", _upper_fold(value))
     folded = _PEOPLE_FILLER.sub(" ", folded).strip(" :,;.!")
     folded = re.sub(r"\s*(?:-|–|\bA\b|\bAU\b)\s*", "-", folded)
     tokens = [t for t in re.split(r"\s*(?:,|;|/|\+|\bET\b|\bAND\b|\s)\s*", folded) if t]

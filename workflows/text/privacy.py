@@ -10,7 +10,8 @@ before publication ("the exact text that would be published"), who can replace i
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from workflows.text.fold import fold
 
 EMAIL_MASK = "[adresse électronique]"
 PHONE_MASK = "[téléphone]"
@@ -58,11 +59,6 @@ _GENERIC_LOCAL_WORDS = frozenset(
 )
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def name_parts(sender_name: str | None, sender: str | None) -> list[str]:
     """The words of the asker's name worth masking (3 letters or more), longest first.
 
@@ -107,7 +103,7 @@ _ACCENTS = {
 
 
 def _accent_class(char: str) -> str:
-    base = _fold(char)
+    base = fold(char)
     variants = _ACCENTS.get(base)
     if variants:
         return f"[{variants}]"

@@ -9,11 +9,12 @@ terms are folded to lower-case ASCII letters and digits separated by single spac
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
+
+from workflows.text.fold import fold_words
 
 OUT_OF_SCOPE = "out_of_scope"
 
@@ -52,18 +53,33 @@ class TriageResult:
             "out_of_scope_terms": list(self.out_of_scope_terms),
         }
 
-
-def fold(text: str) -> str:
-    """Lower-case ASCII letters and digits separated by single spaces (accents dropped)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    bare = bare.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
-    return " ".join(re.split(r"[^a-z0-9]+", bare)).strip()
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> TriageResult:
+        """The result `as_data` wrote (any missing or odd part left empty)."""
+        scores = data.get("scores")
+        matched = data.get("matched")
+        terms = data.get("out_of_scope_terms")
+        space = data.get("space")
+        return cls(
+            space=None if space is None else str(space),
+            scores={
+                str(k): float(v)
+                for k, v in (scores.items() if isinstance(scores, Mapping) else ())
+                if isinstance(v, int | float)
+            },
+            matched={
+                str(k): [str(t) for t in v]
+                for k, v in (matched.items() if isinstance(matched, Mapping) else ())
+                if isinstance(v, list)
+            },
+            out_of_scope=bool(data.get("out_of_scope")),
+            out_of_scope_terms=[str(t) for t in terms] if isinstance(terms, list) else [],
+        )
 
 
 @lru_cache(maxsize=1024)
 def _pattern(term: str) -> re.Pattern[str] | None:
-    folded = fold(term)
+    folded = fold_words(term)
     if not folded:
         return None
     # Lookarounds instead of consuming the spaces, so that "fps fps" counts twice.
@@ -80,7 +96,7 @@ def triage(
 ) -> TriageResult:
     """Score the subject and the text against `rules`; the best space at or above `min_score`
     wins. A tie between the best spaces leaves the question unclassified (a person sorts it)."""
-    folded = fold(f"{subject}\n{text}")
+    folded = fold_words(f"{subject}\n{text}")
     scores: dict[str, float] = {}
     matched: dict[str, list[str]] = {}
     for rule in rules:
