@@ -169,8 +169,8 @@ class WebEnv:
             assert account.id is not None
             return account.id
 
-    def portal(self, session: Session) -> StubPortal:
-        return StubPortal(session, self.config.portal.base_url, self.clock, hasher=self.hasher)
+    def portal(self) -> StubPortal:
+        return StubPortal(self.engine, self.config.portal.base_url, self.clock, hasher=self.hasher)
 
 
 def web_env(path: Path, start: datetime, base_url: str = "http://portail.test") -> WebEnv:

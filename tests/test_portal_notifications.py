@@ -94,7 +94,7 @@ def test_immediate_subscribers_get_one_mail_per_version(
     account(session, "vite@ville.fr", ["desta"], desta="immediate")
     account(session, "jour@ville.fr", ["desta"])  # daily by default
     account(session, "sans@ville.fr", ["accueil"], accueil="immediate")  # no access to desta
-    portal.publish("desta", "Quel format pour les flux <FPS> ?", "XML.", "Q-2026-000001")
+    portal.publish("desta", "Quel format pour les flux <FPS> ?", "XML.", "Q-2026-000001", "k1")
     assert notify_publication(session, config, "Q-2026-000001", now=NOW) == 1
     assert notify_publication(session, config, "Q-2026-000001", now=NOW) == 0
     [mail] = outbox(session, "portal_publication")
@@ -104,7 +104,7 @@ def test_immediate_subscribers_get_one_mail_per_version(
     assert "Quel format pour les flux <FPS> ?" in text
     assert "http://portail.test/espaces/desta/questions/Q-2026-000001" in text
     assert "http://portail.test/compte/notifications" in text
-    portal.publish("desta", "Quel format pour les flux <FPS> ?", "XML 2.", "Q-2026-000001")
+    portal.publish("desta", "Quel format pour les flux <FPS> ?", "XML 2.", "Q-2026-000001", "k2")
     assert notify_publication(session, config, "Q-2026-000001", now=NOW) == 1
     assert "Réponse mise à jour" in text_of(outbox(session, "portal_publication")[-1])
 
@@ -113,8 +113,8 @@ def test_withdrawn_or_unknown_publications_notify_nobody(
     session: Session, config: Config, portal: StubPortal
 ) -> None:
     account(session, "vite@ville.fr", ["desta"], desta="immediate")
-    portal.publish("desta", "Question ?", "Réponse.", "Q-2026-000001")
-    portal.withdraw("Q-2026-000001")
+    portal.publish("desta", "Question ?", "Réponse.", "Q-2026-000001", "k3")
+    portal.withdraw("Q-2026-000001", "k4")
     assert notify_publication(session, config, "Q-2026-000001", now=NOW) == 0
     assert notify_publication(session, config, "Q-2026-999999", now=NOW) == 0
 
@@ -125,8 +125,8 @@ def test_daily_digest_lists_what_is_new_once(
     account(session, "jour@ville.fr", ["desta"])
     account(session, "vite@ville.fr", ["desta"], desta="immediate", accueil="daily")
     account(session, "rien@ville.fr", ["desta"], desta="none", accueil="none")
-    portal.publish("desta", "Première question DESTA ?", "R1.", "Q-2026-000001")
-    portal.publish("accueil", "Question Accueil ?", "R2.", "Q-2026-000002")
+    portal.publish("desta", "Première question DESTA ?", "R1.", "Q-2026-000001", "k5")
+    portal.publish("accueil", "Question Accueil ?", "R2.", "Q-2026-000002", "k6")
     assert send_daily_digest(session, config, NOW + timedelta(hours=1)) == 2
     assert send_daily_digest(session, config, NOW + timedelta(hours=2)) == 0
     mails = {m.recipients[0]: text_of(m) for m in outbox(session, "portal_digest")}
@@ -140,7 +140,7 @@ def test_daily_digest_lists_what_is_new_once(
         "Question Accueil ?" in mails["vite@ville.fr"] and "DESTA ?" not in mails["vite@ville.fr"]
     )
     clock.advance(days=1)
-    portal.publish("desta", "Deuxième question DESTA ?", "R3.", "Q-2026-000003")
+    portal.publish("desta", "Deuxième question DESTA ?", "R3.", "Q-2026-000003", "k7")
     assert send_daily_digest(session, config, clock() + timedelta(hours=1)) == 1
     last = text_of(outbox(session, "portal_digest")[-1])
     assert (
@@ -154,7 +154,7 @@ def test_mail_already_sent_immediately_is_not_repeated_in_the_digest(
     session: Session, config: Config, portal: StubPortal
 ) -> None:
     acc = account(session, "vite@ville.fr", ["desta"], desta="immediate")
-    portal.publish("desta", "Question ?", "Réponse.", "Q-2026-000001")
+    portal.publish("desta", "Question ?", "Réponse.", "Q-2026-000001", "k8")
     notify_publication(session, config, "Q-2026-000001", now=NOW)
     pref = session.get(PortalNotificationPreference, (acc.id, "desta"))
     assert pref is not None
@@ -167,7 +167,7 @@ def test_digest_does_not_reach_back_before_the_choice(
     session: Session, config: Config, portal: StubPortal
 ) -> None:
     acc = account(session, "tard@ville.fr", ["desta"], desta="none")
-    portal.publish("desta", "Ancienne question ?", "Réponse.", "Q-2026-000001")
+    portal.publish("desta", "Ancienne question ?", "Réponse.", "Q-2026-000001", "k9")
     pref = session.get(PortalNotificationPreference, (acc.id, "desta"))
     assert pref is not None
     pref.frequency, pref.updated_at = "daily", NOW + timedelta(minutes=5)
@@ -181,7 +181,7 @@ def test_accounts_that_never_signed_in_get_no_notification(
     acc = account(session, "nouveau@ville.fr", ["desta"], desta="immediate", accueil="daily")
     acc.must_change_password = True
     session.add(acc)
-    portal.publish("desta", "Question ?", "Réponse.", "Q-2026-000001")
-    portal.publish("accueil", "Question ?", "Réponse.", "Q-2026-000002")
+    portal.publish("desta", "Question ?", "Réponse.", "Q-2026-000001", "k10")
+    portal.publish("accueil", "Question ?", "Réponse.", "Q-2026-000002", "k11")
     assert notify_publication(session, config, "Q-2026-000001", now=NOW) == 0
     assert send_daily_digest(session, config, NOW + timedelta(hours=1)) == 0

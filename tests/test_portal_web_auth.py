@@ -32,13 +32,12 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WebEnv:
 
 
 def invite(env: WebEnv, email_address: str = EMAIL) -> str:
-    with Session(env.engine) as session:
-        [cred] = env.portal(session).create_accounts(
-            "ABO-2026-000001",
-            [PersonRequest(email_address, "Claire", "Martin", "Ville", ("desta",))],
-            NOW + timedelta(days=30),
-        )
-        session.commit()
+    [cred] = env.portal().create_accounts(
+        "ABO-2026-000001",
+        [PersonRequest(email_address, "Claire", "Martin", "Ville", ("desta",))],
+        NOW + timedelta(days=30),
+        f"invite:{email_address}",
+    )
     assert cred.temporary_password
     return cred.temporary_password
 
@@ -108,8 +107,8 @@ def test_first_login_forces_a_new_password_before_any_page(env: WebEnv) -> None:
     with Session(env.engine) as session:
         account = session.exec(select(PortalAccount)).one()
         assert not account.must_change_password and account.temp_password_expires_at is None
-        assert env.portal(session).check_login(EMAIL, NEW)
-        assert not env.portal(session).check_login(EMAIL, temporary)
+        assert env.portal().check_login(EMAIL, NEW)
+        assert not env.portal().check_login(EMAIL, temporary)
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,9 @@ class Credential:
     expires_at: datetime | None
     spaces: tuple[str, ...]
     created: bool
+    # A retried call (same idempotency key) could not return the first temporary password,
+    # which the portal keeps only hashed: it issued a fresh one, and the first no longer opens.
+    reissued: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,20 @@ class Published:
 
 
 @dataclass(frozen=True)
+class Withdrawn:
+    """The portal has withdrawn the case's published Q&A (`Withdraw` carried out)."""
+
+
+@dataclass(frozen=True)
+class PortalFailed:
+    """A portal operation (`create_accounts`, `publish`, `withdraw`) failed for good, after
+    its retries; `reason` is the last error, for the admins."""
+
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class DeliveryFailed:
     """An outbox mail of this case failed for good (5xx, or a bounce came back)."""
 
@@ -110,7 +127,16 @@ class DeliveryFailed:
     reason: str
 
 
-Event = MailReceived | ReviewerReply | TimerFired | AccountsProvisioned | Published | DeliveryFailed
+Event = (
+    MailReceived
+    | ReviewerReply
+    | TimerFired
+    | AccountsProvisioned
+    | Published
+    | Withdrawn
+    | PortalFailed
+    | DeliveryFailed
+)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -415,17 +416,22 @@ class Runner:
             if depth > 5:
                 raise RuntimeError("effect chain too deep")
             result: Event | None = None
+            # Until effects go through mailbot.loop.portal_ops, the portal is called here, in
+            # this transaction: a fresh key per call (a rollback undoes the call with it).
+            key = f"{case.ref}:inline:{uuid.uuid4().hex}"
             if isinstance(effect, ProvisionAccounts):
-                creds = portal.create_accounts(case.ref, list(effect.people), effect.expires_at)
+                creds = portal.create_accounts(
+                    case.ref, list(effect.people), effect.expires_at, key
+                )
                 result = AccountsProvisioned(tuple(creds))
             elif isinstance(effect, Publish):
                 url, version = portal.publish(
-                    effect.space, effect.question, effect.answer, case.ref
+                    effect.space, effect.question, effect.answer, case.ref, key
                 )
                 self._notify_publication(session, case.ref)
                 result = Published(url=url, version=version)
             elif isinstance(effect, Withdraw):
-                portal.withdraw(case.ref)
+                portal.withdraw(case.ref, key)
             if result is not None:
                 ctx = self._context(session, portal, case.kind, result, case)
                 follow = WORKFLOWS[case.kind].decide(cases.view(case), result, ctx)
