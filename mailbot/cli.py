@@ -288,8 +288,10 @@ def _mount_optional() -> None:
     except ImportError:  # pragma: no cover
         pass
     try:
-        from portal_stub.cli import portal_app
+        from mailbot.loop.outbox import OutboxPortalMailer
+        from portal_stub.cli import portal_app, use_mailer
 
+        use_mailer(OutboxPortalMailer)
         app.add_typer(portal_app, name="portal", help="The portal stand-in.")
     except ImportError:  # pragma: no cover
         pass

@@ -60,11 +60,12 @@ def start_devmail(config: Config) -> Any:
 def start_portal(config: Config, engine: Engine) -> threading.Thread:
     import uvicorn
 
+    from mailbot.loop.outbox import OutboxPortalMailer
     from portal_stub.app import create_app
 
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config, engine),
+            create_app(config, engine, mailer=OutboxPortalMailer(config, engine)),
             host=config.portal.listen_host,
             port=config.portal.listen_port,
             log_level="warning",

@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine
 
 from mailbot.config import Config
+from mailbot.loop.outbox import OutboxPortalMailer
 from portal_stub.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -65,7 +66,8 @@ def serve_portal(
     a free one); yields its base URL and stops the server afterwards."""
     host = config.portal.listen_host
     port = config.portal.listen_port or free_port()
-    app = create_app(config, engine, hasher=hasher, now=now)
+    mailer = OutboxPortalMailer(config, engine, now=now)
+    app = create_app(config, engine, mailer=mailer, hasher=hasher, now=now)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="portal-test-server", daemon=True)
     thread.start()
