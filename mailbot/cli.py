@@ -283,9 +283,9 @@ def _mount_optional() -> None:
     except ImportError:  # pragma: no cover
         pass
     try:
-        from portal_stub.cli import portal_app
+        from mailbot.wiring import stand_in_cli
 
-        app.add_typer(portal_app, name="portal", help="The portal stand-in.")
+        app.add_typer(stand_in_cli(), name="portal", help="The portal stand-in.")
     except ImportError:  # pragma: no cover
         pass
     try:

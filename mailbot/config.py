@@ -54,6 +54,9 @@ class PortalConfig(_Section):
     listen_host: str = "127.0.0.1"
     listen_port: int = 8000
     secret_env: str = "MAILBOT_PORTAL_SECRET"
+    # Portal operations (accounts, publications) run after commit and are retried on error.
+    operation_max_attempts: int = Field(default=8, ge=1)
+    operation_retry_base_seconds: float = Field(default=60, gt=0)
 
     @field_validator("base_url")
     @classmethod

@@ -1,70 +1,90 @@
 """The one module that wires mailbot to its portal and, in the embedded default, to the local
 mail system: everything else in mailbot reaches the portal only through `mailbot.portal`.
 
-A deployment with a real portal replaces `portal_factory` (and serves no stand-in); nothing
-in `workflows/` or `mailbot/loop/` changes.
+A deployment with a real portal replaces `portal_for` (and serves no stand-in); nothing in
+`workflows/` or `mailbot/loop/` changes.
+
+The imports of the service are inside the functions: the CLI imports this module to mount
+`mailbot portal`, and `mailbot --help` should not load the whole service to do so.
 """
 
 from __future__ import annotations
 
 import threading
 from datetime import datetime
-
-from sqlalchemy import Engine
-from sqlmodel import Session
-from starlette.types import ASGIApp
+from typing import TYPE_CHECKING
 
 from mailbot.config import Config
-from mailbot.desk.app import create_desk_app, with_desk
-from mailbot.loop.daemon import Daemon
-from mailbot.loop.effects import PortalFactory
-from mailbot.loop.ingest import Ingest
-from mailbot.loop.notices import send_daily_digest
-from mailbot.loop.scheduler import serve_forever, start_scheduler
-from mailbot.wflog import WorkflowLog
-from portal_stub.app import DSFR_DIST, create_app
-from portal_stub.service import StubPortal
-from storage.db import session_scope
+from mailbot.portal import Portal
+
+if TYPE_CHECKING:
+    import typer
+    from sqlalchemy import Engine
+    from starlette.types import ASGIApp
+
+    from mailbot.loop.daemon import Daemon
+    from mailbot.loop.ingest import Ingest
 
 
-def portal_factory(config: Config) -> PortalFactory:
-    def factory(session: Session) -> StubPortal:
-        return StubPortal(session, config.portal.base_url)
+def portal_for(config: Config, engine: Engine) -> Portal:
+    """The portal mailbot works with: the stand-in, in the same database (its own tables and
+    its own transactions)."""
+    from portal_stub.service import StubPortal  # noqa: PLC0415
 
-    return factory
+    return StubPortal(engine, config.portal.base_url)
 
 
 def build_ingest(config: Config, engine: Engine, secret: bytes | None = None) -> Ingest:
+    from mailbot.loop.ingest import Ingest  # noqa: PLC0415
+    from mailbot.wflog import WorkflowLog  # noqa: PLC0415
+
     wflog = WorkflowLog(config.log.file, config.log.format)
-    return Ingest(config, engine, wflog, portal_factory(config), secret=secret)
+    return Ingest(config, engine, wflog, portal_for(config, engine), secret=secret)
 
 
 class DailyDigest:
     """The 07:00 digest of new Q&A for the people who chose it (`mailbot.loop.notices`)."""
 
-    def __init__(self, config: Config, engine: Engine, portal: PortalFactory) -> None:
+    def __init__(self, config: Config, engine: Engine, portal: Portal) -> None:
         self.config = config
         self.engine = engine
         self.portal = portal
 
     def __call__(self, now: datetime) -> int:
+        from mailbot.loop.notices import send_daily_digest  # noqa: PLC0415
+        from storage.db import session_scope  # noqa: PLC0415
+
         with session_scope(self.engine) as session:
-            return send_daily_digest(session, self.config, self.portal(session), now)
+            return send_daily_digest(session, self.config, self.portal, now)
 
 
 def daily_digest(config: Config, engine: Engine) -> DailyDigest:
-    return DailyDigest(config, engine, portal_factory(config))
+    return DailyDigest(config, engine, portal_for(config, engine))
 
 
 def portal_server_app(config: Config, engine: Engine) -> ASGIApp:
     """The stand-in and the admin's desk on one server: `/admin` and below go to the desk
     (mailbot's own app), everything else to the stand-in."""
-    desk = create_desk_app(config, engine, portal_factory(config), dsfr_dir=DSFR_DIST)
-    return with_desk(desk, create_app(config, engine))
+    from mailbot.desk.app import create_desk_app, with_desk  # noqa: PLC0415
+    from mailbot.loop.outbox import OutboxPortalMailer  # noqa: PLC0415
+    from portal_stub.app import DSFR_DIST, create_app  # noqa: PLC0415
+
+    portal = portal_for(config, engine)
+    desk = create_desk_app(config, engine, lambda _session: portal, dsfr_dir=DSFR_DIST)
+    stand_in = create_app(config, engine, mailer=OutboxPortalMailer(config, engine))
+    return with_desk(desk, stand_in)
+
+
+def stand_in_cli() -> typer.Typer:
+    """`mailbot portal`: the stand-in's own commands, its mail through mailbot's outbox."""
+    from mailbot.loop.outbox import OutboxPortalMailer  # noqa: PLC0415
+    from portal_stub.cli import portal_app, use_mailer  # noqa: PLC0415
+
+    use_mailer(OutboxPortalMailer)
+    return portal_app
 
 
 def start_portal(config: Config, engine: Engine) -> threading.Thread:
-    # Imported here: only the embedded default serves the stand-in (and uvicorn is slow to load).
     import uvicorn  # noqa: PLC0415
 
     server = uvicorn.Server(
@@ -88,9 +108,10 @@ def start_portal(config: Config, engine: Engine) -> threading.Thread:
 def serve(config: Config, engine: Engine, daemon: Daemon) -> None:
     """`mailbot run`: the daemon and its scheduler; in the embedded default also the local
     mail system and the portal stand-in, in the same process."""
+    from mailbot.loop.scheduler import serve_forever, start_scheduler  # noqa: PLC0415
+
     devmail = None
     if config.devmail.enabled:
-        # The embedded mail system is loaded only when it is asked for.
         from mailbot.dev.embedded import start_devmail  # noqa: PLC0415
 
         try:

@@ -1,6 +1,7 @@
 """The portal stand-in's web application (Starlette, Jinja2 templates in French, DSFR look).
 
-`create_app(config, engine)` builds it; `mailbot portal` serves it with uvicorn. The DSFR is
+`create_app(config, engine, mailer=…)` builds it; `mailbot portal` serves it with uvicorn (the
+mailer, mailbot's outbox behind `mailbot.portal.PortalMailer`, is injected by mailbot). The DSFR is
 served from `portal_stub/node_modules/@gouvfr/dsfr/dist` (installed by `install_assets.sh`):
 nothing is loaded from another site, and the CSP says so.
 """
@@ -27,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailbot.config import Config, ConfigError
+from mailbot.portal import PortalMailer
 from portal_stub import auth, pages
 from portal_stub.security import DEFAULT_HASHER
 from portal_stub.web import (
@@ -132,10 +134,12 @@ def create_app(
     config: Config,
     engine: Engine,
     *,
+    mailer: PortalMailer,
     now: Callable[[], datetime] | None = None,
     hasher: PasswordHasher | None = None,
 ) -> Starlette:
-    """The web application. `now` and `hasher` are for tests (a clock, cheaper argon2)."""
+    """The web application; `mailer` sends the portal's own mail (password-reset links).
+    `now` and `hasher` are for tests (a clock, cheaper argon2)."""
     mounts, dsfr = _static_mounts()
     app = Starlette(
         routes=[*auth.routes, *pages.routes, *mounts],
@@ -163,6 +167,7 @@ def create_app(
         engine=engine,
         hasher=hasher or DEFAULT_HASHER,
         now=now or (lambda: datetime.now(UTC)),
+        mailer=mailer,
         dsfr_available=dsfr,
     )
     return app

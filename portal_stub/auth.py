@@ -7,12 +7,15 @@
 - A temporary password opens the account once, until its expiry; the person must then choose
   their own password (`MIN_PASSWORD_LENGTH` characters at least, neither the identifier nor the
   temporary password).
-- A reset link is single use, valid `RESET_MINUTES`, sent through mailbot's outbox in the same
-  transaction as the token; only the token's SHA-256 is stored.
+- A reset link is single use, valid `RESET_MINUTES`; only the token's SHA-256 is stored. The
+  mail goes through the `PortalMailer` the application was given (mailbot's outbox), once the
+  token is committed: a failure in between leaves an unused token, never a link that does not
+  open; the mail's key is derived from the token, so queuing it again changes nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailbot.loop.outbox import enqueue_mail
 from portal_stub.models import PortalAccount, PortalLoginThrottle, PortalResetToken
 from portal_stub.security import (
     MIN_PASSWORD_LENGTH,
@@ -45,7 +47,6 @@ from portal_stub.web import (
     state,
 )
 from workflows.calendar import french_date
-from workflows.core import SendMail
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
@@ -226,12 +227,21 @@ def forgot(request: Request, form: FormData) -> Response:
     if "@" not in identifier:
         context = {"error": "Saisissez l’adresse électronique qui vous sert d’identifiant."}
         return render(request, "forgot.html", context, status_code=400)
+    mail: ResetMail | None = None
     with portal.db() as session:
         account = session.exec(
             select(PortalAccount).where(PortalAccount.email == identifier)
         ).first()
         if account is not None and _may_send_reset(session, account, portal.now()):
-            _send_reset(session, request, account)
+            mail = _new_reset(session, request, account)
+    if mail is not None:  # the token is committed: the link opens
+        portal.mailer.queue(
+            "portal_password_reset",
+            [mail.to],
+            mail.context,
+            mail.key,
+            sensitive=True,  # the stored copy is redacted once sent: the link opens the account
+        )
     flash(request, RESET_SENT, "info")
     return redirect("/connexion")
 
@@ -249,7 +259,15 @@ def _may_send_reset(session: Session, account: PortalAccount, now: datetime) -> 
     return int(recent) < MAX_RESETS_PER_HOUR
 
 
-def _send_reset(session: Session, request: Request, account: PortalAccount) -> None:
+@dataclass(frozen=True)
+class ResetMail:
+    to: str
+    context: dict[str, Any]
+    key: str
+
+
+def _new_reset(session: Session, request: Request, account: PortalAccount) -> ResetMail:
+    """A reset token for `account` (added to `session`) and the mail that carries its link."""
     portal = state(request)
     now = portal.now()
     token, digest = new_token()
@@ -262,9 +280,8 @@ def _send_reset(session: Session, request: Request, account: PortalAccount) -> N
             expires_at=now + timedelta(minutes=RESET_MINUTES),
         )
     )
-    mail = SendMail(
-        template="portal_password_reset",
-        to=(account.email,),
+    return ResetMail(
+        to=account.email,
         context={
             "first_name": account.first_name,
             "last_name": account.last_name,
@@ -272,9 +289,7 @@ def _send_reset(session: Session, request: Request, account: PortalAccount) -> N
             "valid_minutes": RESET_MINUTES,
         },
         key=f"portal-reset:{digest[:32]}",
-        sensitive=True,  # the stored copy is redacted once sent: the link opens the account
     )
-    enqueue_mail(session, portal.config, mail, None, now=now)
 
 
 def _valid_token(session: Session, token: str, now: datetime) -> PortalResetToken | None:

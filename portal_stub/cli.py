@@ -1,11 +1,14 @@
 """`mailbot portal`: serve the portal stand-in, add an admin account, add a document.
 
-Mounted by mailbot's CLI as `app.add_typer(portal_app, name="portal")`.
+Mounted by mailbot's CLI as `app.add_typer(portal_app, name="portal")`, which also gives it
+the mailer for the portal's own mail (`use_mailer`): the stand-in does not import mailbot's
+outbox.
 """
 
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from mailbot.config import Config, ConfigError, load_config
+from mailbot.portal import PortalMailer
 from portal_stub.models import PortalAccount, PortalDocument
 from portal_stub.security import DEFAULT_HASHER, temporary_password
 from storage.db import make_engine, session_scope
@@ -33,6 +37,15 @@ ConfigOption = Annotated[
     Path, typer.Option("--config", help="Fichier de configuration (par défaut ./config.toml).")
 ]
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+
+MailerFactory = Callable[[Config, Engine], PortalMailer]
+_mailer_factory: MailerFactory | None = None
+
+
+def use_mailer(factory: MailerFactory) -> None:
+    """Set how `serve` builds the portal's mailer (mailbot's CLI gives its outbox)."""
+    global _mailer_factory
+    _mailer_factory = factory
 
 
 def _open(config_path: Path) -> tuple[Config, Engine]:
@@ -56,8 +69,11 @@ def serve(ctx: typer.Context, config_path: ConfigOption = Path("config.toml")) -
     from portal_stub.app import create_app
 
     config, engine = _open(config_path)
+    if _mailer_factory is None:
+        typer.echo("Erreur : aucun envoi de courriel n’est branché sur le portail.", err=True)
+        raise typer.Exit(2)
     try:
-        app = create_app(config, engine)
+        app = create_app(config, engine, mailer=_mailer_factory(config, engine))
     except ConfigError as err:
         typer.echo(f"Erreur : {err}", err=True)
         raise typer.Exit(2) from None

@@ -8,6 +8,7 @@ PostgreSQL): the migration `0002_portal` creates them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -64,6 +65,19 @@ class PortalProvisioning(SQLModel, table=True):
     created: bool
     spaces: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PortalCallKey(SQLModel, table=True):
+    """The idempotency key of a mutating call (`create_accounts`, `publish`, `withdraw`) the
+    portal has carried out, written in the call's own transaction: the same key again returns
+    what the first call did instead of doing it twice. `result` never holds a password."""
+
+    __tablename__ = "portal_call_key"
+    key: str = Field(primary_key=True, max_length=200)
+    kind: str = Field(max_length=20)  # create_accounts | publish | withdraw
+    ref: str = Field(index=True, max_length=20)  # the request or case reference
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

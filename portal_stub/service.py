@@ -1,32 +1,51 @@
 """`StubPortal`: the in-process implementation of `mailbot.portal.Portal` on the portal tables.
 
-It works in the caller's session and never commits: mailbot's runner commits the portal's
-changes with the case's in one transaction.
+It opens its own sessions on the database it is given (an Engine or a session factory) and
+commits one short transaction per mutating call, together with the call's idempotency key
+(`PortalCallKey`): mailbot calls it after its own commit, from the durable operation table,
+and a retried call with the same key returns what the first one did.
+
+Transitional: given a `Session` instead, it works inside that session's transaction (each
+mutating call in a SAVEPOINT, nothing committed). Only mailbot's synchronous runner path and
+`portal_stub.notifications` still do so; they go once portal operations run from
+`mailbot.loop.portal_ops` after commit (on SQLite, a second connection would wait for the
+runner's write lock).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from argon2 import PasswordHasher
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from mailbot.portal import Frequency, SearchHit, Subscriber
 from portal_stub.models import (
     DEFAULT_FREQUENCY,
     PortalAccount,
+    PortalCallKey,
     PortalNotificationPreference,
     PortalProvisioning,
     PortalPublication,
 )
 from portal_stub.search import fold, search_publication_ids
 from portal_stub.security import DEFAULT_HASHER, temporary_password, verify_password
+from storage.db import read_scope, session_scope
 from workflows.core import SPACES, Credential, ExistingAccount, PersonRequest
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 
 class UnknownSpace(ValueError):
     """A space other than accueil, desta or antai."""
+
+
+class KeyReused(ValueError):
+    """An idempotency key already used for another kind of call or another reference."""
 
 
 def publication_url(base_url: str, space: str, case_ref: str) -> str:
@@ -61,16 +80,60 @@ def current_publication(session: Session, case_ref: str) -> PortalPublication | 
 class StubPortal:
     def __init__(
         self,
-        session: Session,
+        db: Engine | SessionFactory | Session,
         base_url: str,
         now: Callable[[], datetime] | None = None,
         *,
         hasher: PasswordHasher | None = None,
     ) -> None:
-        self.session = session
+        self._joined = db if isinstance(db, Session) else None
+        self._factory: SessionFactory | None = None
+        self._read_factory: SessionFactory | None = None
+        if isinstance(db, Engine):
+            engine = db
+            self._factory = lambda: session_scope(engine)
+            # Reads never wait for a writer: mailbot reads accounts and publications while its
+            # own decision transaction holds SQLite's write lock.
+            self._read_factory = lambda: read_scope(engine)
+        elif not isinstance(db, Session):
+            self._factory = self._read_factory = db
         self.base_url = base_url.rstrip("/")
         self._now = now or (lambda: datetime.now(UTC))
         self.hasher = hasher or DEFAULT_HASHER
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        if self._joined is not None:
+            yield self._joined
+            return
+        assert self._read_factory is not None
+        with self._read_factory() as session:
+            yield session
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """One transaction per call: committed when the call returns, rolled back when it
+        raises (joined to a caller's session: a SAVEPOINT)."""
+        if self._joined is not None:
+            with self._joined.begin_nested():
+                yield self._joined
+            return
+        assert self._factory is not None
+        with self._factory() as session:
+            yield session
+
+    def _done(self, session: Session, key: str, kind: str, ref: str) -> PortalCallKey | None:
+        """The record of an earlier call with `key`, if any (refusing a key of another call)."""
+        row = session.get(PortalCallKey, key)
+        if row is not None and (row.kind, row.ref) != (kind, ref):
+            raise KeyReused(f"key {key!r} was used for {row.kind} {row.ref}, not {kind} {ref}")
+        return row
+
+    def _record(
+        self, session: Session, key: str, kind: str, ref: str, result: dict[str, Any]
+    ) -> None:
+        session.add(PortalCallKey(key=key, kind=kind, ref=ref, result=result, at=self._now()))
+        session.flush()
 
     # ----------------------------------------------------------------------------- accounts
 
@@ -78,47 +141,67 @@ class StubPortal:
         wanted = {e.strip().lower() for e in emails}
         if not wanted:
             return {}
-        rows = self.session.exec(
-            select(PortalAccount).where(col(PortalAccount.email).in_(wanted))
-        ).all()
-        return {
-            a.email: ExistingAccount(
-                email=a.email,
-                organisation=a.organisation,
-                spaces=tuple(readable_spaces(a)),
-                # Has the person logged in since the invitation? (invitation reminders)
-                first_login_at=a.last_login_at,
-            )
-            for a in rows
-        }
+        with self._reading() as session:
+            rows = session.exec(
+                select(PortalAccount).where(col(PortalAccount.email).in_(wanted))
+            ).all()
+            return {
+                a.email: ExistingAccount(
+                    email=a.email,
+                    organisation=a.organisation,
+                    spaces=tuple(readable_spaces(a)),
+                    # Has the person logged in since the invitation? (invitation reminders)
+                    first_login_at=a.last_login_at,
+                )
+                for a in rows
+            }
 
     def create_accounts(
-        self, request_ref: str, people: Sequence[PersonRequest], expires_at: datetime
+        self,
+        request_ref: str,
+        people: Sequence[PersonRequest],
+        expires_at: datetime,
+        key: str,
     ) -> list[Credential]:
-        return [self._provision(request_ref, person, expires_at) for person in people]
+        with self._writing() as session:
+            retry = self._done(session, key, "create_accounts", request_ref) is not None
+            creds = [
+                self._provision(session, request_ref, person, expires_at, retry)
+                for person in people
+            ]
+            if not retry:
+                emails = [c.email for c in creds]
+                self._record(session, key, "create_accounts", request_ref, {"emails": emails})
+            return creds
 
     def _provision(
-        self, request_ref: str, person: PersonRequest, expires_at: datetime
+        self,
+        session: Session,
+        request_ref: str,
+        person: PersonRequest,
+        expires_at: datetime,
+        retry: bool,
     ) -> Credential:
         email = person.email.strip().lower()
-        done = self.session.exec(
+        done = session.exec(
             select(PortalProvisioning).where(
                 PortalProvisioning.request_ref == request_ref, PortalProvisioning.email == email
             )
         ).first()
-        if done is not None:  # the same request again: same accounts, nothing new to send
+        if done is not None:
+            if retry and done.created:
+                return self._reissue(session, done)
+            # The same request under another key: same account, nothing new to send.
             return Credential(email, None, done.expires_at, tuple(done.spaces), done.created)
-        account = self.session.exec(
-            select(PortalAccount).where(PortalAccount.email == email)
-        ).first()
+        account = session.exec(select(PortalAccount).where(PortalAccount.email == email)).first()
         password: str | None = None
         if account is None:
             password = temporary_password()
             account = self._new_account(request_ref, person, email, password, expires_at)
         else:
             account.spaces = granted_spaces([*account.spaces, *person.spaces])
-        self.session.add(account)
-        self.session.flush()
+        session.add(account)
+        session.flush()
         assert account.id is not None
         spaces = granted_spaces(account.spaces)
         record = PortalProvisioning(
@@ -130,9 +213,30 @@ class StubPortal:
             expires_at=expires_at if password else None,
             at=self._now(),
         )
-        self.session.add(record)
-        self.session.flush()
+        session.add(record)
+        session.flush()
         return Credential(email, password, record.expires_at, tuple(spaces), record.created)
+
+    def _reissue(self, session: Session, done: PortalProvisioning) -> Credential:
+        """A retried call for an account it created: the first temporary password is only
+        hashed, so issue a fresh one, unless the person has already signed in (then the first
+        one did reach them)."""
+        account = session.get(PortalAccount, done.account_id)
+        assert account is not None
+        spaces = tuple(done.spaces)
+        unused = (
+            account.must_change_password
+            and account.last_login_at is None
+            and account.password_changed_at is None
+        )
+        if not unused:
+            return Credential(done.email, None, done.expires_at, spaces, True)
+        password = temporary_password()
+        account.password_hash = self.hasher.hash(password)
+        account.temp_password_expires_at = done.expires_at
+        session.add(account)
+        session.flush()
+        return Credential(done.email, password, done.expires_at, spaces, True, reissued=True)
 
     def _new_account(
         self,
@@ -161,9 +265,10 @@ class StubPortal:
 
         Throttling is the web application's business (`portal_stub.auth`), not this check's.
         """
-        account = self.session.exec(
-            select(PortalAccount).where(PortalAccount.email == email.strip().lower())
-        ).first()
+        with self._reading() as session:
+            account = session.exec(
+                select(PortalAccount).where(PortalAccount.email == email.strip().lower())
+            ).first()
         if not verify_password(self.hasher, account.password_hash if account else None, password):
             return False
         assert account is not None
@@ -172,47 +277,62 @@ class StubPortal:
 
     # ------------------------------------------------------------------------- publications
 
-    def publish(self, space: str, question: str, answer: str, case_ref: str) -> tuple[str, int]:
+    def publish(
+        self, space: str, question: str, answer: str, case_ref: str, key: str
+    ) -> tuple[str, int]:
         if space not in SPACES:
             raise UnknownSpace(space)
-        previous = current_publication(self.session, case_ref)
-        version = 1
-        if previous is not None:
-            previous.is_current = False
-            version = previous.version + 1
-            self.session.add(previous)
-            self.session.flush()  # one current row per case, before the new one is added
-        self.session.add(
-            PortalPublication(
-                case_ref=case_ref,
-                version=version,
-                space=space,
-                question=question,
-                answer=answer,
-                search_text=fold(f"{question}\n{answer}"),
-                published_at=self._now(),
+        with self._writing() as session:
+            done = self._done(session, key, "publish", case_ref)
+            if done is not None:  # a retry: the version this key made
+                version = int(done.result["version"])
+                return publication_url(self.base_url, done.result["space"], case_ref), version
+            previous = current_publication(session, case_ref)
+            version = 1
+            if previous is not None:
+                previous.is_current = False
+                version = previous.version + 1
+                session.add(previous)
+                session.flush()  # one current row per case, before the new one is added
+            session.add(
+                PortalPublication(
+                    case_ref=case_ref,
+                    version=version,
+                    space=space,
+                    question=question,
+                    answer=answer,
+                    search_text=fold(f"{question}\n{answer}"),
+                    published_at=self._now(),
+                )
             )
-        )
-        self.session.flush()
-        return publication_url(self.base_url, space, case_ref), version
+            session.flush()
+            self._record(session, key, "publish", case_ref, {"space": space, "version": version})
+            return publication_url(self.base_url, space, case_ref), version
 
-    def withdraw(self, case_ref: str) -> None:
-        publication = current_publication(self.session, case_ref)
-        if publication is not None and publication.withdrawn_at is None:
-            publication.withdrawn_at = self._now()
-            self.session.add(publication)
-            self.session.flush()
+    def withdraw(self, case_ref: str, key: str) -> None:
+        with self._writing() as session:
+            if self._done(session, key, "withdraw", case_ref) is not None:
+                return  # already done: never withdraw a later version by a late retry
+            publication = current_publication(session, case_ref)
+            version = None
+            if publication is not None and publication.withdrawn_at is None:
+                publication.withdrawn_at = self._now()
+                version = publication.version
+                session.add(publication)
+                session.flush()
+            self._record(session, key, "withdraw", case_ref, {"version": version})
 
     def search(
         self, query: str, spaces: Sequence[str] | None = None, limit: int = 3
     ) -> list[SearchHit]:
         scope = [s for s in (spaces if spaces is not None else SPACES) if s in SPACES]
         hits = []
-        for pub_id, score in search_publication_ids(self.session, query, scope, limit):
-            pub = self.session.get(PortalPublication, pub_id)
-            assert pub is not None
-            url = publication_url(self.base_url, pub.space, pub.case_ref)
-            hits.append(SearchHit(pub.case_ref, pub.space, pub.question, url, score))
+        with self._reading() as session:
+            for pub_id, score in search_publication_ids(session, query, scope, limit):
+                pub = session.get(PortalPublication, pub_id)
+                assert pub is not None
+                url = publication_url(self.base_url, pub.space, pub.case_ref)
+                hits.append(SearchHit(pub.case_ref, pub.space, pub.question, url, score))
         return hits
 
     # ------------------------------------------------------------------------ notifications
@@ -221,10 +341,11 @@ class StubPortal:
         """Activated accounts (own password chosen) that may read `space` and chose
         `frequency` for it (no choice made: `DEFAULT_FREQUENCY`), with the moment that choice
         took effect (the account's creation when none was made)."""
-        return [
-            Subscriber(a.email, a.first_name, a.last_name, since)
-            for a, since in subscribed_accounts(self.session, space, frequency)
-        ]
+        with self._reading() as session:
+            return [
+                Subscriber(a.email, a.first_name, a.last_name, since)
+                for a, since in subscribed_accounts(session, space, frequency)
+            ]
 
 
 def subscribed_accounts(

@@ -7,9 +7,9 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from mailbot.config import Config, parse_config
+from mailbot.portal import PortalMailer
 from portal_stub.app import create_app
 from portal_stub.models import PortalAccount
 from portal_stub.service import StubPortal
@@ -128,6 +129,37 @@ class Clock:
         self.value += timedelta(**delta)
 
 
+@dataclass(frozen=True)
+class QueuedMail:
+    template: str
+    to: tuple[str, ...]
+    context: dict[str, Any]
+    key: str
+    sensitive: bool
+
+
+@dataclass
+class RecordingMailer:
+    """A `PortalMailer` that keeps what the portal queued (once per key), for tests."""
+
+    mails: list[QueuedMail] = field(default_factory=list)
+
+    def queue(
+        self,
+        template: str,
+        to: Sequence[str],
+        context: Mapping[str, Any],
+        key: str,
+        *,
+        sensitive: bool = False,
+    ) -> None:
+        if all(m.key != key for m in self.mails):
+            self.mails.append(QueuedMail(template, tuple(to), dict(context), key, sensitive))
+
+
+MailerFactory = Callable[[Config, Engine, "Clock"], PortalMailer]
+
+
 @dataclass
 class WebEnv:
     """A migrated SQLite database, its configuration, the app and a test client."""
@@ -137,6 +169,7 @@ class WebEnv:
     clock: Clock
     hasher: PasswordHasher
     client: TestClient
+    mailer: PortalMailer
 
     def new_client(self) -> TestClient:
         return TestClient(self.client.app, base_url=self.config.portal.base_url)
@@ -169,19 +202,28 @@ class WebEnv:
             assert account.id is not None
             return account.id
 
-    def portal(self, session: Session) -> StubPortal:
-        return StubPortal(session, self.config.portal.base_url, self.clock, hasher=self.hasher)
+    def portal(self) -> StubPortal:
+        return StubPortal(self.engine, self.config.portal.base_url, self.clock, hasher=self.hasher)
 
 
-def web_env(path: Path, start: datetime, base_url: str = "http://portail.test") -> WebEnv:
+def web_env(
+    path: Path,
+    start: datetime,
+    base_url: str = "http://portail.test",
+    *,
+    mailer: MailerFactory | None = None,
+) -> WebEnv:
     """Everything an HTTP-level test of the portal needs (the session secret must be set in
-    the environment variable `SECRET_ENV`)."""
+    the environment variable `SECRET_ENV`). `mailer` builds the portal's mailer (default: a
+    `RecordingMailer`)."""
     url = migrated_sqlite(path / "portal.db")
     engine = make_engine(url)
     config = make_config(url, base_url)
     clock, hasher = Clock(start), cheap_hasher()
-    app = create_app(config, engine, now=clock, hasher=hasher)
-    return WebEnv(config, engine, clock, hasher, TestClient(app, base_url=base_url))
+    portal_mailer = mailer(config, engine, clock) if mailer else RecordingMailer()
+    app = create_app(config, engine, mailer=portal_mailer, now=clock, hasher=hasher)
+    client = TestClient(app, base_url=base_url)
+    return WebEnv(config, engine, clock, hasher, client, portal_mailer)
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

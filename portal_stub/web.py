@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mailbot.config import Config
+from mailbot.portal import PortalMailer
 from portal_stub.models import PortalAccount
 from portal_stub.service import readable_spaces
 from portal_stub.spaces import FREQUENCY_LABELS, SPACE_INFO
@@ -46,6 +47,7 @@ class PortalState:
     engine: Engine
     hasher: PasswordHasher
     now: Callable[[], datetime]
+    mailer: PortalMailer  # the portal's own mail, through mailbot's outbox
     dsfr_available: bool
     templates: jinja2.Environment = field(init=False)
 

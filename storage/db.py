@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
+READ_ONLY_OPTION = "mailbot_read_only"
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite:///"):
@@ -38,10 +40,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # `read_scope` asks for a deferred BEGIN: a reader never waits for a writer (WAL).
+            deferred = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+            conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A session that only reads: on SQLite its transaction is a deferred BEGIN, so it does not
+    wait for (or block) another connection's write transaction; never committed."""
+    with Session(engine.execution_options(**{READ_ONLY_OPTION: True})) as session:
+        yield session  # closing ends the transaction; the objects read stay usable
 
 
 @contextmanager

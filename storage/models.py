@@ -165,3 +165,30 @@ class NoticeSent(SQLModel, table=True):
     version: int
     channel: str = Field(max_length=20)  # immediate | daily
     sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+OPERATION_KINDS = ("create_accounts", "publish", "withdraw")
+
+
+class PortalOperation(SQLModel, table=True):
+    """A portal call to carry out after commit (`mailbot.loop.portal_ops`), written in the
+    transaction of the decision that asked for it; retried with the same idempotency key.
+
+    `payload` holds the call's arguments, `result` what came back, without any temporary
+    password (those travel in memory only, to the workflow event of the same transaction).
+    """
+
+    __tablename__ = "portal_operation"
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=200)
+    case_ref: str = Field(index=True, max_length=20)
+    kind: str = Field(max_length=20)  # create_accounts | publish | withdraw
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # pending → running → done | failed (running → pending again on an error before the last)
+    state: str = Field(default="pending", index=True, max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
+    last_error: str | None = None
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

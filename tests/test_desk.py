@@ -14,9 +14,10 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from mailbot.config import Config
-from mailbot.desk.app import SESSION_COOKIE, create_desk_app, with_desk
+from mailbot.desk.app import SESSION_COOKIE, create_desk_app
 from mailbot.desk.auth import LOCK_MINUTES, MAX_FAILURES
 from mailbot.desk.chart import WeekCount, svg_chart, weekly_counts
+from mailbot.wiring import portal_server_app
 from portal_stub.app import create_app
 from portal_stub.models import PortalAccount
 from portal_stub.service import StubPortal
@@ -24,6 +25,7 @@ from portal_stub.testing import (
     SECRET_ENV,
     SECRET_VALUE,
     Clock,
+    RecordingMailer,
     cheap_hasher,
     make_config,
     migrated_sqlite,
@@ -332,9 +334,8 @@ def test_one_server_routes_admin_to_the_desk_and_the_rest_to_the_stand_in(
     env: DeskEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET_VALUE)
-    stub = create_app(env.config, env.engine, hasher=cheap_hasher())
-    desk = env.client.app
-    both = TestClient(with_desk(desk, stub), base_url=BASE)
+    both = TestClient(portal_server_app(env.config, env.engine), base_url=BASE)  # `mailbot run`
+    stub = create_app(env.config, env.engine, mailer=RecordingMailer(), hasher=cheap_hasher())
     assert "Connexion au bureau des administrateurs" in both.get(LOGIN).text
     assert "Connexion à l’Espace collectivités" in both.get("/connexion").text
     assert both.get("/administration").status_code == 404  # not a desk path: the stand-in's

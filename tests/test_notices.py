@@ -55,17 +55,22 @@ def portal(session: Session, config: Config, clock: Clock) -> StubPortal:
 
 
 class Publisher:
-    """What the runner does: publish on the portal, then record it in mailbot's tables."""
+    """What the portal worker and `Decider.on_portal_result` do: publish on the portal, then
+    record it in mailbot's tables."""
 
     def __init__(self, session: Session, portal: StubPortal, clock: Clock) -> None:
         self.session, self.portal, self.clock = session, portal, clock
+        self.calls = 0
 
     def publish(self, space: str, question: str, answer: str, case_ref: str) -> None:
-        url, version = self.portal.publish(space, question, answer, case_ref)
+        self.calls += 1
+        key = f"{case_ref}:publish:{self.calls}"
+        url, version = self.portal.publish(space, question, answer, case_ref, key)
         record_publication(self.session, case_ref, space, question, url, version, self.clock())
 
     def withdraw(self, case_ref: str) -> None:
-        self.portal.withdraw(case_ref)
+        self.calls += 1
+        self.portal.withdraw(case_ref, f"{case_ref}:withdraw:{self.calls}")
         record_withdrawal(self.session, case_ref, self.clock())
 
 

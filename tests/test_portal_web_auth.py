@@ -1,5 +1,5 @@
 """The portal's accounts over HTTP: login, forced password change, expiry, throttling,
-« mot de passe oublié » through the outbox, CSRF, sessions."""
+« mot de passe oublié » through the `PortalMailer` (mailbot's outbox), CSRF, sessions."""
 
 from __future__ import annotations
 
@@ -12,10 +12,23 @@ from pathlib import Path
 
 import pytest
 from httpx import Response
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from mailbot.config import Config
+from mailbot.loop.outbox import OutboxPortalMailer
 from portal_stub.models import PortalAccount, PortalResetToken
-from portal_stub.testing import SECRET_ENV, SECRET_VALUE, WebEnv, form_token, sign_in, web_env
+from portal_stub.testing import (
+    SECRET_ENV,
+    SECRET_VALUE,
+    Clock,
+    QueuedMail,
+    RecordingMailer,
+    WebEnv,
+    form_token,
+    sign_in,
+    web_env,
+)
 from storage.models import OutboxMail
 from workflows.core import PersonRequest
 
@@ -28,17 +41,20 @@ NEW = "un autre mot de passe long"
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WebEnv:
     monkeypatch.setenv(SECRET_ENV, SECRET_VALUE)
-    return web_env(tmp_path, NOW)
+    return web_env(tmp_path, NOW, mailer=outbox_mailer)
+
+
+def outbox_mailer(config: Config, engine: Engine, clock: Clock) -> OutboxPortalMailer:
+    return OutboxPortalMailer(config, engine, now=clock)
 
 
 def invite(env: WebEnv, email_address: str = EMAIL) -> str:
-    with Session(env.engine) as session:
-        [cred] = env.portal(session).create_accounts(
-            "ABO-2026-000001",
-            [PersonRequest(email_address, "Claire", "Martin", "Ville", ("desta",))],
-            NOW + timedelta(days=30),
-        )
-        session.commit()
+    [cred] = env.portal().create_accounts(
+        "ABO-2026-000001",
+        [PersonRequest(email_address, "Claire", "Martin", "Ville", ("desta",))],
+        NOW + timedelta(days=30),
+        f"invite:{email_address}",
+    )
     assert cred.temporary_password
     return cred.temporary_password
 
@@ -108,8 +124,8 @@ def test_first_login_forces_a_new_password_before_any_page(env: WebEnv) -> None:
     with Session(env.engine) as session:
         account = session.exec(select(PortalAccount)).one()
         assert not account.must_change_password and account.temp_password_expires_at is None
-        assert env.portal(session).check_login(EMAIL, NEW)
-        assert not env.portal(session).check_login(EMAIL, temporary)
+        assert env.portal().check_login(EMAIL, NEW)
+        assert not env.portal().check_login(EMAIL, temporary)
 
 
 @pytest.mark.parametrize(
@@ -243,6 +259,28 @@ def test_reset_link_goes_through_the_outbox_and_works_once(env: WebEnv) -> None:
     assert again.status_code == 400 and "Ce lien n’est plus valable" in again.text
     data["csrf_token"] = form_token(env.client, "/connexion")
     assert env.client.post(link, data=data).status_code == 400
+
+
+def test_reset_mail_goes_through_the_portal_mailer_once_the_token_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET_VALUE)
+    env = web_env(tmp_path, NOW)  # a RecordingMailer: the portal knows only the interface
+    env.add_account(EMAIL, PASSWORD)
+    ask_reset(env, EMAIL)
+    ask_reset(env, "personne@ville.fr")
+    assert isinstance(env.mailer, RecordingMailer)
+    [mail] = env.mailer.mails
+    assert isinstance(mail, QueuedMail)
+    assert (mail.template, mail.to, mail.sensitive) == ("portal_password_reset", (EMAIL,), True)
+    assert mail.context["valid_minutes"] == 60
+    link = mail.context["reset_url"].removeprefix("http://portail.test")
+    with Session(env.engine) as session:
+        stored = session.exec(select(PortalResetToken)).one()
+    assert mail.key == f"portal-reset:{stored.token_hash[:32]}"
+    assert env.client.get(link).status_code == 200  # the token was committed before the mail
+    with Session(env.engine) as session:
+        assert session.exec(select(OutboxMail)).all() == []  # nothing but the interface
 
 
 def test_reset_link_expires_after_an_hour(env: WebEnv) -> None:

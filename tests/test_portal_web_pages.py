@@ -28,19 +28,27 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WebEnv:
     env.add_account(USER, PASSWORD, ("accueil", "desta"))
     env.add_account(ADMIN, PASSWORD, admin=True)
     with Session(env.engine) as session:
-        portal = env.portal(session)
+        portal = env.portal()
         portal.publish(
-            "accueil", "Quelle réglementation s’applique ?", "La loi MAPTAM.", "Q-2026-000001"
+            "accueil", "Quelle réglementation s’applique ?", "La loi MAPTAM.", "Q-2026-000001", "p1"
         )
         env.clock.advance(hours=1)
         portal.publish(
-            "desta", "Format des interfaces CCSP ?", "XML.\n\nVoir le schéma.", "Q-2026-000002"
+            "desta",
+            "Format des interfaces CCSP ?",
+            "XML.\n\nVoir le schéma.",
+            "Q-2026-000002",
+            "p2",
         )
         env.clock.advance(hours=1)
         portal.publish(
-            "antai", "Délai d’envoi des avis FPS ?", "Selon la réglementation.", "Q-2026-000003"
+            "antai",
+            "Délai d’envoi des avis FPS ?",
+            "Selon la réglementation.",
+            "Q-2026-000003",
+            "p3",
         )
-        portal.publish("desta", HOSTILE, "Réponse <i>texte</i> &lt;", "Q-2026-000004")
+        portal.publish("desta", HOSTILE, "Réponse <i>texte</i> &lt;", "Q-2026-000004", "p4")
         session.add(
             PortalDocument(
                 space="desta",
@@ -135,11 +143,7 @@ def test_space_lists_its_documents_and_qa_newest_first(env: WebEnv) -> None:
 
 
 def test_qa_page_has_a_permanent_link_print_stylesheet_and_history(env: WebEnv) -> None:
-    with Session(env.engine) as session:
-        env.portal(session).publish(
-            "desta", "Format des interfaces CCSP ?", "XML 2.", "Q-2026-000002"
-        )
-        session.commit()
+    env.portal().publish("desta", "Format des interfaces CCSP ?", "XML 2.", "Q-2026-000002", "p5")
     page = as_user(env).client.get("/espaces/desta/questions/Q-2026-000002").text
     assert "http://portail.test/espaces/desta/questions/Q-2026-000002" in page
     assert '<link rel="stylesheet" href="/static/portal/print.css" media="print">' in page
@@ -148,11 +152,9 @@ def test_qa_page_has_a_permanent_link_print_stylesheet_and_history(env: WebEnv) 
 
 
 def test_withdrawn_qa_is_gone_and_a_moved_one_redirects(env: WebEnv) -> None:
-    with Session(env.engine) as session:
-        portal = env.portal(session)
-        portal.withdraw("Q-2026-000002")
-        portal.publish("accueil", HOSTILE, "Déplacée.", "Q-2026-000004")
-        session.commit()
+    portal = env.portal()
+    portal.withdraw("Q-2026-000002", "w1")
+    portal.publish("accueil", HOSTILE, "Déplacée.", "Q-2026-000004", "p5")
     as_user(env)
     gone = env.client.get("/espaces/desta/questions/Q-2026-000002")
     assert gone.status_code == 410 and "retirée" in gone.text
@@ -247,7 +249,7 @@ def test_notification_preferences_default_to_daily_and_can_be_changed(env: WebEn
         in env.client.get("/compte/notifications").text
     )
     with Session(env.engine) as session:
-        assert [s.email for s in env.portal(session).subscribers("desta", "immediate")] == [USER]
+        assert [s.email for s in env.portal().subscribers("desta", "immediate")] == [USER]
         assert session.get(PortalNotificationPreference, (1, "accueil")).frequency == "none"  # type: ignore[union-attr]
         assert session.get(PortalNotificationPreference, (1, "antai")) is None
 

@@ -36,7 +36,7 @@ def test_scheduler_runs_timers_outbox_and_the_daily_digest(
     scheduler = start_scheduler(config, daemon, daily_digest(config, engine))
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"timers", "outbox", "digest"}
+        assert set(jobs) == {"timers", "portal", "outbox", "digest"}
         assert str(jobs["digest"].trigger).startswith("cron[")
         assert "hour='7'" in str(jobs["digest"].trigger)
         assert (

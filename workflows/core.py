@@ -111,6 +111,9 @@ class Credential:
     expires_at: datetime | None
     spaces: tuple[str, ...]
     created: bool
+    # A retried call (same idempotency key) could not return the first temporary password,
+    # which the portal keeps only hashed: it issued a fresh one, and the first no longer opens.
+    reissued: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,27 @@ class AccountsProvisioned:
 
 @dataclass(frozen=True)
 class Published:
+    """The portal has published the case's Q&A (`Publish` carried out): where, which version,
+    and what (for mailbot's record of publications and the notices)."""
+
     url: str
     version: int
+    space: str = ""
+    question: str = ""
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """The portal has withdrawn the case's published Q&A (`Withdraw` carried out)."""
+
+
+@dataclass(frozen=True)
+class PortalFailed:
+    """A portal operation (`create_accounts`, `publish`, `withdraw`) failed for good, after
+    its retries; `reason` is the last error, for the admins."""
+
+    kind: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -135,7 +157,16 @@ class DeliveryFailed:
     via: Literal["smtp", "bounce"] = "bounce"
 
 
-Event = MailReceived | ReviewerReply | TimerFired | AccountsProvisioned | Published | DeliveryFailed
+Event = (
+    MailReceived
+    | ReviewerReply
+    | TimerFired
+    | AccountsProvisioned
+    | Published
+    | Withdrawn
+    | PortalFailed
+    | DeliveryFailed
+)
 
 
 @dataclass(frozen=True)

@@ -143,11 +143,13 @@ class Daemon:
         finally:
             self.mailbox.close()
         fired = self.ingest.sweep_timers()
+        operations = self.ingest.run_portal_operations()
         report = self.drain_outbox()
         return {
             "messages": len(outcomes),
             "replayed": len(replays),
             "timers": fired,
+            "portal": operations.done,
             "sent": report.sent,
             "retried": report.retried,
             "failed": report.failed,
@@ -168,6 +170,7 @@ class Daemon:
                     self.drain_inbox()
                     self.replay_requested()
                     self.ingest.sweep_timers()
+                    self.ingest.run_portal_operations()
                     self.drain_outbox()
                     if self.mailbox.cfg.idle and self.mailbox.has_idle:
                         # Re-issued well before the 29 minutes of RFC 2177 §3, and sooner when

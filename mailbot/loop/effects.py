@@ -2,6 +2,8 @@
 operations, case events and workflow-log lines, all inside the caller's transaction.
 
 `Decider` asks a workflow for its decision (building the `Context` it may read) and applies it;
+portal operations are written as rows (`mailbot.loop.portal_ops`), carried out after commit,
+and their results come back as events (`Decider.on_portal_result`);
 `apply_decision` writes a decision about a case, `apply_outside_case` one that concerns no case
 of ours (a refused reviewer reply about an unknown case, the alert for a mail without a case).
 Log lines are kept in `Pending` and written after the commit, so the log never tells of a
@@ -22,12 +24,13 @@ from mailbot.loop import cases
 from mailbot.loop.context import build_context
 from mailbot.loop.notices import notify_publication, record_publication, record_withdrawal
 from mailbot.loop.outbox import enqueue_mail
+from mailbot.loop.portal_ops import enqueue_operation
 from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.models import Case, CaseEvent, Timer
 from workflows.core import (
-    AccountsProvisioned,
     CancelTimers,
+    Context,
     Decision,
     Event,
     MailReceived,
@@ -37,11 +40,9 @@ from workflows.core import (
     SendMail,
     SetTimer,
     Withdraw,
+    Withdrawn,
 )
 from workflows.registry import WORKFLOWS
-
-PortalFactory = Callable[[Session], Portal]
-MAX_EFFECT_CHAIN = 5
 
 
 @dataclass
@@ -218,86 +219,60 @@ def _next_due(session: Session, case_ref: str) -> datetime | None:
 
 
 class Decider:
-    """Asks the case's workflow for a decision and applies it."""
+    """Asks the case's workflow for a decision and applies it; portal operations are only
+    written here, and their results come back through `on_portal_result`."""
 
     def __init__(
         self,
         config: Config,
-        portal_factory: PortalFactory,
+        portal: Portal,
         clock: Callable[[], datetime],
         secret: bytes | None,
     ) -> None:
         self.config = config
-        self.portal_factory = portal_factory
+        self.portal = portal
         self.clock = clock
         self.secret = secret
         self.handles = {h: name for name, g in config.reviewers.groups.items() for h in g.handles}
 
+    def _context(self, session: Session, case: Case, event: Event) -> Context:
+        return build_context(
+            self.config, session, self.portal, case.kind, event, case, self.clock(), self.handles
+        )
+
     def start(self, session: Session, case: Case, event: MailReceived, pending: Pending) -> None:
         """The first decision of a case just opened by `event`."""
-        portal = self.portal_factory(session)
-        ctx = build_context(
-            self.config, session, portal, case.kind, event, case, self.clock(), self.handles
-        )
-        decision = WORKFLOWS[case.kind].start(event, ctx, case.ref)
-        self.apply(session, case, decision, pending, portal)
+        decision = WORKFLOWS[case.kind].start(event, self._context(session, case, event), case.ref)
+        self.apply(session, case, decision, pending)
 
     def decide(self, session: Session, case: Case, event: Event, pending: Pending) -> None:
-        self._decide(session, case, event, pending, self.portal_factory(session), 0)
-
-    def _decide(
-        self,
-        session: Session,
-        case: Case,
-        event: Event,
-        pending: Pending,
-        portal: Portal,
-        depth: int,
-    ) -> None:
-        ctx = build_context(
-            self.config, session, portal, case.kind, event, case, self.clock(), self.handles
-        )
+        ctx = self._context(session, case, event)
         decision = WORKFLOWS[case.kind].decide(cases.view(case), event, ctx)
-        self.apply(session, case, decision, pending, portal, depth)
+        self.apply(session, case, decision, pending)
 
-    def apply(
-        self,
-        session: Session,
-        case: Case,
-        decision: Decision,
-        pending: Pending,
-        portal: Portal,
-        depth: int = 0,
-    ) -> None:
-        ops = apply_decision(
-            session, self.config, case, decision, self.clock(), pending, self.secret
-        )
-        for op in ops:
-            if depth >= MAX_EFFECT_CHAIN:
-                raise RuntimeError("effect chain too deep")
-            result = self._portal(session, case, op, portal)
-            if result is not None:
-                self._decide(session, case, result, pending, portal, depth + 1)
-
-    def _portal(
-        self,
-        session: Session,
-        case: Case,
-        op: ProvisionAccounts | Publish | Withdraw,
-        portal: Portal,
-    ) -> Event | None:
-        if isinstance(op, ProvisionAccounts):
-            creds = portal.create_accounts(case.ref, list(op.people), op.expires_at)
-            return AccountsProvisioned(tuple(creds))
+    def apply(self, session: Session, case: Case, decision: Decision, pending: Pending) -> None:
         now = self.clock()
-        if isinstance(op, Publish):
-            url, version = portal.publish(op.space, op.question, op.answer, case.ref)
-            record_publication(session, case.ref, op.space, op.question, url, version, now)
-            notify_publication(session, self.config, portal, case.ref, now)
-            return Published(url=url, version=version)
-        portal.withdraw(case.ref)
-        record_withdrawal(session, case.ref, now)
-        return None
+        ops = apply_decision(session, self.config, case, decision, now, pending, self.secret)
+        for op in ops:
+            row = enqueue_operation(session, case.ref, op, now)
+            pending.add(case.ref, "portal_queued", kind=row.kind, operation=row.id)
+
+    def on_portal_result(
+        self, session: Session, case_ref: str, event: Event, pending: Pending
+    ) -> None:
+        """A portal operation's result, in the transaction that marks it done: mailbot's
+        record of publications and the notices first, then the case's workflow."""
+        now = self.clock()
+        if isinstance(event, Published):
+            record_publication(
+                session, case_ref, event.space, event.question, event.url, event.version, now
+            )
+            notify_publication(session, self.config, self.portal, case_ref, now)
+        elif isinstance(event, Withdrawn):
+            record_withdrawal(session, case_ref, now)
+        case = cases.get_case(session, case_ref, for_update=True)
+        if case is not None:
+            self.decide(session, case, event, pending)
 
     def outside_case(
         self, session: Session, ref: str | None, decision: Decision, pending: Pending

@@ -24,15 +24,17 @@ from sqlmodel import Session, select
 from mailbot.annex.reader import AnnexLimits, parse_annex_bytes
 from mailbot.config import Config
 from mailbot.loop import cases, events
-from mailbot.loop.effects import Decider, Pending, PortalFactory
+from mailbot.loop.effects import Decider, Pending
+from mailbot.loop.portal_ops import OperationReport, run_pending
 from mailbot.mail.bounces import bounce_reason, find_bounced_mail
 from mailbot.mail.classify import Classification, ClassifyContext, classify
 from mailbot.mail.parse import ParsedMail, ParseLimits, parse_message
+from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import Case, InboundMessage, OutboxMail
 from workflows.alerts import RefusedReply, delivery_failed_without_case, refuse_reviewer_reply
-from workflows.core import TimerFired
+from workflows.core import Event, PortalFailed, TimerFired
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ class Ingest:
         config: Config,
         engine: Engine,
         wflog: WorkflowLog,
-        portal_factory: PortalFactory,
+        portal: Portal,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         secret: bytes | None = None,
@@ -68,7 +70,8 @@ class Ingest:
         self.parse_limits = ParseLimits.from_config(config.limits)
         self.annex_limits = AnnexLimits.from_config(config.limits)
         # The decider reads the clock through us, so tests can move time on `ingest.clock`.
-        self.decider = Decider(config, portal_factory, lambda: self.clock(), self.secret)
+        self.portal = portal
+        self.decider = Decider(config, portal, lambda: self.clock(), self.secret)
 
     # ------------------------------------------------------------------ journal
 
@@ -259,6 +262,33 @@ class Ingest:
                 fired += 1
             pending.flush(self.wflog, self.clock())
         return fired
+
+    # ------------------------------------------------------------------ portal operations
+
+    def run_portal_operations(self) -> OperationReport:
+        """Carry out the due portal operations; each result is decided and applied in the
+        transaction that marks its operation done."""
+        pendings: list[Pending] = []
+
+        def on_result(session: Session, case_ref: str, event: Event) -> None:
+            pending = Pending()
+            pendings.append(pending)
+            if isinstance(event, PortalFailed):
+                pending.add(case_ref, "portal_failed", kind=event.kind, reason=event.reason)
+            self.decider.on_portal_result(session, case_ref, event, pending)
+
+        settings = self.config.portal
+        report = run_pending(
+            self.engine,
+            self.portal,
+            on_result,
+            now=self.clock,
+            max_attempts=settings.operation_max_attempts,
+            retry_base_seconds=settings.operation_retry_base_seconds,
+        )
+        for pending in pendings:
+            pending.flush(self.wflog, self.clock())
+        return report
 
     # ------------------------------------------------------------------ delivery failures
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from mailbot.config import Config
 from mailbot.mail import tokens
 from mailbot.mail.compose import WIRE_POLICY, build_message
+from storage.db import session_scope
 from storage.models import OutboxMail
 from workflows.core import SendMail
 
@@ -87,3 +91,37 @@ def enqueue_mail(
     session.add(row)
     session.flush()
     return row
+
+
+class OutboxPortalMailer:
+    """mailbot's side of `mailbot.portal.PortalMailer`: the portal's own mail (a password-reset
+    link) is rendered from mailbot's templates and written to the outbox, in a transaction of
+    its own, once per key (no case: the key is `-:<key>`)."""
+
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        *,
+        now: Callable[[], datetime] | None = None,
+        secret: bytes | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.now = now or (lambda: datetime.now(UTC))
+        self.secret = secret
+
+    def queue(
+        self,
+        template: str,
+        to: Sequence[str],
+        context: Mapping[str, Any],
+        key: str,
+        *,
+        sensitive: bool = False,
+    ) -> None:
+        mail = SendMail(
+            template=template, to=tuple(to), context=dict(context), key=key, sensitive=sensitive
+        )
+        with session_scope(self.engine) as session:
+            enqueue_mail(session, self.config, mail, None, now=self.now(), secret=self.secret)

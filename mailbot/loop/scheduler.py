@@ -1,5 +1,5 @@
-"""The daemon's scheduler (APScheduler 3): the timer sweep, outbox retries and the 07:00
-digest; and `serve_forever`, which runs the daemon until SIGTERM/SIGINT."""
+"""The daemon's scheduler (APScheduler 3): the timer sweep, portal-operation and outbox
+retries, and the 07:00 digest; and `serve_forever`, which runs the daemon until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ def start_scheduler(
         "interval",
         seconds=config.timers.sweep_interval_seconds,
         id="timers",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        daemon.ingest.run_portal_operations,
+        "interval",
+        seconds=30,
+        id="portal",
         max_instances=1,
         coalesce=True,
     )

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from mailbot.config import Config
 from mailbot.desk.app import create_desk_app, with_desk
+from mailbot.loop.outbox import OutboxPortalMailer
 from portal_stub.app import DSFR_DIST, create_app
 from portal_stub.service import StubPortal
 
@@ -72,11 +73,12 @@ def serve_portal(
     desk = create_desk_app(
         config,
         engine,
-        lambda session: StubPortal(session, config.portal.base_url, now, hasher=hasher),
+        lambda session: StubPortal(engine, config.portal.base_url, now, hasher=hasher),
         dsfr_dir=DSFR_DIST,
         now=now,
     )
-    app = with_desk(desk, create_app(config, engine, hasher=hasher, now=now))
+    mailer = OutboxPortalMailer(config, engine, now=now)
+    app = with_desk(desk, create_app(config, engine, mailer=mailer, hasher=hasher, now=now))
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="portal-test-server", daemon=True)
     thread.start()

@@ -43,6 +43,7 @@ def _seed(engine: Engine, config: Config) -> str:
             "ABO-2026-000007",
             [PersonRequest(EMAIL, "Claire", "Martin", "Ville d’Exemple", ("desta",))],
             now + timedelta(days=30),
+            "seed-accounts",
         )
         portal.publish(
             "desta",
@@ -52,6 +53,7 @@ def _seed(engine: Engine, config: Config) -> str:
             "fonctionnel des interfaces » (version 2), au format XML.\n\nLes fichiers sont "
             "déposés chaque jour ouvré.",
             "Q-2026-000011",
+            "seed-11",
         )
         portal.publish(
             "desta",
@@ -59,12 +61,21 @@ def _seed(engine: Engine, config: Config) -> str:
             "Le RAPO est régi par l’article L. 2333-87 du code général des collectivités "
             "territoriales et par le décret n° 2015-557.",
             "Q-2026-000012",
+            "seed-12",
         )
         portal.publish(
-            "desta", HOSTILE, "La réponse reste du texte : <b>pas de gras</b>.", "Q-2026-000013"
+            "desta",
+            HOSTILE,
+            "La réponse reste du texte : <b>pas de gras</b>.",
+            "Q-2026-000013",
+            "seed-13",
         )
         portal.publish(
-            "accueil", "Où trouver le texte de la loi MAPTAM ?", "Sur Légifrance.", "Q-2026-000014"
+            "accueil",
+            "Où trouver le texte de la loi MAPTAM ?",
+            "Sur Légifrance.",
+            "Q-2026-000014",
+            "seed-14",
         )
         session.add(
             PortalDocument(

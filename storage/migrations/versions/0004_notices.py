@@ -15,7 +15,7 @@ import storage.models
 
 revision: str = '0004_notices'
 # Rechained onto the 0003 migration when merged (a 0003 is being added on another branch).
-down_revision: str | None = '0002_portal'
+down_revision: str | None = "0003_portal_operations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
