@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 
 from workflows.text.directives import (
-    HELP_TEXT_QUESTION,
-    HELP_TEXT_SUBSCRIPTION,
     DirectiveResult,
     ReviewerCommand,
     is_protective_line,
     parse_directives,
     parse_people,
 )
+from workflows.text.help_texts import HELP_TEXT_QUESTION, HELP_TEXT_SUBSCRIPTION
 
 # (new text, verb, people, text of the command, canonical directive, text left)
 COMMANDS = [

@@ -46,8 +46,8 @@ from workflows.reviewing import (
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
 from workflows.states import QuestionState
 from workflows.text import privacy
-from workflows.text.directives import HELP_TEXT_QUESTION
 from workflows.text.fold import fold_words
+from workflows.text.help_texts import HELP_TEXT_QUESTION
 
 # What a reviewer may write on a question when they meant a command, not an answer.
 _NOT_AN_ANSWER = frozenset("aide help approuver valider valide refuser completer ok vu".split())

@@ -23,7 +23,7 @@ from workflows.reviewing import next_round, notify_round
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
 from workflows.states import QuestionState
 from workflows.text import privacy
-from workflows.text.directives import HELP_TEXT_QUESTION
+from workflows.text.help_texts import HELP_TEXT_QUESTION
 from workflows.text.triage import TriageResult
 
 DEFAULT_SPACE = "accueil"  # every account sees Accueil (CONTRACTS.md)

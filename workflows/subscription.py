@@ -56,7 +56,7 @@ from workflows.subscription_people import (
     person_view,
     table_is_usable,
 )
-from workflows.text.directives import HELP_TEXT_SUBSCRIPTION
+from workflows.text.help_texts import HELP_TEXT_SUBSCRIPTION
 
 BLANK_ANNEX_FILENAME = "annexe-demande-abonnement.xlsx"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

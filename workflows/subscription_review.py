@@ -25,7 +25,7 @@ from workflows.states import SUBSCRIPTION_CLOSED as CLOSED_STATES
 from workflows.states import SUBSCRIPTION_DECIDED as DECIDED_STATES
 from workflows.states import SubscriptionState
 from workflows.subscription_people import person_request, person_view
-from workflows.text.directives import HELP_TEXT_SUBSCRIPTION
+from workflows.text.help_texts import HELP_TEXT_SUBSCRIPTION
 
 
 def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:

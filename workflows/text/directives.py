@@ -22,8 +22,6 @@ __all__ = [
     "parse_directives",
     "is_protective_line",
     "is_directive_line",
-    "HELP_TEXT_SUBSCRIPTION",
-    "HELP_TEXT_QUESTION",
     "SPACE_NAMES",
 ]
 
@@ -60,55 +58,6 @@ _GREETING = re.compile(
 _PEOPLE_FILLER = re.compile(r"\bN\s?°|°|\b(?:NOS?|NUMEROS?|PERSONNES?|LES|LA|LE)\b\.?")
 _THANKS = re.compile(r"\s*[.!]*\s*(MERCI( BEAUCOUP| D'AVANCE)?)?\s*[.!]*\s*$")
 MAX_PERSON_NUMBER = 1000
-
-HELP_TEXT_SUBSCRIPTION = """\
-Pour décider de cette demande d'abonnement, répondez à ce message en écrivant l'une des \
-commandes suivantes, seule sur la première ligne de votre réponse (majuscules et accents \
-facultatifs, « : » facultatif) :
-
-APPROUVER
-    approuve toutes les personnes de la demande (synonymes : VALIDER, VALIDÉ, APPROUVÉ).
-APPROUVER 1,3
-    approuve seulement les personnes n° 1 et 3 de la liste ; les autres sont refusées et le
-    demandeur en est informé (« 1, 3 », « 1 et 3 » et « 1-3 » sont aussi compris).
-REFUSER <motif>
-    refuse la demande ; le motif est transmis au demandeur.
-    Exemple : REFUSER La délibération de la collectivité n'est pas jointe.
-COMPLÉTER <ce qui manque>
-    demande au demandeur de compléter sa demande ; le texte court jusqu'à la première ligne
-    vide. Exemple : COMPLÉTER Merci d'indiquer le numéro SIREN de la commune.
-AIDE
-    renvoie ce message.
-
-Le texte cité sous votre réponse et votre signature ne sont pas lus."""
-
-HELP_TEXT_QUESTION = """\
-Pour répondre à cette question, répondez simplement à ce message : le texte que vous écrivez \
-(sans le message cité ni votre signature) est la réponse envoyée au demandeur, puis publiée \
-sans données personnelles dans l'espace concerné du portail.
-
-Vous pouvez ajouter des consignes, chacune seule sur sa ligne :
-
-En tête de la réponse, avant le texte :
-ESPACE : ANTAI
-    publie dans l'espace indiqué (ACCUEIL, DESTA ou ANTAI).
-QUESTION : Comment contester un forfait post-stationnement ?
-    remplace l'intitulé de la question publiée (les deux-points sont obligatoires).
-TRANSFÉRER : desta
-    transmet la question au groupe de relecteurs indiqué, sans répondre.
-
-N'importe où dans la réponse :
-NE PAS PUBLIER
-    la réponse est envoyée au demandeur mais n'est pas publiée.
-HORS PÉRIMÈTRE
-    la question ne relève pas du portail : le demandeur reçoit les coordonnées du CEREMA.
-
-Majuscules et accents sont facultatifs. Exemple :
-
-ESPACE : ANTAI
-
-Bonjour,
-La contestation d'un FPS se fait par un recours administratif préalable obligatoire."""
 
 
 @dataclass(frozen=True)
