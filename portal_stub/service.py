@@ -80,22 +80,21 @@ def current_publication(session: Session, case_ref: str) -> PortalPublication | 
 class StubPortal:
     def __init__(
         self,
-        db: Engine | SessionFactory | Session,
+        db: Engine | SessionFactory,
         base_url: str,
         now: Callable[[], datetime] | None = None,
         *,
         hasher: PasswordHasher | None = None,
     ) -> None:
-        self._joined = db if isinstance(db, Session) else None
-        self._factory: SessionFactory | None = None
-        self._read_factory: SessionFactory | None = None
+        self._factory: SessionFactory
+        self._read_factory: SessionFactory
         if isinstance(db, Engine):
             engine = db
             self._factory = lambda: session_scope(engine)
             # Reads never wait for a writer: mailbot reads accounts and publications while its
             # own decision transaction holds SQLite's write lock.
             self._read_factory = lambda: read_scope(engine)
-        elif not isinstance(db, Session):
+        else:
             self._factory = self._read_factory = db
         self.base_url = base_url.rstrip("/")
         self._now = now or (lambda: datetime.now(UTC))
@@ -103,22 +102,13 @@ class StubPortal:
 
     @contextmanager
     def _reading(self) -> Iterator[Session]:
-        if self._joined is not None:
-            yield self._joined
-            return
-        assert self._read_factory is not None
         with self._read_factory() as session:
             yield session
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
         """One transaction per call: committed when the call returns, rolled back when it
-        raises (joined to a caller's session: a SAVEPOINT)."""
-        if self._joined is not None:
-            with self._joined.begin_nested():
-                yield self._joined
-            return
-        assert self._factory is not None
+        raises. The portal never joins a transaction of mailbot's."""
         with self._factory() as session:
             yield session
 

@@ -130,7 +130,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DeskEnv:
     desk = create_desk_app(
         config,
         engine,
-        lambda session: StubPortal(session, BASE, clock, hasher=hasher),
+        lambda _session: StubPortal(engine, BASE, clock, hasher=hasher),
         now=clock,
     )
     return DeskEnv(config, engine, clock, TestClient(desk, base_url=BASE))
@@ -320,7 +320,11 @@ def test_dsfr_is_served_from_the_folder_the_wiring_gives(env: DeskEnv, tmp_path:
     dist.mkdir()
     (dist / "dsfr.min.css").write_text("/* dsfr */")
     desk = create_desk_app(
-        env.config, env.engine, lambda s: StubPortal(s, BASE), dsfr_dir=dist, secret="x" * 32
+        env.config,
+        env.engine,
+        lambda _s: StubPortal(env.engine, BASE),
+        dsfr_dir=dist,
+        secret="x" * 32,
     )
     client = TestClient(desk, base_url=BASE)
     page = client.get(LOGIN).text

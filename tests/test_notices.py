@@ -51,7 +51,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def portal(session: Session, config: Config, clock: Clock) -> StubPortal:
-    return StubPortal(session, config.portal.base_url, clock, hasher=cheap_hasher())
+    return StubPortal(session.get_bind(), config.portal.base_url, clock, hasher=cheap_hasher())
 
 
 class Publisher:
@@ -65,11 +65,13 @@ class Publisher:
     def publish(self, space: str, question: str, answer: str, case_ref: str) -> None:
         self.calls += 1
         key = f"{case_ref}:publish:{self.calls}"
+        self.session.commit()  # the portal works in its own transactions
         url, version = self.portal.publish(space, question, answer, case_ref, key)
         record_publication(self.session, case_ref, space, question, url, version, self.clock())
 
     def withdraw(self, case_ref: str) -> None:
         self.calls += 1
+        self.session.commit()
         self.portal.withdraw(case_ref, f"{case_ref}:withdraw:{self.calls}")
         record_withdrawal(self.session, case_ref, self.clock())
 
@@ -100,7 +102,8 @@ def account(session: Session, email_address: str, spaces: list[str], **prefs: st
                 updated_at=NOW - timedelta(days=1),
             )
         )
-    session.flush()
+    session.commit()  # the portal reads accounts in its own transactions
+    session.refresh(acc)
     return acc
 
 

@@ -68,9 +68,7 @@ def test_admin_add_prints_a_working_temporary_password_once(
             True,
             True,
         )
-        assert StubPortal(session, "http://portail.test").check_login(
-            account.email, password.group(1)
-        )
+    assert StubPortal(engine, "http://portail.test").check_login(account.email, password.group(1))
     code, again = run("admin", "add", "admin@interieur.gouv.fr", "--config", str(config_file))
     assert code == 0 and "Mot de passe provisoire" not in again and "existait" in again
 

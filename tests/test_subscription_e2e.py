@@ -69,8 +69,7 @@ def invitation_password(bot: Bot, address: str) -> str:
 
 
 def can_log_in(bot: Bot, address: str, password: str) -> bool:
-    with Session(bot.engine) as s:
-        return StubPortal(s, bot.config.portal.base_url).check_login(address, password)
+    return StubPortal(bot.engine, bot.config.portal.base_url).check_login(address, password)
 
 
 @pytest.mark.parametrize("style", ["outlook", "gmail"])
@@ -120,10 +119,8 @@ def test_partial_approval_invites_only_the_numbers_given(bot: Bot) -> None:
     assert can_log_in(bot, people[0]["Courriel"], invitation_password(bot, people[0]["Courriel"]))
     assert can_log_in(bot, people[2]["Courriel"], invitation_password(bot, people[2]["Courriel"]))
     assert fetch_folder(env.dovecot, people[1]["Courriel"], "pw-invitee") == []
-    with Session(bot.engine) as s:
-        assert (
-            StubPortal(s, bot.config.portal.base_url).find_accounts([people[1]["Courriel"]]) == {}
-        )
+    portal = StubPortal(bot.engine, bot.config.portal.base_url)
+    assert portal.find_accounts([people[1]["Courriel"]]) == {}
 
 
 def test_refusal_tells_the_requester_the_reason_and_creates_nothing(bot: Bot) -> None:
@@ -145,10 +142,8 @@ def test_refusal_tells_the_requester_the_reason_and_creates_nothing(bot: Bot) ->
     mails = env.wait_for(env.requesters[0], count=2)
     assert "adresse professionnelle" in body_text(mails[-1])
     assert case_of(bot).state == "refused"
-    with Session(bot.engine) as s:
-        assert (
-            StubPortal(s, bot.config.portal.base_url).find_accounts([people[0]["Courriel"]]) == {}
-        )
+    portal = StubPortal(bot.engine, bot.config.portal.base_url)
+    assert portal.find_accounts([people[0]["Courriel"]]) == {}
     # A second decision on the closed case changes nothing and says so.
     submit(env, reply_to(notif, reviewer, "APPROUVER"))
     bot.run_once()
@@ -249,7 +244,7 @@ def test_forged_approval_creates_no_account(mail_env: MailEnv, forgery: str) -> 
     submit(env, forged)
     bot.run_once()
     with Session(bot.engine) as s:
-        portal = StubPortal(s, bot.config.portal.base_url)
+        portal = StubPortal(bot.engine, bot.config.portal.base_url)
         assert portal.find_accounts([people[0]["Courriel"]]) == {}
         assert all(c.state == "under_review" for c in s.exec(select(Case)).all())
     assert any("reviewer_auth_failed" in line for line in bot.log_lines())
@@ -281,10 +276,8 @@ def test_forged_authres_from_untrusted_server_is_ignored(mail_env: MailEnv) -> N
     )
     submit(env, forged)
     bot.run_once()
-    with Session(bot.engine) as s:
-        assert (
-            StubPortal(s, bot.config.portal.base_url).find_accounts([people[0]["Courriel"]]) == {}
-        )
+    portal = StubPortal(bot.engine, bot.config.portal.base_url)
+    assert portal.find_accounts([people[0]["Courriel"]]) == {}
     # The same reply with the trusted server's pass is accepted.
     genuine = reply_to(
         notif,

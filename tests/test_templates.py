@@ -4,6 +4,7 @@ variable, no leftover Jinja syntax, user text escaped in HTML, the key facts in 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,15 @@ from workflows_support import (
 )
 
 from mailbot.mail.compose import environment
-from workflows import question, subscription
+from workflows import casework, question, subscription
+from workflows.alerts import RefusedReply, delivery_failed_without_case, refuse_reviewer_reply
 from workflows.core import (
     AccountsProvisioned,
     CaseView,
     Credential,
     Decision,
     DeliveryFailed,
+    PortalFailed,
     Published,
     SendMail,
     TimerFired,
@@ -68,6 +71,7 @@ MINE = (
     "delivery_failed_alert",
     "reviewer_auth_failed",
     "reviewer_auth_alert",
+    "portal_failed_alert",
 )
 HOSTILE = '<script>alert("x")</script>'
 PASSWORD = "Tmp-Zq8r-41wK"
@@ -267,37 +271,32 @@ def question_mails() -> list[tuple[str, SendMail]]:
     return out
 
 
-def runner_mails() -> list[tuple[str | None, SendMail]]:
-    """The mails the runner sends itself (mailbot.loop.runner), with its contexts."""
-    auth = {
-        "sender": "intrus@example.org",
-        "reason": "wrong_sender",
-        "subject": f"Re: {HOSTILE}",
-        "ref": ABO,
-    }
-    failure = {
-        "recipient": "x@example.org",
-        "template": "question_answer",
-        "reason": "550 5.1.1",
-        "ref": QREF,
-    }
-    return [
-        (ABO, SendMail("reviewer_auth_failed", ("intrus@example.org",), auth, "a")),
-        (ABO, SendMail("reviewer_auth_alert", ("admin@demo.test",), auth, "b")),
-        (
-            None,
-            SendMail(
-                "reviewer_auth_alert",
-                ("admin@demo.test",),
-                {**auth, "reason": "mystery", "ref": None},
-                "c",
-            ),
-        ),
-        (QREF, SendMail("delivery_failed_alert", ("admin@demo.test",), failure, "d")),
+def alert_mails() -> list[tuple[str | None, SendMail]]:
+    """The alerts of mail that belongs to no workflow state (workflows.alerts) and of portal
+    operations that failed (casework.portal_failed), as the workflows build them."""
+    refused = RefusedReply(
+        sender="intrus@example.org",
+        reason="wrong_sender",
+        subject=f"Re: {HOSTILE}",
+        case_ref=ABO,
+        message_id="<m1@example.org>",
+    )
+    unknown = replace(refused, reason="mystery", case_ref=None, message_id="<m2@example.org>")
+    out: list[tuple[str | None, SendMail]] = [
+        (ABO, m) for m in sent(refuse_reviewer_reply(refused, ("admin@demo.test",), NOW))
     ]
+    out += [(None, m) for m in sent(refuse_reviewer_reply(unknown, ("admin@demo.test",), NOW))]
+    failure = DeliveryFailed("x@example.org", "portal_publication", f"550 {HOSTILE}", via="smtp")
+    out += [(None, m) for m in sent(delivery_failed_without_case(failure, 7, ("admin@demo.test",)))]
+    event = mail("Bonjour, une question.", subject="Question", sender="jean.dupont@ville.fr")
+    case = opened(question.start(event, ctx(), QREF), event, QREF, "question")
+    for kind in ("create_accounts", "publish", "withdraw"):
+        failed = PortalFailed(kind=kind, reason=f"ConnectionError: {HOSTILE}")
+        out += [(QREF, m) for m in sent(casework.portal_failed(ctx(), case, failed))]
+    return out
 
 
-ALL = subscription_mails() + question_mails() + runner_mails()
+ALL = subscription_mails() + question_mails() + alert_mails()
 
 
 def _id(item: tuple[str | None, SendMail]) -> str:
@@ -430,7 +429,10 @@ def _text_of(template: str, key: str = "") -> str:
             ["http://www.territoires-ville.cerema.fr/nous-contacter-r455.html"],
         ),
         ("reviewer_auth_failed:", ["n'a pas été pris en compte", "adressée à une autre personne"]),
-        ("reviewer_auth_alert:b", ["intrus@example.org", "wrong_sender"]),
+        ("reviewer_auth_alert:authfail", ["intrus@example.org", "wrong_sender"]),
+        ("portal_failed_alert:portal_failed:create_accounts", ["création des comptes", QREF]),
+        ("portal_failed_alert:portal_failed:publish", ["publication de la réponse"]),
+        ("delivery_failed_alert:delivery_failed:outbox-7", ["x@example.org", "550"]),
     ],
 )
 def test_text_part_carries_the_key_facts(template: str, facts: list[str]) -> None:

@@ -41,6 +41,7 @@ from workflows.core import (
     Decision,
     DeliveryFailed,
     Event,
+    PortalFailed,
     ProvisionAccounts,
     SetTimer,
     TimerFired,
@@ -529,3 +530,21 @@ def test_closed_flag_follows_the_state() -> None:
     case = replace(case, state="refused")
     decision = subscription.decide(case, mail("Pourquoi ?", message_id="<m9@x>"), ctx())
     assert decision.closed is True and decision.state is None
+
+
+def test_accounts_that_the_portal_cannot_create_leave_the_case_approved_and_alert_the_admins() -> (
+    None
+):
+    case, _ = under_review(2)
+    case, _ = approve(case)
+    failed = PortalFailed(kind="create_accounts", reason="ConnectionError: portail injoignable")
+    decision = subscription.decide(case, failed, ctx())
+    assert decision.state is None and decision.data is None  # still approved, nothing lost
+    (alert,) = sent(decision, "portal_failed_alert")
+    assert alert.to == ctx().admins
+    assert alert.context["operation_label"] == "création des comptes"
+    assert "aucune invitation" in alert.context["consequence"]
+    assert [(x.event, x.fields["operation"]) for x in decision.log] == [
+        ("portal_failed", "create_accounts")
+    ]
+    assert not sent(decision, "invitation")

@@ -19,6 +19,7 @@ from workflows.core import (
     Effect,
     LogLine,
     MailReceived,
+    PortalFailed,
     SendMail,
 )
 from workflows.records import CaseRecord, Note, QuestionRecord, SubscriptionRecord
@@ -195,6 +196,43 @@ def delivery_failed(ctx: Context, case: CaseView, event: DeliveryFailed) -> Deci
     return Decision(
         effects=tuple(effects), log=(LogLine("delivery_failed", {**fields, "via": event.via}),)
     )
+
+
+PORTAL_OPERATIONS: Mapping[str, tuple[str, str]] = {
+    "create_accounts": (
+        "création des comptes",
+        "Les comptes n'ont pas été créés et aucune invitation n'est partie : le dossier reste "
+        "approuvé, en attente de ces comptes.",
+    ),
+    "publish": (
+        "publication de la réponse",
+        "La réponse n'est pas publiée dans l'espace ; le dossier reste en attente de publication.",
+    ),
+    "withdraw": (
+        "retrait de la réponse publiée",
+        "La réponse est toujours visible dans l'espace du portail.",
+    ),
+}
+
+
+def portal_failed(ctx: Context, case: CaseView, event: PortalFailed) -> Decision:
+    """A portal operation failed for good, after its retries: the case stays where it is, the
+    admins are told what did not happen."""
+    label, consequence = PORTAL_OPERATIONS.get(event.kind, (event.kind, ""))
+    line = LogLine("portal_failed", {"operation": event.kind, "reason": event.reason})
+    if not ctx.admins:
+        return Decision(log=(line,))
+    alert = SendMail(
+        template="portal_failed_alert",
+        to=tuple(ctx.admins),
+        context={
+            "operation_label": label,
+            "consequence": consequence,
+            "reason": event.reason,
+        },
+        key=f"portal_failed:{event.kind}:{ctx.now.isoformat()}",
+    )
+    return Decision(effects=(alert,), log=(line,))
 
 
 def finish(

@@ -23,6 +23,7 @@ from workflows.casework import (
     ignored,
     iso,
     new_case,
+    portal_failed,
     question_record,
     reply_thread,
     requester_mail,
@@ -37,10 +38,12 @@ from workflows.core import (
     Event,
     LogLine,
     MailReceived,
+    PortalFailed,
     Published,
     ReviewerReply,
     SendMail,
     TimerFired,
+    Withdrawn,
 )
 from workflows.question_routing import (
     DEFAULT_SPACE,
@@ -107,6 +110,10 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
         return _on_timer(case, event, ctx)
     if isinstance(event, DeliveryFailed):
         return finish(case, case.state, CLOSED_STATES).then(delivery_failed(ctx, case, event))
+    if isinstance(event, Withdrawn):
+        return ignored(case, CLOSED_STATES, "withdrawn")
+    if isinstance(event, PortalFailed):
+        return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, case, event))
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 

@@ -22,6 +22,7 @@ from workflows.casework import (
     ignored,
     iso,
     new_case,
+    portal_failed,
     reply_thread,
     requester_mail,
     subscription_record,
@@ -37,6 +38,7 @@ from workflows.core import (
     Event,
     LogLine,
     MailReceived,
+    PortalFailed,
     ReviewerReply,
     TimerFired,
 )
@@ -88,6 +90,8 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
         return invitations.on_provisioned(case, event, ctx)
     if isinstance(event, DeliveryFailed):
         return _on_delivery_failed(case, event, ctx)
+    if isinstance(event, PortalFailed):
+        return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, case, event))
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 

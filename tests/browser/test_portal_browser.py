@@ -37,8 +37,8 @@ HOSTILE = "Et si la question contient <script>alert('x')</script> &amp; des enti
 def _seed(engine: Engine, config: Config) -> str:
     hasher = cheap_hasher()
     now = datetime.now(UTC)
+    portal = StubPortal(engine, config.portal.base_url, hasher=hasher)
     with Session(engine) as session:
-        portal = StubPortal(session, config.portal.base_url, hasher=hasher)
         [credential] = portal.create_accounts(
             "ABO-2026-000007",
             [PersonRequest(EMAIL, "Claire", "Martin", "Ville d’Exemple", ("desta",))],
@@ -205,7 +205,7 @@ def test_requester_first_login_search_and_notifications(portal_db: tuple[Config,
         account = session.query(PortalAccount).filter_by(email=EMAIL).one()
         pref = session.get(PortalNotificationPreference, (account.id, "desta"))
         assert pref is not None and pref.frequency == "immediate"
-        assert StubPortal(session, base, hasher=cheap_hasher()).check_login(EMAIL, NEW_PASSWORD)
+    assert StubPortal(engine, base, hasher=cheap_hasher()).check_login(EMAIL, NEW_PASSWORD)
     assert problems == [], "\n".join(problems)
 
 
