@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import re
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import Bot, annex_xlsx, body_text, compose, make_bot, person, reply_to, submit
 from mailservers import MailEnv, fetch_folder
 from sqlmodel import Session, select
 
+from mailbot.portal import Portal
 from portal_stub.service import StubPortal
 from storage.models import Case
 
@@ -327,3 +330,51 @@ def test_invitation_refused_by_the_relay_is_marked_failed_and_the_admins_told(bo
     bot.run_once()  # the alert queued in the failure's transaction goes out
     alerts = env.wait_for(env.admin)
     assert any(people[1]["Courriel"] in body_text(a) for a in alerts)
+
+
+class FlakyPortal:
+    """The stand-in behind a network that fails the first `failures` account creations."""
+
+    def __init__(self, portal: Portal, failures: int) -> None:
+        self.portal = portal
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.portal, name)
+
+    def create_accounts(self, *args: Any) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("portail injoignable")
+        return self.portal.create_accounts(*args)
+
+
+def test_a_portal_outage_delays_the_accounts_and_loses_nothing(bot: Bot) -> None:
+    """Approval while the portal is down: the decision is committed, the operation waits and
+    is retried with its key; when the portal is back the invitations go out, once."""
+    env = bot.env
+    people = [person(env, "patient")]
+    request(bot, people)
+    flaky = FlakyPortal(bot.ingest.portal, failures=2)
+    bot.ingest.portal = bot.ingest.decider.portal = flaky  # type: ignore[assignment]
+    submit(env, reply_to(notification(bot), env.reviewers["abonnements"].address, "APPROUVER"))
+    stats = bot.run_once()
+    assert stats["portal"] == 0 and case_of(bot).state == "approved"
+    from storage.models import PortalOperation
+
+    with Session(bot.engine) as s:
+        [op] = s.exec(select(PortalOperation)).all()
+        assert (op.kind, op.state, op.attempts) == ("create_accounts", "pending", 1)
+        assert "portail injoignable" in (op.last_error or "")
+    later = datetime.now(UTC)
+    for _ in range(2):  # the second try fails too, the third succeeds
+        later += timedelta(hours=7)  # past any backoff
+        bot.ingest.clock = bot.daemon.clock = lambda t=later: t  # type: ignore[misc]
+        bot.run_once()
+    assert flaky.failures == 0 and case_of(bot).state == "invited"
+    password = invitation_password(bot, people[0]["Courriel"])
+    assert can_log_in(bot, people[0]["Courriel"], password)
+    with Session(bot.engine) as s:
+        [op] = s.exec(select(PortalOperation)).all()
+        assert (op.state, op.attempts) == ("done", 3)
+    assert any("portal_queued" in line for line in bot.log_lines())
