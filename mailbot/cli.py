@@ -187,6 +187,10 @@ def replay(
     quarantine: Annotated[
         bool, typer.Option("--quarantine", help="Replay quarantined messages.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Also replay a processed message (nothing is sent twice)."),
+    ] = False,
     config_path: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Run journaled messages again (quarantined ones by default)."""
@@ -217,7 +221,7 @@ def replay(
     try:
         for journal_id in targets:
             try:
-                [outcome] = daemon.replay([journal_id])
+                [outcome] = daemon.replay([journal_id], force=force)
             except LookupError as err:
                 typer.echo(f"{journal_id}: {err}", err=True)
                 failed += 1

@@ -29,7 +29,13 @@ from workflows_support import (
 
 from mailbot.mail.compose import environment
 from workflows import casework, question, subscription
-from workflows.alerts import RefusedReply, delivery_failed_without_case, refuse_reviewer_reply
+from workflows.alerts import (
+    Quarantined,
+    RefusedReply,
+    delivery_failed_without_case,
+    quarantined,
+    refuse_reviewer_reply,
+)
 from workflows.core import (
     AccountsProvisioned,
     CaseView,
@@ -72,6 +78,7 @@ MINE = (
     "reviewer_auth_failed",
     "reviewer_auth_alert",
     "portal_failed_alert",
+    "quarantine_alert",
 )
 HOSTILE = '<script>alert("x")</script>'
 PASSWORD = "Tmp-Zq8r-41wK"
@@ -288,6 +295,8 @@ def alert_mails() -> list[tuple[str | None, SendMail]]:
     out += [(None, m) for m in sent(refuse_reviewer_reply(unknown, ("admin@demo.test",), NOW))]
     failure = DeliveryFailed("x@example.org", "portal_publication", f"550 {HOSTILE}", via="smtp")
     out += [(None, m) for m in sent(delivery_failed_without_case(failure, 7, ("admin@demo.test",)))]
+    aside = Quarantined(3, "x@example.org", HOSTILE, f"trop imbriqué {HOSTILE}", "Quarantine")
+    out += [(None, m) for m in sent(quarantined(aside, ("admin@demo.test",)))]
     event = mail("Bonjour, une question.", subject="Question", sender="jean.dupont@ville.fr")
     case = opened(question.start(event, ctx(), QREF), event, QREF, "question")
     for kind in ("create_accounts", "publish", "withdraw"):
@@ -433,6 +442,7 @@ def _text_of(template: str, key: str = "") -> str:
         ("portal_failed_alert:portal_failed:create_accounts", ["création des comptes", QREF]),
         ("portal_failed_alert:portal_failed:publish", ["publication de la réponse"]),
         ("delivery_failed_alert:delivery_failed:outbox-7", ["x@example.org", "550"]),
+        ("quarantine_alert:quarantine:3", ["mailbot replay 3", "« Quarantine »"]),
     ],
 )
 def test_text_part_carries_the_key_facts(template: str, facts: list[str]) -> None:

@@ -77,3 +77,35 @@ def delivery_failed_without_case(
         key=f"delivery_failed:outbox-{outbox_id}",
     )
     return Decision(effects=(alert,), log=(line,))
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A mail set aside because it could not be processed."""
+
+    journal: int
+    sender: str | None
+    subject: str
+    reason: str  # French, for the admins
+    folder: str
+
+
+def quarantined(mail: Quarantined, admins: tuple[str, ...]) -> Decision:
+    """The admins are told of every mail set aside (one alert per journal entry), since the
+    sender gets no answer."""
+    line = LogLine("quarantine_alert", {"journal": mail.journal})
+    if not admins:
+        return Decision()
+    alert = SendMail(
+        template="quarantine_alert",
+        to=admins,
+        context={
+            "journal": mail.journal,
+            "sender": mail.sender,
+            "subject": mail.subject,
+            "reason": mail.reason,
+            "folder": mail.folder,
+        },
+        key=f"quarantine:{mail.journal}",
+    )
+    return Decision(effects=(alert,), log=(line,))

@@ -106,12 +106,12 @@ class Daemon:
             ]
         return self.replay(ids)
 
-    def replay(self, ids: list[int]) -> list[Outcome]:
+    def replay(self, ids: list[int], *, force: bool = False) -> list[Outcome]:
         """Run journal entries again; a message that now succeeds leaves the Quarantine folder
         for the folder of its new fate (when the mailbox is connected)."""
         outcomes = []
         for journal_id in ids:
-            outcome = replay(self.engine, self.ingest, journal_id)
+            outcome = replay(self.engine, self.ingest, journal_id, force=force)
             outcomes.append(outcome)
             if outcome.fate == "quarantined" or self.mailbox.client is None:
                 continue
@@ -191,12 +191,22 @@ class Daemon:
         self.stop_event.set()
 
 
-def replay(engine: Engine, ingest: Ingest, journal_id: int) -> Outcome:
+class AlreadyProcessed(LookupError):
+    """A processed mail is replayed only when forced (and even then effects keep their keys:
+    nothing is sent twice, no second case is opened)."""
+
+
+def replay(engine: Engine, ingest: Ingest, journal_id: int, *, force: bool = False) -> Outcome:
     """Run a journaled message again (after a fix): its fate is reset, then processed."""
     with session_scope(engine) as session:
         row = session.get(InboundMessage, journal_id)
         if row is None:
             raise LookupError(f"no journal entry {journal_id}")
+        if row.fate == "processed" and not force:
+            raise AlreadyProcessed(
+                f"journal entry {journal_id} was processed ({row.case_ref or 'no case'}): "
+                "replay it with --force"
+            )
         row.fate = "received"
         row.replays += 1
         session.add(row)

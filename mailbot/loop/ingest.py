@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,17 +28,33 @@ from mailbot.loop.portal_ops import OperationReport, run_pending
 from mailbot.mail.bounces import bounce_reason, find_bounced_mail
 from mailbot.mail.classify import Classification, ClassifyContext, classify
 from mailbot.mail.parse import ParsedMail, ParseLimits, parse_message
+from mailbot.mail.rawheaders import header_summary, quick_message_id
 from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import Case, InboundMessage, OutboxMail
-from workflows.alerts import RefusedReply, delivery_failed_without_case, refuse_reviewer_reply
+from workflows.alerts import (
+    Quarantined,
+    RefusedReply,
+    delivery_failed_without_case,
+    quarantined,
+    refuse_reviewer_reply,
+)
 from workflows.core import Event, PortalFailed, TimerFired
 
 log = logging.getLogger(__name__)
 
 FINAL_FATES = ("processed", "ignored", "quarantined")
 IGNORED_KINDS = ("own_mail", "bounce", "auto_reply")
+
+
+class UnreadableMail(ValueError):
+    """The mail itself cannot be processed (too big, too deep, too broken): it is quarantined
+    and the admins are told; `french` says why, for them."""
+
+    def __init__(self, english: str, french: str) -> None:
+        super().__init__(english)
+        self.french = french
 
 
 @dataclass
@@ -123,22 +138,48 @@ class Ingest:
         return outcome
 
     def _quarantine(self, journal_id: int, err: BaseException) -> Outcome:
+        """Set the mail aside with the error, and tell the admins (the sender gets nothing)."""
         summary = f"{type(err).__name__}: {err}"[:500]
         detail = "".join(traceback.format_exception(err))[-4000:]
+        pending = Pending()
         with session_scope(self.engine) as session:
             row = session.get(InboundMessage, journal_id)
             if row is not None:
                 row.fate = "quarantined"
                 row.error = detail
                 row.processed_at = self.clock()
+                sender, subject = header_summary(row.raw)
+                row.sender, row.subject = row.sender or sender, row.subject or subject
                 session.add(row)
+                french = getattr(err, "french", None) or f"erreur de traitement ({summary})"
+                notice = Quarantined(
+                    journal=journal_id,
+                    sender=row.sender,
+                    subject=row.subject or "",
+                    reason=french,
+                    folder=self.config.mailbox.folders.quarantine,
+                )
+                decision = quarantined(notice, tuple(self.config.admins.addresses))
+                self.decider.outside_case(session, None, decision, pending)
         self.wflog.write(None, "quarantined", {"journal": journal_id, "error": summary})
+        pending.flush(self.wflog, self.clock())
         return Outcome("quarantined", error=summary)
 
     def _process_row(self, session: Session, row: InboundMessage, pending: Pending) -> Outcome:
         if len(row.raw) > self.config.limits.max_message_bytes:
-            raise ValueError(f"message of {len(row.raw)} bytes over the limit")
+            size, limit = len(row.raw) // 1_000_000, self.config.limits.max_message_bytes
+            raise UnreadableMail(
+                f"message of {len(row.raw)} bytes over the limit",
+                f"le message pèse {size} Mo, au-delà de la limite de "
+                f"{limit // 1_000_000} Mo : il n'a pas été lu",
+            )
         mail = parse_message(row.raw, self.parse_limits)
+        if mail.unparsable:
+            raise UnreadableMail(
+                f"message not parsable ({'; '.join(mail.defects)[:300]})",
+                "le message est trop imbriqué ou trop abîmé pour être lu (structure MIME "
+                "illisible) : il n'a pas été traité",
+            )
         row.sender = mail.from_addr
         row.subject = (mail.subject or "")[:1000]
         ctx = ClassifyContext(
@@ -169,6 +210,10 @@ class Ingest:
                 self.decider.decide(session, case, event, pending)
                 return Outcome("processed", kind, rule, case.ref)
             kind = "question"  # a reference we do not know: treat as a new mail
+        opened = opened_before(session, row, mail)
+        if opened is not None:  # a replay, or the same mail delivered twice: no second case
+            pending.add(opened, "already_opened", journal=row.id)
+            return Outcome("processed", kind, rule, opened)
         new_kind = "subscription" if kind in ("subscription", "subscription_intent") else "question"
         ref = self._open_case(session, mail, new_kind, result, pending, fields)
         return Outcome("processed", kind, rule, ref)
@@ -318,11 +363,15 @@ class Ingest:
         self.decider.outside_case(session, row.case_ref, decision, pending)
 
 
-_MID = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]{1,900}>)", re.IGNORECASE | re.MULTILINE)
-
-
-def quick_message_id(raw: bytes) -> str | None:
-    """The Message-ID of the header block, found without parsing the whole message."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:65536]
-    match = _MID.search(head)
-    return match.group(1).decode("ascii", "replace") if match else None
+def opened_before(session: Session, row: InboundMessage, mail: ParsedMail) -> str | None:
+    """The case this very mail already opened: the one its journal entry names, or the one
+    whose first mail has its Message-ID."""
+    if row.case_ref:
+        case = cases.get_case(session, row.case_ref)
+        if case is not None and case.origin_message_id == mail.message_id:
+            return case.ref
+    if mail.message_id:
+        case = session.exec(select(Case).where(Case.origin_message_id == mail.message_id)).first()
+        if case is not None:
+            return case.ref
+    return None

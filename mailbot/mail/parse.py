@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import Policy
 from email.utils import getaddresses, parsedate_to_datetime
 
 from mailbot.mail import mimetext, tokens
@@ -98,6 +99,9 @@ class ParsedMail:
     delivery_recipients: list[dict[str, str]] = field(default_factory=list)
     original_message_id: str | None = None
     defects: list[str] = field(default_factory=list)
+    # The body could not be parsed at all (nesting beyond what the parser survives, a broken
+    # structure): only the header block was read. Such a mail is quarantined, never answered.
+    unparsable: bool = False
 
 
 def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
@@ -105,14 +109,17 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
     limits = limits or ParseLimits.from_config()
     defects: list[str] = []
     pol = capped_policy(limits.max_header_chars)
+    unparsable = False
     try:
         msg: Message = BytesParser(policy=pol).parsebytes(raw)
-    except Exception as err:  # the parser is lenient; this is belt and braces
+    except Exception as err:  # RecursionError on thousands of nested parts, among others
         defects.append(f"message not parsable: {type(err).__name__}")
-        msg = EmailMessage(policy=pol)
+        unparsable = True
+        msg = _header_block(raw, pol, defects)
     headers = _header_view(msg, limits, defects)
     body = BodyWalker(limits, defects)
-    body.walk(msg, depth=0, nested=False)
+    if not unparsable:
+        body.walk(msg, depth=0, nested=False)
     from_name, from_addr = _first_address(headers, "from", defects)
     text = body.text()
     return ParsedMail(
@@ -137,7 +144,18 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
         delivery_recipients=body.recipients,
         original_message_id=body.original_message_id or quoted_message_id(text),
         defects=defects,
+        unparsable=unparsable,
     )
+
+
+def _header_block(raw: bytes, pol: Policy, defects: list[str]) -> Message:
+    """The header block alone, when the whole message cannot be parsed: who sent it and what
+    it is about survive, so it can be quarantined and reported with them."""
+    try:
+        return BytesParser(policy=pol).parsebytes(raw, headersonly=True)
+    except Exception as err:
+        defects.append(f"header block not parsable: {type(err).__name__}")
+        return EmailMessage(policy=pol)
 
 
 # --------------------------------------------------------------------------- headers
