@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
 
-from workflows.annex.header import HEADER_SCAN_ROWS
+from workflows.annex.header import HEADER_SCAN_ROWS, Row
 from workflows.annex.rules import (
     AnnexError,
     CellValue,
     Header,
-    Row,
     cell_text,
     find_header,
 )

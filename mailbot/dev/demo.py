@@ -97,7 +97,7 @@ class Demo:
     def wait_for(self, user: str, match: Callable[[EmailMessage], bool], what: str) -> EmailMessage:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            for msg in reversed(self.inbox(user)):
+            for msg in self.inbox(user)[::-1]:
                 if match(msg):
                     return msg
             time.sleep(0.5)

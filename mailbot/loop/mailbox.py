@@ -110,7 +110,7 @@ class Mailbox:
 
     @property
     def has_idle(self) -> bool:
-        return self._c().has_capability("IDLE")
+        return bool(self._c().has_capability("IDLE"))
 
     # ------------------------------------------------------------------ messages
 
