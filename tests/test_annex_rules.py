@@ -418,7 +418,7 @@ def test_missing_required_column_is_refused() -> None:
 
 def test_unknown_and_absent_columns_are_warnings() -> None:
     labels = [*LABELS[:10], "Observations"]
-    table = validate([person()[:10] + ["RAS"]], labels)
+    table = validate([[*person()[:10], "RAS"]], labels)
     assert table.error is None and len(table.rows) == 1
     assert any("« Observations » n'est pas reconnue" in w for w in table.warnings)
     assert any("« Espace DESTA » est absente" in w for w in table.warnings)

@@ -315,7 +315,7 @@ def test_two_workers_on_postgresql_run_each_operation_once() -> None:
             try:
                 barrier.wait()
                 run_pending(engine, Counting(portal, 0), results, now=lambda: NOW)
-            except BaseException as err:  # noqa: BLE001
+            except BaseException as err:
                 errors.append(err)
 
         threads = [threading.Thread(target=worker) for _ in range(2)]

@@ -346,8 +346,8 @@ if __name__ == "__main__":  # python -m mailbot.annex.reader '{"format": …}' <
 
 
 __all__ = [
-    "AnnexLimits",
     "FORMATS",
+    "AnnexLimits",
     "describe_content",
     "exit_code",
     "parse_annex_bytes",

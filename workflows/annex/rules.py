@@ -38,13 +38,13 @@ from workflows.annex.header import (
 )
 
 __all__ = [
+    "FIELDS",
+    "REQUIRED_FIELDS",
+    "TEMPLATE_LABELS",
     "AnnexError",
     "AnnexTable",
     "CellValue",
-    "FIELDS",
     "Header",
-    "REQUIRED_FIELDS",
-    "TEMPLATE_LABELS",
     "cell_text",
     "field_for_label",
     "find_header",
