@@ -432,8 +432,6 @@ def test_second_phone_column_is_used_when_the_first_is_empty() -> None:
 
 @pytest.mark.parametrize(("allow", "ok"), [(False, False), (True, True)])
 def test_special_use_domains_are_accepted_only_when_configured(allow: bool, ok: bool) -> None:
-    from workflows.annex.fields import normalise_email
-
     email, error = normalise_email("agent@demo.test", allow)
     assert (email == "agent@demo.test") is ok
     assert (error is None) is ok
