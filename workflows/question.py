@@ -207,7 +207,7 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
     )
 
 
-def _review_summary(case: CaseView, ctx: Context) -> dict[str, Any]:
+def _review_summary(case: CaseView, _ctx: Context) -> dict[str, Any]:
     data = question_record(case)
     return {
         "asker": case.requester,

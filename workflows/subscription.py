@@ -107,7 +107,7 @@ def _on_table(
     assert event.annex is not None
     data = replace(data, tables=data.tables + 1)
     if not table_is_usable(event.annex):
-        return _table_refused(case, event, ctx, data)
+        return _table_refused(case, event, data)
     stages: dict[State, str] = {
         SubscriptionState.NEW: "new",
         SubscriptionState.INCOMPLETE: "resumed",
@@ -129,9 +129,7 @@ def _on_table(
     return _send_for_review(case, event, ctx, data, stage, _annex_attachment(event))
 
 
-def _table_refused(
-    case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord
-) -> Decision:
+def _table_refused(case: CaseView, event: MailReceived, data: SubscriptionRecord) -> Decision:
     assert event.annex is not None
     errors = list(event.annex.get("errors") or [])
     general = event.annex.get("error")
