@@ -167,9 +167,6 @@ class NoticeSent(SQLModel, table=True):
     sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-OPERATION_KINDS = ("create_accounts", "publish", "withdraw")
-
-
 class PortalOperation(SQLModel, table=True):
     """A portal call to carry out after commit (`mailbot.loop.portal_ops`), written in the
     transaction of the decision that asked for it; retried with the same idempotency key.
