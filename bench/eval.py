@@ -7,8 +7,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import eval_mail  # noqa: E402
-import eval_replies  # noqa: E402
+import eval_mail
+import eval_replies
 
 
 def main(argv: list[str]) -> int:

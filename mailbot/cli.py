@@ -51,9 +51,10 @@ def _logging(verbose: bool = False) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _engine(config: Config, check: bool = True):  # type: ignore[no-untyped-def]
-    from storage.db import make_engine
-    from storage.migrate import SchemaOutdated, check_schema
+def _engine(config: Config, check: bool = True) -> Engine:
+    # Imported here: keeps `mailbot --help` fast.
+    from storage.db import make_engine  # noqa: PLC0415
+    from storage.migrate import SchemaOutdated, check_schema  # noqa: PLC0415
 
     engine = make_engine(config.database.url)
     if check:
@@ -66,7 +67,8 @@ def _engine(config: Config, check: bool = True):  # type: ignore[no-untyped-def]
 
 
 def build_ingest(config: Config, engine: Engine) -> Ingest:
-    from mailbot.wiring import build_ingest as wire
+    # Imported here: keeps `mailbot --help` fast.
+    from mailbot.wiring import build_ingest as wire  # noqa: PLC0415
 
     try:
         secret = config.secret()
@@ -97,14 +99,16 @@ def run(
         typer.echo(f"Configuration error: {err}", err=True)
         raise typer.Exit(2) from None
     engine = _engine(config)
-    from mailbot.loop.daemon import Daemon
+    # Imported here: keeps `mailbot --help` fast.
+    from mailbot.loop.daemon import Daemon  # noqa: PLC0415
 
     daemon = Daemon(config, engine, build_ingest(config, engine))
     if once:
         stats = daemon.run_once()
         typer.echo(json.dumps(stats))
         return
-    from mailbot.wiring import serve
+    # Imported here: the web apps and uvicorn load only when serving (not with --once).
+    from mailbot.wiring import serve  # noqa: PLC0415
 
     serve(config, engine, daemon)
 
@@ -119,7 +123,8 @@ def inspect(
     config_path: Annotated[Path | None, typer.Option("--config", "-c")] = None,
 ) -> None:
     """Show how mailbot understands mail files (opens no database, sends nothing)."""
-    from mailbot.inspect import inspect_files
+    # Imported here: keeps `mailbot --help` fast.
+    from mailbot.inspect import inspect_files  # noqa: PLC0415
 
     results, code = inspect_files(
         [str(f) for f in files], str(config_path) if config_path else None
@@ -141,8 +146,9 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Counts of cases per state, outbox backlog, journal fates."""
-    from storage.db import session_scope
-    from storage.models import Case, InboundMessage, OutboxMail
+    # Imported here: keeps `mailbot --help` fast.
+    from storage.db import session_scope  # noqa: PLC0415
+    from storage.models import Case, InboundMessage, OutboxMail  # noqa: PLC0415
 
     config = _load(config_path)
     engine = _engine(config)
@@ -194,9 +200,10 @@ def replay(
     config_path: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Run journaled messages again (quarantined ones by default)."""
-    from imapclient.exceptions import IMAPClientError
+    # Imported here: keeps `mailbot --help` fast.
+    from imapclient.exceptions import IMAPClientError  # noqa: PLC0415
 
-    from mailbot.loop.daemon import Daemon, quarantined_ids
+    from mailbot.loop.daemon import Daemon, quarantined_ids  # noqa: PLC0415
 
     config = _load(config_path)
     engine = _engine(config)
@@ -241,7 +248,8 @@ def replay(
 @db_app.command("upgrade")
 def db_upgrade(config_path: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Create or upgrade the schema to the code's revision."""
-    from storage.migrate import upgrade
+    # Imported here: keeps `mailbot --help` fast.
+    from storage.migrate import upgrade  # noqa: PLC0415
 
     config = _load(config_path)
     upgrade(config.database.url)
@@ -260,8 +268,9 @@ def log_cmd(
     config_path: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """Print the workflow log (like tail -f with -f)."""
-    from mailbot.wflog import follow as follow_lines
-    from mailbot.wflog import line_case
+    # Imported here: keeps `mailbot --help` fast.
+    from mailbot.wflog import follow as follow_lines  # noqa: PLC0415
+    from mailbot.wflog import line_case  # noqa: PLC0415
 
     config = _load(config_path)
     path = Path(config.log.file)
@@ -281,19 +290,20 @@ def log_cmd(
 
 def _mount_optional() -> None:
     try:
-        from mailbot.annex.cli import annex_app
+        # Optional command groups: mounted only when their modules import.
+        from mailbot.annex.cli import annex_app  # noqa: PLC0415
 
         app.add_typer(annex_app, name="annex", help="The subscription annex (spreadsheet).")
     except ImportError:  # pragma: no cover
         pass
     try:
-        from mailbot.wiring import stand_in_cli
+        from mailbot.wiring import stand_in_cli  # noqa: PLC0415
 
         app.add_typer(stand_in_cli(), name="portal", help="The portal stand-in.")
     except ImportError:  # pragma: no cover
         pass
     try:
-        from mailbot.dev.demo import demo
+        from mailbot.dev.demo import demo  # noqa: PLC0415
 
         app.command("demo")(demo)
     except ImportError:  # pragma: no cover

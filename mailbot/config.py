@@ -40,14 +40,6 @@ class InstanceConfig(_Section):
             raise ValueError("expected an e-mail address such as local@domain")
         return v.lower()
 
-    @property
-    def local_part(self) -> str:
-        return self.generic_address.split("@", 1)[0]
-
-    @property
-    def address_domain(self) -> str:
-        return self.generic_address.split("@", 1)[1]
-
 
 class PortalConfig(_Section):
     base_url: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,8 +89,6 @@ def line_case(line: str) -> str | None:
 
 def follow(path: Path, case_ref: str | None, from_start: bool, poll: float = 0.5) -> Iterator[str]:
     """Lines of the log as they are written (like `tail -f`), optionally for one case."""
-    import time
-
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(exist_ok=True)
     with path.open("r", encoding="utf-8") as fh:

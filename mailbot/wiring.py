@@ -5,7 +5,9 @@ A deployment with a real portal replaces `portal_for` (and serves no stand-in); 
 `workflows/` or `mailbot/loop/` changes.
 
 The imports of the service are inside the functions: the CLI imports this module to mount
-`mailbot portal`, and `mailbot --help` should not load the whole service to do so.
+`mailbot portal`, and `mailbot --help` should not load the whole service to do so (the
+stand-in's commands and the outbox that sends their mail are loaded then anyway: imported
+at the top).
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mailbot.config import Config
+from mailbot.loop.outbox import OutboxPortalMailer
 from mailbot.portal import Portal
+from portal_stub.cli import portal_app, use_mailer
+from storage.db import session_scope
 
 if TYPE_CHECKING:
     import typer
@@ -29,12 +34,14 @@ if TYPE_CHECKING:
 def portal_for(config: Config, engine: Engine) -> Portal:
     """The portal mailbot works with: the stand-in, in the same database (its own tables and
     its own transactions)."""
+    # Imported here: the stand-in's service loads only when a portal is needed.
     from portal_stub.service import StubPortal  # noqa: PLC0415
 
     return StubPortal(engine, config.portal.base_url)
 
 
 def build_ingest(config: Config, engine: Engine, secret: bytes | None = None) -> Ingest:
+    # Imported here: the loop loads only when mailbot runs, not for `mailbot --help`.
     from mailbot.loop.ingest import Ingest  # noqa: PLC0415
     from mailbot.wflog import WorkflowLog  # noqa: PLC0415
 
@@ -51,8 +58,8 @@ class DailyDigest:
         self.portal = portal
 
     def __call__(self, now: datetime) -> int:
+        # Imported here: the notices load on the first digest, not when the CLI mounts this module.
         from mailbot.loop.notices import send_daily_digest  # noqa: PLC0415
-        from storage.db import session_scope  # noqa: PLC0415
 
         with session_scope(self.engine) as session:
             return send_daily_digest(session, self.config, self.portal, now)
@@ -65,8 +72,8 @@ def daily_digest(config: Config, engine: Engine) -> DailyDigest:
 def portal_server_app(config: Config, engine: Engine) -> ASGIApp:
     """The stand-in and the admin's desk on one server: `/admin` and below go to the desk
     (mailbot's own app), everything else to the stand-in."""
+    # Imported here: the web apps load only when the portal is served.
     from mailbot.desk.app import create_desk_app, with_desk  # noqa: PLC0415
-    from mailbot.loop.outbox import OutboxPortalMailer  # noqa: PLC0415
     from portal_stub.app import DSFR_DIST, create_app  # noqa: PLC0415
 
     portal = portal_for(config, engine)
@@ -77,14 +84,12 @@ def portal_server_app(config: Config, engine: Engine) -> ASGIApp:
 
 def stand_in_cli() -> typer.Typer:
     """`mailbot portal`: the stand-in's own commands, its mail through mailbot's outbox."""
-    from mailbot.loop.outbox import OutboxPortalMailer  # noqa: PLC0415
-    from portal_stub.cli import portal_app, use_mailer  # noqa: PLC0415
-
     use_mailer(OutboxPortalMailer)
     return portal_app
 
 
 def start_portal(config: Config, engine: Engine) -> threading.Thread:
+    # Imported here: uvicorn loads only when the portal is served.
     import uvicorn  # noqa: PLC0415
 
     server = uvicorn.Server(
@@ -108,10 +113,12 @@ def start_portal(config: Config, engine: Engine) -> threading.Thread:
 def serve(config: Config, engine: Engine, daemon: Daemon) -> None:
     """`mailbot run`: the daemon and its scheduler; in the embedded default also the local
     mail system and the portal stand-in, in the same process."""
+    # Imported here: the scheduler loads only when serving.
     from mailbot.loop.scheduler import serve_forever, start_scheduler  # noqa: PLC0415
 
     devmail = None
     if config.devmail.enabled:
+        # Imported here: the embedded mail system (pymap) loads only when enabled.
         from mailbot.dev.embedded import start_devmail  # noqa: PLC0415
 
         try:

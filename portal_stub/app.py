@@ -112,16 +112,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_page(request, exc.status_code)
 
 
-async def _login_required(request: Request, exc: Exception) -> Response:
+async def _login_required(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)
     return RedirectResponse("/connexion?" + urlencode({"suite": exc.target}), status_code=303)
 
 
-async def _password_change_required(request: Request, exc: Exception) -> Response:
+async def _password_change_required(_request: Request, _exc: Exception) -> Response:
     return RedirectResponse("/compte/mot-de-passe", status_code=303)
 
 
-async def _csrf_refused(request: Request, exc: Exception) -> Response:
+async def _csrf_refused(request: Request, _exc: Exception) -> Response:
     return error_page(request, 403, CSRF_MESSAGE)
 
 

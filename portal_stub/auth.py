@@ -152,7 +152,7 @@ def _expired_message(request: Request, expiry: datetime) -> str:
     )
 
 
-def logout(request: Request, form: FormData) -> Response:
+def logout(request: Request, _form: FormData) -> Response:
     request.session.clear()
     flash(request, "Votre session est fermée. À bientôt sur le portail.")
     return redirect("/connexion")

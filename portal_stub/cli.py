@@ -64,9 +64,10 @@ def serve(ctx: typer.Context, config_path: ConfigOption = Path("config.toml")) -
     """Serve the portal on portal.listen_host:listen_port (without a sub-command)."""
     if ctx.invoked_subcommand is not None:
         return
-    import uvicorn
+    # Imported here: uvicorn and the web app load only when serving, not for the other commands.
+    import uvicorn  # noqa: PLC0415
 
-    from portal_stub.app import create_app
+    from portal_stub.app import create_app  # noqa: PLC0415
 
     config, engine = _open(config_path)
     if _mailer_factory is None:

@@ -149,7 +149,7 @@ class PortalNotificationSent(SQLModel, table=True):
     sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-def include_in_autogenerate(name: str | None, type_: str, parent_names: object) -> bool:
+def include_in_autogenerate(name: str | None, type_: str, _parent_names: object) -> bool:
     """Alembic `include_name` hook: leave out the FTS5 table and its shadow tables, which the
     migration creates by hand (autogenerate would otherwise propose to drop them)."""
     return not (type_ == "table" and (name or "").startswith("portal_publication_fts"))

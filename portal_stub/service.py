@@ -32,10 +32,11 @@ from portal_stub.models import (
     PortalProvisioning,
     PortalPublication,
 )
-from portal_stub.search import fold, search_publication_ids
+from portal_stub.search import search_publication_ids
 from portal_stub.security import DEFAULT_HASHER, temporary_password, verify_password
 from storage.db import read_scope, session_scope
 from workflows.core import SPACES, Credential, ExistingAccount, PersonRequest
+from workflows.text.fold import fold
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 

@@ -21,14 +21,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, _dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_result_value(self, value: datetime | None, _dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
 
@@ -165,9 +165,6 @@ class NoticeSent(SQLModel, table=True):
     version: int
     channel: str = Field(max_length=20)  # immediate | daily
     sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-OPERATION_KINDS = ("create_accounts", "publish", "withdraw")
 
 
 class PortalOperation(SQLModel, table=True):

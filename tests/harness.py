@@ -4,20 +4,24 @@ daemon in-process or as a real `mailbot` subprocess."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
 from mailservers import MailEnv
+from openpyxl import load_workbook
 from pgutil import postgres_database  # noqa: F401  (re-exported for the tests)
 from sqlalchemy import Engine
 
+from mailbot.annex.template import build_template
 from mailbot.config import Config, parse_config
 from mailbot.loop.daemon import Daemon
 from mailbot.loop.ingest import Ingest
@@ -30,8 +34,6 @@ INSTANCE_DOMAIN = "mailbot.example.test"
 
 
 def shipped_config() -> dict[str, Any]:
-    import tomllib
-
     root = Path(__file__).resolve().parent.parent
     return tomllib.loads((root / "config.toml").read_text(encoding="utf-8"))
 
@@ -176,7 +178,6 @@ class Bot:
 def submit(env: MailEnv, msg: EmailMessage) -> None:
     """Send `msg` to the bot through the SMTP relay, its From address as envelope sender (as a
     mail client submits it)."""
-    from email.utils import parseaddr
 
     env.send(parseaddr(str(msg["From"]))[1], [env.bot.address], msg.as_bytes())
 
@@ -276,11 +277,6 @@ def reply_to(
 
 def annex_xlsx(people: list[dict[str, str]]) -> bytes:
     """A filled annex as a requester would send it (the official template, rows added)."""
-    import io
-
-    from openpyxl import load_workbook
-
-    from mailbot.annex.template import build_template
 
     wb = load_workbook(io.BytesIO(build_template()))
     ws = wb["Demande"]

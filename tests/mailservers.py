@@ -394,7 +394,7 @@ class _LmtpHandler:
                 lmtp.close()
 
     async def handle_MAIL(  # aiosmtpd hook names
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+        self, _server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         self._close(session)
         envelope.mail_from = address
@@ -402,7 +402,7 @@ class _LmtpHandler:
         return "250 OK"
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+        self, _server: SMTP, session: Session, envelope: Envelope, address: str, _options: list[str]
     ) -> str:
         fault = self.take_fault("RCPT")
         if fault is not None:
@@ -416,11 +416,11 @@ class _LmtpHandler:
             envelope.rcpt_tos.append(address)
         return f"{code} {reply.decode(errors='replace')}"
 
-    async def handle_RSET(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_RSET(self, _server: SMTP, session: Session, _envelope: Envelope) -> str:
         self._close(session)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, _server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         fault = self.take_fault("DATA")
         lmtp = self.sessions.get(session)

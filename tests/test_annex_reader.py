@@ -286,7 +286,7 @@ def test_limits_have_one_source_of_defaults(tmp_path: Path) -> None:
 def test_limits_refuse_nonsense(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[limits]\nannex_max_rows = -1\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="limits.annex_max_rows"):
+    with pytest.raises(ConfigError, match=r"limits\.annex_max_rows"):
         load_limits(bad)
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("[limits]\nannex_max_rowz = 3\n", encoding="utf-8")

@@ -418,7 +418,7 @@ def test_missing_required_column_is_refused() -> None:
 
 def test_unknown_and_absent_columns_are_warnings() -> None:
     labels = [*LABELS[:10], "Observations"]
-    table = validate([person()[:10] + ["RAS"]], labels)
+    table = validate([[*person()[:10], "RAS"]], labels)
     assert table.error is None and len(table.rows) == 1
     assert any("« Observations » n'est pas reconnue" in w for w in table.warnings)
     assert any("« Espace DESTA » est absente" in w for w in table.warnings)
@@ -432,8 +432,6 @@ def test_second_phone_column_is_used_when_the_first_is_empty() -> None:
 
 @pytest.mark.parametrize(("allow", "ok"), [(False, False), (True, True)])
 def test_special_use_domains_are_accepted_only_when_configured(allow: bool, ok: bool) -> None:
-    from workflows.annex.fields import normalise_email
-
     email, error = normalise_email("agent@demo.test", allow)
     assert (email == "agent@demo.test") is ok
     assert (error is None) is ok

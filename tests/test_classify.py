@@ -229,7 +229,7 @@ def test_access_requests_are_recognised_conservatively(subject: str, body: str, 
 
 def test_case_is_open_callback_decides_which_references_count() -> None:
     raw = (FIXTURES / "follow_up_reference.eml").read_bytes()
-    unknown = ClassifyContext(config=make_config(), secret=SECRET, case_is_open=lambda ref: False)
+    unknown = ClassifyContext(config=make_config(), secret=SECRET, case_is_open=lambda _ref: False)
     assert classify(parse_message(raw), unknown).kind == "question"
 
 

@@ -69,7 +69,7 @@ def test_run_stops_at_start_naming_the_key(tmp_path: Path) -> None:
     assert "mailbox.tls" in result.output
 
 
-def test_missing_secret_environment_variable_is_named(tmp_path: Path, monkeypatch) -> None:
+def test_missing_secret_environment_variable_is_named(monkeypatch) -> None:
     monkeypatch.delenv("MAILBOT_IMAP_PASSWORD", raising=False)
     result = CliRunner().invoke(app, ["run", "--once", "--config", str(ROOT / "config.toml")])
     assert result.exit_code == 2

@@ -249,7 +249,8 @@ def test_stop_closes_listeners_connections_and_threads(tmp_path: Path) -> None:
     client.shutdown()
 
 
-def test_a_second_system_on_the_same_root_is_refused(mail: DevMailThread, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("mail")  # the first system, running on the same root
+def test_a_second_system_on_the_same_root_is_refused(tmp_path: Path) -> None:
     second = DevMailThread(tmp_path / "devmail", DOMAIN, dict(USERS), imap_port=0, smtp_port=0)
 
     with pytest.raises(RuntimeError, match="used by another devmail"):

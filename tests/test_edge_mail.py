@@ -118,7 +118,7 @@ def test_a_folded_message_id_is_journaled_and_a_quarantined_mail_is_refiled(
     bot = new_bot(mail_env)
     original = bot.ingest._process_row
 
-    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]  # an injected fault
+    def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]  # an injected fault
         raise RuntimeError("injected failure")
 
     bot.ingest._process_row = broken  # type: ignore[method-assign]

@@ -14,7 +14,7 @@ from workflows.text.fold import fold, fold_aligned, fold_char, fold_words
         ("ÉLÈVE À L’ÉCOLE", "eleve a l'ecole"),
         ("Cœur Æther", "coeur aether"),
         ("Straße", "strasse"),
-        ("ﬁche n° ２", "fiche n° 2"),  # compatibility forms: ligature, full-width digit
+        ("ﬁche n° ２", "fiche n° 2"),  # noqa: RUF001 - compatibility forms: ligature, full-width digit
         ("it`s ‘quoted’", "it's 'quoted'"),
         ("İstanbul", "istanbul"),
         ("", ""),

@@ -142,9 +142,8 @@ def test_without_a_secret_reviewer_replies_are_not_authenticated(
     assert (result["authenticated"], result["auth_failure"]) == (False, "no_secret")
 
 
-def test_config_toml_of_the_current_folder_is_read_when_no_option(
-    config_path: str, tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("config_path")  # the secret in the environment, the folder as cwd
+def test_config_toml_of_the_current_folder_is_read_when_no_option(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
     (result,), _ = inspect_files([str(FIXTURES / "bounce_envelope_token.eml")], None)
     assert result["kind"] == "bounce"

@@ -166,7 +166,7 @@ def test_message_that_raises_goes_to_quarantine_and_replays(sqlite_bot: Bot) -> 
     send_question(env)
     original = bot.ingest._process_row
 
-    def broken(*args, **kwargs):  # an injected fault
+    def broken(*_args, **_kwargs):  # an injected fault
         raise RuntimeError("injected failure")
 
     bot.ingest._process_row = broken  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from harness import Bot, body_text, compose, make_bot
 from mailservers import MailEnv
+from pgutil import postgres_database
 from sqlmodel import Session, select
 
 from mailbot.loop.daemon import Daemon
@@ -168,7 +169,7 @@ def test_replay_asked_from_the_admin_view_runs_on_the_next_turn(mail_env: MailEn
     ask(mail_env)
     original = bot.ingest._process_row
 
-    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]  # an injected fault
+    def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]  # an injected fault
         raise RuntimeError("injected failure")
 
     bot.ingest._process_row = broken  # type: ignore[method-assign]
@@ -202,8 +203,6 @@ def test_automatic_answers_are_rate_limited_per_address(mail_env: MailEnv) -> No
 
 @pytest.mark.postgres
 def test_two_instances_sweeping_timers_fire_each_once(mail_env: MailEnv) -> None:
-    from pgutil import postgres_database
-
     workdir = Path(tempfile.mkdtemp(prefix="mailbot-ops-"))
     with postgres_database() as url:
         one = make_bot(mail_env, url, workdir)

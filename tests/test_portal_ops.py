@@ -244,7 +244,7 @@ def test_crash_between_the_portal_call_and_the_done_commit(
     enqueue(engine, REF, ProvisionAccounts(PEOPLE[:1], EXPIRES))
     results = Results()
 
-    def crash(session: Session, case_ref: str, event: Event) -> None:
+    def crash(_session: Session, _case_ref: str, _event: Event) -> None:
         raise Crash()
 
     for _ in range(2):
@@ -315,7 +315,7 @@ def test_two_workers_on_postgresql_run_each_operation_once() -> None:
             try:
                 barrier.wait()
                 run_pending(engine, Counting(portal, 0), results, now=lambda: NOW)
-            except BaseException as err:  # noqa: BLE001
+            except BaseException as err:
                 errors.append(err)
 
         threads = [threading.Thread(target=worker) for _ in range(2)]

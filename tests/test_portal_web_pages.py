@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from mailbot.config import ConfigError
 from portal_stub import app as portal_app
 from portal_stub.models import PortalDocument, PortalNotificationPreference
 from portal_stub.testing import SECRET_ENV, SECRET_VALUE, WebEnv, form_token, sign_in, web_env
@@ -310,8 +311,6 @@ def test_unknown_page_gets_the_french_404(env: WebEnv) -> None:
 def test_missing_session_secret_stops_the_app(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mailbot.config import ConfigError
-
     monkeypatch.delenv(SECRET_ENV, raising=False)
     with pytest.raises(ConfigError, match=SECRET_ENV):
         web_env(tmp_path, NOW)

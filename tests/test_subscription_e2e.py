@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from harness import Bot, annex_xlsx, body_text, compose, make_bot, person, reply_to, submit
-from mailservers import MailEnv, fetch_folder
+from mailservers import MailEnv, fetch_folder, wait_for_messages
 from sqlmodel import Session, select
 
 from mailbot.portal import Portal
 from portal_stub.service import StubPortal
-from storage.models import Case
+from storage.models import Case, OutboxMail, PortalOperation
 
 pytestmark = pytest.mark.integration
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -61,8 +61,6 @@ def notification(bot: Bot):  # type: ignore[no-untyped-def]
 
 
 def invitation_password(bot: Bot, address: str) -> str:
-    from mailservers import wait_for_messages
-
     [inv] = wait_for_messages(bot.env.dovecot, address, "pw-invitee", "INBOX", 1)
     text = body_text(inv)
     assert f"Identifiant : {address}" in text
@@ -103,7 +101,6 @@ def test_approval_by_reply_creates_accounts_and_invitations_that_log_in(
     # The password is never in the log, and the stored copy was redacted after sending.
     log = "\n".join(bot.log_lines())
     assert password not in log
-    from storage.models import OutboxMail
 
     with Session(bot.engine) as s:
         invitations = s.exec(select(OutboxMail).where(OutboxMail.template == "invitation")).all()
@@ -202,16 +199,16 @@ def test_intent_without_table_gets_the_blank_template(bot: Bot) -> None:
 
 
 FORGERIES = {
-    "subject_tag_without_token": lambda notif, reviewer, other: compose(
+    "subject_tag_without_token": lambda notif, reviewer, _other: compose(
         reviewer, str(notif["Reply-To"]), f"RE: {notif['Subject']}", "APPROUVER"
     ),
-    "token_from_another_case": lambda notif, reviewer, other: reply_to(
+    "token_from_another_case": lambda _notif, reviewer, other: reply_to(
         other, reviewer, "APPROUVER", headers=None
     ),
-    "valid_token_wrong_sender": lambda notif, reviewer, other: reply_to(
+    "valid_token_wrong_sender": lambda notif, _reviewer, _other: reply_to(
         notif, "intrus@example.test", "APPROUVER"
     ),
-    "trusted_authres_dmarc_fail": lambda notif, reviewer, other: reply_to(
+    "trusted_authres_dmarc_fail": lambda notif, reviewer, _other: reply_to(
         notif,
         reviewer,
         "APPROUVER",
@@ -317,7 +314,6 @@ def test_invitation_refused_by_the_relay_is_marked_failed_and_the_admins_told(bo
     notif = notification(bot)
     submit(env, reply_to(notif, env.reviewers["abonnements"].address, "APPROUVER"))
     bot.run_once()
-    from storage.models import OutboxMail
 
     with Session(bot.engine) as s:
         rows = s.exec(select(OutboxMail).where(OutboxMail.template == "invitation")).all()
@@ -360,8 +356,6 @@ def test_a_portal_outage_delays_the_accounts_and_loses_nothing(bot: Bot) -> None
     submit(env, reply_to(notification(bot), env.reviewers["abonnements"].address, "APPROUVER"))
     stats = bot.run_once()
     assert stats["portal"] == 0 and case_of(bot).state == "approved"
-    from storage.models import PortalOperation
-
     with Session(bot.engine) as s:
         [op] = s.exec(select(PortalOperation)).all()
         assert (op.kind, op.state, op.attempts) == ("create_accounts", "pending", 1)

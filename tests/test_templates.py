@@ -297,11 +297,9 @@ def alert_mails() -> list[tuple[str | None, SendMail]]:
     out += [(None, m) for m in sent(delivery_failed_without_case(failure, 7, ("admin@demo.test",)))]
     aside = Quarantined(3, "x@example.org", HOSTILE, f"trop imbriqué {HOSTILE}", "Quarantine")
     out += [(None, m) for m in sent(quarantined(aside, ("admin@demo.test",)))]
-    event = mail("Bonjour, une question.", subject="Question", sender="jean.dupont@ville.fr")
-    case = opened(question.start(event, ctx(), QREF), event, QREF, "question")
     for kind in ("create_accounts", "publish", "withdraw"):
         failed = PortalFailed(kind=kind, reason=f"ConnectionError: {HOSTILE}")
-        out += [(QREF, m) for m in sent(casework.portal_failed(ctx(), case, failed))]
+        out += [(QREF, m) for m in sent(casework.portal_failed(ctx(), failed))]
     return out
 
 

@@ -466,5 +466,5 @@ def test_starttls_mode_never_sends_to_a_server_without_starttls(
 
 def test_plain_smtp_is_refused_for_a_remote_host() -> None:
     # The [mailbox] case is in test_config.py.
-    with pytest.raises(ConfigError, match="smtp.tls: 'plain' is allowed for a loopback host"):
+    with pytest.raises(ConfigError, match=r"smtp\.tls: 'plain' is allowed for a loopback host"):
         tls_config(smtp={"host": "smtp.example.org", "tls": "plain"})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 
 import pytest
@@ -68,10 +71,6 @@ def test_reviewer_message_id_holds_a_token_for_that_reviewer_and_case() -> None:
 
 
 def test_token_is_the_documented_hmac() -> None:
-    import base64
-    import hashlib
-    import hmac
-
     digest = hmac.new(SECRET, b"Q-2026-000001\nr@x.fr\nabcdefgh", hashlib.sha256).digest()
     expected = base64.b32encode(digest).decode().rstrip("=").lower()[:26]
     assert reviewer_token(SECRET, "Q-2026-000001", "R@X.fr", "abcdefgh") == expected

@@ -113,7 +113,7 @@ def answered(case: CaseView, text: str = ANSWER, version: int = 1) -> tuple[Case
 def test_question_is_routed_to_the_group_of_its_space(
     text: str, space: str | None, group: str
 ) -> None:
-    case, decision = ask(text, subject="Question")
+    _case, decision = ask(text, subject="Question")
     assert decision.state == "open" and decision.closed is False
     assert decision.updates == {"group": group, "space": space}
     notes = sent(decision, "question_notify")
@@ -128,7 +128,7 @@ def test_question_is_routed_to_the_group_of_its_space(
 
 def test_acknowledgement_and_notification_contents() -> None:
     known = account(ASKER, organisation="Commune d'Exemple")
-    case, decision = ask(similar_answers=similar(5), existing_accounts={ASKER: known})
+    _case, decision = ask(similar_answers=similar(5), existing_accounts={ASKER: known})
     (ack,) = sent(decision, "question_ack")
     assert ack.auto and ack.key == "ack" and ack.in_reply_to == "<q1@ville-exemple.fr>"
     assert len(ack.context["similar"]) == 3

@@ -86,7 +86,7 @@ def invited(rows: int = 2) -> CaseView:
 
 
 def test_valid_annex_acknowledges_notifies_each_reviewer_and_sets_timers() -> None:
-    case, decision = under_review(2)
+    _case, decision = under_review(2)
     assert decision.state == "under_review" and decision.closed is False
     assert decision.updates["group"] == "abonnements"
     (ack,) = sent(decision, "subscription_ack")

@@ -192,7 +192,7 @@ class _MemoryHandler:
     accepted: list[Received] = field(default_factory=list)
 
     async def handle_MAIL(  # aiosmtpd hook names
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+        self, server: SMTP, _session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         self.mail_from_seen.append((address, _tls_version(server)))
         envelope.mail_from = address
@@ -228,10 +228,10 @@ class _Credentials:
 
     def __call__(
         self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        mechanism: str,
+        _server: SMTP,
+        _session: Session,
+        _envelope: Envelope,
+        _mechanism: str,
         auth_data: object,
     ) -> AuthResult:
         ok = (

@@ -53,7 +53,6 @@ def ctx(**overrides: Any) -> Context:
         now=NOW,
         generic_address="decentralisation-stationnement@demo.test",
         portal_base_url="https://portail.example.gouv.fr",
-        instance_name="Espace collectivités — stationnement payant",
         groups=GROUPS,
         handles=HANDLES,
         admins=ADMINS,

@@ -215,7 +215,7 @@ PORTAL_OPERATIONS: Mapping[str, tuple[str, str]] = {
 }
 
 
-def portal_failed(ctx: Context, case: CaseView, event: PortalFailed) -> Decision:
+def portal_failed(ctx: Context, event: PortalFailed) -> Decision:
     """A portal operation failed for good, after its retries: the case stays where it is, the
     admins are told what did not happen."""
     label, consequence = PORTAL_OPERATIONS.get(event.kind, (event.kind, ""))

@@ -192,7 +192,6 @@ class Context:
     now: datetime
     generic_address: str
     portal_base_url: str
-    instance_name: str
     groups: Mapping[str, tuple[str, ...]]  # group name -> member addresses
     handles: Mapping[str, str]  # "subscription" / "question:desta" … -> group name
     admins: tuple[str, ...]

@@ -113,7 +113,7 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
     if isinstance(event, Withdrawn):
         return ignored(case, CLOSED_STATES, "withdrawn")
     if isinstance(event, PortalFailed):
-        return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, case, event))
+        return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, event))
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 
@@ -214,7 +214,7 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
     )
 
 
-def _review_summary(case: CaseView, ctx: Context) -> dict[str, Any]:
+def _review_summary(case: CaseView, _ctx: Context) -> dict[str, Any]:
     data = question_record(case)
     return {
         "asker": case.requester,

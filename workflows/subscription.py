@@ -91,7 +91,7 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
     if isinstance(event, DeliveryFailed):
         return _on_delivery_failed(case, event, ctx)
     if isinstance(event, PortalFailed):
-        return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, case, event))
+        return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, event))
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 
@@ -111,7 +111,7 @@ def _on_table(
     assert event.annex is not None
     data = replace(data, tables=data.tables + 1)
     if not table_is_usable(event.annex):
-        return _table_refused(case, event, ctx, data)
+        return _table_refused(case, event, data)
     stages: dict[State, str] = {
         SubscriptionState.NEW: "new",
         SubscriptionState.INCOMPLETE: "resumed",
@@ -133,9 +133,7 @@ def _on_table(
     return _send_for_review(case, event, ctx, data, stage, _annex_attachment(event))
 
 
-def _table_refused(
-    case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord
-) -> Decision:
+def _table_refused(case: CaseView, event: MailReceived, data: SubscriptionRecord) -> Decision:
     assert event.annex is not None
     errors = list(event.annex.get("errors") or [])
     general = event.annex.get("error")

@@ -21,7 +21,6 @@ from workflows.annex.rules import AnnexError
 
 ZIP_MAGIC = b"PK\x03\x04"
 ZIP_EMPTY = b"PK\x05\x06"
-ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 
 DIMENSION_HEAD_BYTES = 64 * 1024  # <dimension> comes right after <sheetPr> (ECMA-376 18.3.1.99)
 MAX_DECLARED_COLUMNS = 1024

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
 
-from workflows.annex.header import HEADER_SCAN_ROWS
+from workflows.annex.header import HEADER_SCAN_ROWS, Row
 from workflows.annex.rules import (
     AnnexError,
     CellValue,
     Header,
-    Row,
     cell_text,
     find_header,
 )
@@ -110,7 +109,8 @@ def _openpyxl_rows(ws: Any, **bounds: int) -> Iterator[Row]:
 
 
 def _load_workbook(data: bytes, data_only: bool) -> Any:
-    import openpyxl  # imported here: only the child pays for it
+    # Imported here: openpyxl is heavy and only the sandboxed child process needs it.
+    import openpyxl  # noqa: PLC0415
 
     if not openpyxl.DEFUSEDXML:  # entity expansion must be refused by defusedxml
         raise RuntimeError("openpyxl is not using defusedxml")
@@ -167,7 +167,8 @@ def _calamine_rows(sheet: Any, limit: int) -> Iterator[Row]:
 
 
 def read_calamine(data: bytes, max_rows: int) -> Grid:
-    from python_calamine import CalamineWorkbook, SheetTypeEnum
+    # Imported here: only the sandboxed child process reads spreadsheets.
+    from python_calamine import CalamineWorkbook, SheetTypeEnum  # noqa: PLC0415
 
     wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     limit = HEADER_SCAN_ROWS + scan_limit(max_rows) + 1

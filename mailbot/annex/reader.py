@@ -298,7 +298,8 @@ def read_and_validate(
 def _library_failure(exc: BaseException, subject: str) -> str:
     """The French reason for a library's exception, looking through its chain (openpyxl
     wraps what defusedxml raises in a ValueError)."""
-    from defusedxml import DefusedXmlException
+    # Imported here: only the sandboxed child process parses, so only it needs defusedxml.
+    from defusedxml import DefusedXmlException  # noqa: PLC0415
 
     seen: set[int] = set()
     cause: BaseException | None = exc
@@ -346,8 +347,8 @@ if __name__ == "__main__":  # python -m mailbot.annex.reader '{"format": …}' <
 
 
 __all__ = [
-    "AnnexLimits",
     "FORMATS",
+    "AnnexLimits",
     "describe_content",
     "exit_code",
     "parse_annex_bytes",

@@ -138,7 +138,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_page(request, exc.status_code)
 
 
-async def _csrf_refused(request: Request, exc: Exception) -> Response:
+async def _csrf_refused(request: Request, _exc: Exception) -> Response:
     return error_page(request, 403, CSRF_MESSAGE)
 
 

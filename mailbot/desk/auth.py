@@ -125,7 +125,7 @@ def login(request: Request, form: FormData) -> Response:
     return redirect(safe_next(form_text(form, "suite")) or PREFIX)
 
 
-def logout(request: Request, form: FormData) -> Response:
+def logout(request: Request, _form: FormData) -> Response:
     request.session.clear()
     flash(request, "Vous êtes déconnecté du bureau des administrateurs.", "info")
     return redirect(LOGIN_PATH)

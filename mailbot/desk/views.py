@@ -59,7 +59,7 @@ def admin_page(request: Request) -> Response:
         return render(request, "admin.html", context)
 
 
-def replay(request: Request, form: FormData) -> Response:
+def replay(request: Request, _form: FormData) -> Response:
     """Mark a set-aside mail for the daemon, which runs it again (`fate = "replay"`)."""
     with state(request).db() as session:
         message = session.get(InboundMessage, request.path_params["message_id"])

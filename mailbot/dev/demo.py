@@ -97,7 +97,7 @@ class Demo:
     def wait_for(self, user: str, match: Callable[[EmailMessage], bool], what: str) -> EmailMessage:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            for msg in reversed(self.inbox(user)):
+            for msg in self.inbox(user)[::-1]:
                 if match(msg):
                     return msg
             time.sleep(0.5)
@@ -235,9 +235,10 @@ class Demo:
         raise TimeoutError(f"no reviewer notification for {ref}")
 
     def annex(self) -> bytes:
-        from openpyxl import load_workbook
+        # Imported here: the CLI imports this module at start-up; openpyxl loads only for the demo.
+        from openpyxl import load_workbook  # noqa: PLC0415
 
-        from mailbot.annex.template import build_template
+        from mailbot.annex.template import build_template  # noqa: PLC0415
 
         wb = load_workbook(io.BytesIO(build_template()))
         ws = wb["Demande"]

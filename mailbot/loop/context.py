@@ -64,7 +64,6 @@ def build_context(
         now=now,
         generic_address=config.instance.generic_address,
         portal_base_url=config.portal.base_url,
-        instance_name=config.instance.name,
         groups={n: tuple(g.members) for n, g in config.reviewers.groups.items()},
         handles=handles,
         admins=tuple(config.admins.addresses),

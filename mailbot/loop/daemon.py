@@ -13,7 +13,6 @@ import asyncio
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -222,8 +221,3 @@ def quarantined_ids(engine: Engine) -> list[int]:
             .order_by(col(InboundMessage.id))
         ).all()
         return [int(r.id) for r in rows if r.id is not None]
-
-
-def sleep_until(deadline: float) -> None:  # pragma: no cover - helper for the CLI
-    while time.monotonic() < deadline:
-        time.sleep(min(1.0, deadline - time.monotonic()))

@@ -131,7 +131,7 @@ class Ingest:
                 row.error = None
                 row.processed_at = self.clock()
                 session.add(row)
-        except Exception as err:  # noqa: BLE001 - any failure quarantines the message
+        except Exception as err:  # any failure quarantines the message
             log.exception("processing journal entry %s failed", journal_id)
             return self._quarantine(journal_id, err)
         pending.flush(self.wflog, self.clock())

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -110,7 +111,7 @@ class Mailbox:
 
     @property
     def has_idle(self) -> bool:
-        return self._c().has_capability("IDLE")
+        return bool(self._c().has_capability("IDLE"))
 
     # ------------------------------------------------------------------ messages
 
@@ -166,8 +167,6 @@ class Mailbox:
         """Wait up to `timeout` seconds for new mail. True when the server said something
         changed. IDLE (RFC 2177) when enabled and offered, else a NOOP after sleeping. The wait
         is cut in short slices so that a stop request is honoured within about a second."""
-        import time
-
         client = self._c()
         deadline = time.monotonic() + timeout
         if self.cfg.idle and self.has_idle:

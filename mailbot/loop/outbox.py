@@ -7,7 +7,6 @@ Automatic answers are rate-limited per address (invariant 4).
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,7 +71,7 @@ def enqueue_mail(
                 log.warning("auto-reply to %s suppressed: %d in 24 h", address, limit)
                 return None
     msg = build_message(config, mail, case_ref, now=now, secret=secret)
-    bounce_token = secrets.token_hex(8)
+    bounce_token = tokens.new_bounce_token()
     row = OutboxMail(
         idempotency_key=ikey,
         case_ref=case_ref,

@@ -290,7 +290,7 @@ def run_pending(
             if _complete(engine, op, event, result, now(), on_result):
                 report.done += 1
             continue
-        except Exception as err:  # noqa: BLE001 - any failure is retried, then reported
+        except Exception as err:  # any failure is retried, then reported
             error = f"{type(err).__name__}: {err}"
             log.warning("portal operation %s failed (attempt %d): %s", op.key, op.attempts, error)
         outcome = _retry_or_fail(

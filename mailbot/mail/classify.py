@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
+from mailbot.annex.sniff import sniff_spreadsheet
 from mailbot.config import Config
 from mailbot.mail import authres, signs, tokens
 from mailbot.mail.parse import ParsedAttachment, ParsedMail, find_case_ref
+from workflows.text.reply_text import extract_new_text
 
 Kind = Literal[
     "own_mail",
@@ -118,8 +120,6 @@ class _Facts:
 
     @cached_property
     def new_text(self) -> str:
-        from workflows.text.reply_text import extract_new_text
-
         try:
             return extract_new_text(self.mail.text, self.mail.html)
         except Exception:  # reply extraction must not stop classification
@@ -127,8 +127,6 @@ class _Facts:
 
     @cached_property
     def spreadsheet(self) -> ParsedAttachment | None:
-        from mailbot.annex.sniff import sniff_spreadsheet
-
         for attachment in self.mail.attachments:
             if not attachment.data or attachment.content_type == "message/rfc822":
                 continue
@@ -251,7 +249,7 @@ RULES: tuple[Rule, ...] = (
          "An attachment is a spreadsheet by its content (not its name)."),
     Rule("access_request_wording", "subscription_intent", _access_request,
          "The subject or new text asks for an account or an access, without an annex."),
-    Rule(DEFAULT_RULE, "question", lambda f: True, "Everything else is a question."),
+    Rule(DEFAULT_RULE, "question", lambda _f: True, "Everything else is a question."),
 )  # fmt: skip
 
 

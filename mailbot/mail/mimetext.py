@@ -8,6 +8,8 @@ import re
 import unicodedata
 from email.header import decode_header
 
+from workflows.text.reply_html import html_to_text
+
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators: never in a header.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SPACES_RE = re.compile(r"\s+")
@@ -206,8 +208,6 @@ def html_text(html: str, max_chars: int) -> str:
     entities decoded), with the converter the reply-text extraction uses."""
     html = html[:max_chars]
     try:
-        from workflows.text.reply_html import html_to_text
-
         return html_to_text(html)
     except Exception:  # a converter failure must not lose the mail: strip the tags
         text = re.sub(r"(?is)<(script|style|head)\b.*?</\1\s*>", " ", html)

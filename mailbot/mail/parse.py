@@ -133,7 +133,7 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
         in_reply_to=_in_reply_to(headers.get("in-reply-to"), defects),
         references=_references(headers.get_all("references")),
         date=_date(headers.get("date"), defects),
-        return_path=_return_path(headers.get("return-path"), defects),
+        return_path=_return_path(headers.get("return-path")),
         headers=headers,
         text=text,
         html=body.html(),
@@ -280,7 +280,7 @@ def _date(value: str | None, defects: list[str]) -> datetime | None:
     return parsed
 
 
-def _return_path(value: str | None, defects: list[str]) -> str | None:
+def _return_path(value: str | None) -> str | None:
     if value is None:
         return None
     cleaned = clean_header_value(unfold(value), 400)

@@ -73,7 +73,7 @@ def serve_portal(
     desk = create_desk_app(
         config,
         engine,
-        lambda session: StubPortal(engine, config.portal.base_url, now, hasher=hasher),
+        lambda _session: StubPortal(engine, config.portal.base_url, now, hasher=hasher),
         dsfr_dir=DSFR_DIST,
         now=now,
     )

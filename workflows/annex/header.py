@@ -74,6 +74,20 @@ def field_for_label(label: str) -> str | None:
     if not words or len(words) > 10:  # a sentence (a title row), not a label
         return None
     w = set(words)
+    code = _code_field(norm, w)
+    if code is not None:
+        return code
+    if w & _MAIL_WORDS:
+        return "email"
+    if w & _PHONE_WORDS:
+        return "phone"
+    if "prenom" in w:
+        return None if "nom" in w else "first_name"  # "Nom et prénom" in one column: unusable
+    return _role_field(norm, w, words)
+
+
+def _code_field(norm: str, w: set[str]) -> str | None:
+    """The identifiers: SIREN, INSEE code, the spaces' columns."""
     if w & {"siren", "siret"}:
         return "siren"
     if "insee" in w or norm in {"cog", "code officiel geographique", "code geographique"}:
@@ -83,12 +97,11 @@ def field_for_label(label: str) -> str | None:
     for space in ("desta", "antai"):
         if space in w:
             return space
-    if w & _MAIL_WORDS:
-        return "email"
-    if w & _PHONE_WORDS:
-        return "phone"
-    if "prenom" in w:
-        return None if "nom" in w else "first_name"  # "Nom et prénom" in one column: unusable
+    return None
+
+
+def _role_field(norm: str, w: set[str], words: list[str]) -> str | None:
+    """On whose behalf, the requester's type, job title, organisation, last name: in that order."""
     if w & _BEHALF_WORDS or "pour le compte" in norm:
         return "on_behalf_of"
     if w & {"type", "categorie", "nature", "statut"} or norm in {

@@ -38,13 +38,13 @@ from workflows.annex.header import (
 )
 
 __all__ = [
+    "FIELDS",
+    "REQUIRED_FIELDS",
+    "TEMPLATE_LABELS",
     "AnnexError",
     "AnnexTable",
     "CellValue",
-    "FIELDS",
     "Header",
-    "REQUIRED_FIELDS",
-    "TEMPLATE_LABELS",
     "cell_text",
     "field_for_label",
     "find_header",
@@ -333,6 +333,10 @@ def _fill_person(
             check.fail("email", detail)
         person["email"] = email
     person["phone"] = _optional(check, values, "phone", normalise_phone)
+    person["spaces"] = _wanted_spaces(check, values)
+
+
+def _wanted_spaces(check: _RowCheck, values: dict[str, CellValue]) -> list[str]:
     spaces = ["accueil"]
     for space in ("desta", "antai"):
         if space in values:
@@ -341,7 +345,7 @@ def _fill_person(
                 check.fail(space, "n'est pas compris : indiquez « Oui » ou « Non »")
             elif wanted:
                 spaces.append(space)
-    person["spaces"] = spaces
+    return spaces
 
 
 def _optional(

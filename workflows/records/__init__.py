@@ -42,12 +42,12 @@ __all__ = [
     "PendingAnswer",
     "Person",
     "Publication",
-    "record_from_json",
     "QuestionRecord",
     "ReviewDecision",
     "Similar",
     "SubscriptionRecord",
     "Transfer",
+    "record_from_json",
 ]
 
 

@@ -17,12 +17,12 @@ from workflows.core import ReviewerCommand, Verb
 from workflows.text.fold import fold, fold_aligned
 
 __all__ = [
+    "SPACE_NAMES",
     "DirectiveResult",
     "ReviewerCommand",
-    "parse_directives",
-    "is_protective_line",
     "is_directive_line",
-    "SPACE_NAMES",
+    "is_protective_line",
+    "parse_directives",
 ]
 
 SPACE_NAMES = ("ACCUEIL", "DESTA", "ANTAI")

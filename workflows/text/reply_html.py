@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-__all__ = ["html_to_text", "MAX_HTML_CHARS"]
+__all__ = ["MAX_HTML_CHARS", "html_to_text"]
 
 # Past this many characters the rest of an HTML body is not read (a reply is at the top).
 MAX_HTML_CHARS = 1_000_000

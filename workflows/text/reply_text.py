@@ -17,7 +17,7 @@ from mailparser_reply import EmailReplyParser
 from workflows.text.reply_html import html_to_text
 from workflows.text.signature import drop_signature, islice_from
 
-__all__ = ["extract_new_text", "html_to_text", "MAX_TEXT_CHARS"]
+__all__ = ["MAX_TEXT_CHARS", "extract_new_text", "html_to_text"]
 
 # A reply's new text is at its top; past this many characters we only read the head, which
 # keeps every rule linear and cheap on hostile or huge bodies.

@@ -143,5 +143,5 @@ def drop_signature(lines: list[str]) -> list[str]:
             continue
         if any(rule(lines, i) for _, rule in SIGNATURE_RULES):
             protective = [line for line in lines[i:] if is_protective_line(line)]
-            return lines[:i] + ([""] + protective if protective else [])
+            return lines[:i] + (["", *protective] if protective else [])
     return lines

@@ -106,7 +106,12 @@ class MailDelivery:
         self.system = system
 
     async def handle_RCPT(  # aiosmtpd hook names
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+        self,
+        _server: SMTP,
+        _session: Session,
+        envelope: Envelope,
+        address: str,
+        _options: list[str],
     ) -> str:
         _, domain = split_address(address)
         if domain in self.system.domains and self.system.mailbox_of(address) is None:
@@ -114,7 +119,7 @@ class MailDelivery:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, _server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         sender = envelope.mail_from or ""
         local = [rcpt for rcpt in envelope.rcpt_tos if self.system.mailbox_of(rcpt)]
@@ -150,7 +155,7 @@ class MailDelivery:
         self.system.deliver("", sender, dsn, "")
 
     def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+        self, _server: SMTP, _session: Session, _envelope: Envelope, _mechanism: str, data: Any
     ) -> AuthResult:
         """AUTH PLAIN/LOGIN with a local address and its password (clients such as
         Thunderbird may insist); never required."""

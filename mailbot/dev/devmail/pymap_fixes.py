@@ -71,7 +71,8 @@ class _RawMessage(MaildirMessage):
 class _RawMaildir(Maildir):
     """pymap's Maildir, serving raw messages and copying them whole."""
 
-    def __init__(self, dirname: str, factory: object = None, create: bool = True) -> None:
+    # `factory` keeps mailbox.Maildir's signature (pymap passes the class around); ours is fixed.
+    def __init__(self, dirname: str, factory: object = None, create: bool = True) -> None:  # noqa: ARG002
         super().__init__(dirname, factory=_RawMessage.from_file, create=create)
 
     def get_message_metadata(self, key: str) -> MaildirMessage:

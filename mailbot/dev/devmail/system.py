@@ -215,10 +215,10 @@ class DevMailSystem:
 
 
 def _takes_arguments_of(
-    source: Callable[_P, object],
+    _source: Callable[_P, object],
 ) -> Callable[[Callable[..., None]], Callable[Concatenate[Any, _P], None]]:
     """Type the decorated `__init__(self, *args, **kwargs)` as taking the arguments of
-    `source` (which it forwards them to), so that callers are checked against one signature
+    `_source` (which it forwards them to), so that callers are checked against one signature
     kept in one place. Changes nothing at run time."""
 
     def decorate(init: Callable[..., None]) -> Callable[Concatenate[Any, _P], None]:
