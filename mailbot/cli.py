@@ -101,7 +101,13 @@ def run(
 
     daemon = Daemon(config, engine, build_ingest(config, engine))
     if once:
-        stats = daemon.run_once()
+        from mailbot.loop.faults import InfrastructureDown  # noqa: PLC0415 - start-up time
+
+        try:
+            stats = daemon.run_once()
+        except InfrastructureDown as err:
+            typer.echo(f"Database unavailable ({err}): nothing lost, try again later", err=True)
+            raise typer.Exit(75) from None  # EX_TEMPFAIL
         typer.echo(json.dumps(stats))
         return
     from mailbot.wiring import serve
