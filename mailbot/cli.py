@@ -62,7 +62,21 @@ def _engine(config: Config, check: bool = True):  # type: ignore[no-untyped-def]
         except SchemaOutdated as err:
             typer.echo(f"Database error: {err}", err=True)
             raise typer.Exit(2) from None
+        except Exception as err:
+            _database_unavailable(err)
+            raise
     return engine
+
+
+def _database_unavailable(err: BaseException) -> None:
+    """A database fault ends a command with one line and EX_TEMPFAIL, never a traceback."""
+    from mailbot.loop.faults import describe, is_database_fault  # noqa: PLC0415 - start-up
+
+    if is_database_fault(err):
+        typer.echo(
+            f"Database unavailable ({describe(err)}): nothing lost, try again later", err=True
+        )
+        raise typer.Exit(75) from None  # EX_TEMPFAIL
 
 
 def build_ingest(config: Config, engine: Engine) -> Ingest:
@@ -101,13 +115,11 @@ def run(
 
     daemon = Daemon(config, engine, build_ingest(config, engine))
     if once:
-        from mailbot.loop.faults import InfrastructureDown  # noqa: PLC0415 - start-up time
-
         try:
             stats = daemon.run_once()
-        except InfrastructureDown as err:
-            typer.echo(f"Database unavailable ({err}): nothing lost, try again later", err=True)
-            raise typer.Exit(75) from None  # EX_TEMPFAIL
+        except Exception as err:
+            _database_unavailable(err)  # InfrastructureDown: one line, exit 75
+            raise
         typer.echo(json.dumps(stats))
         return
     from mailbot.wiring import serve

@@ -60,6 +60,7 @@ class Daemon:
         self.stop_event = threading.Event()
         self.outage = Outage(config)
         self.recovered = False
+        self.unmarked: set[int] = set()
 
     # ------------------------------------------------------------------ steps
 
@@ -92,12 +93,18 @@ class Daemon:
             assert row is not None
             return Outcome(row.fate, row.kind, row.rule, row.case_ref)
 
-    def _mark_moved(self, journal_id: int) -> None:
+    def _mark_moved(self, journal_id: int | None = None) -> None:
+        """Note the MOVE in the journal; kept in memory until written (a database fault
+        between the MOVE and this write must not leave the row unmarked)."""
+        if journal_id is not None:
+            self.unmarked.add(journal_id)
         with session_scope(self.engine) as session:
-            row = session.get(InboundMessage, journal_id)
-            if row is not None and not row.moved:
-                row.moved = True
-                session.add(row)
+            for unmarked_id in sorted(self.unmarked):
+                row = session.get(InboundMessage, unmarked_id)
+                if row is not None and not row.moved:
+                    row.moved = True
+                    session.add(row)
+        self.unmarked.clear()
 
     def replay_requested(self) -> list[Outcome]:
         """Journal rows an admin asked to replay (the portal's admin view sets fate=replay)."""
@@ -178,6 +185,8 @@ class Daemon:
         if not self.recovered:
             recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
             self.recovered = True
+        if self.unmarked:
+            self._mark_moved()
         self.drain_inbox()
         self.replay_requested()
         self.ingest.sweep_timers()
