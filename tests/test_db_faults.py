@@ -26,6 +26,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session, col, select
 
 from mailbot.loop.faults import InfrastructureDown
+from mailbot.loop.scheduler import guarded
 from storage.models import Case, InboundMessage
 
 pytestmark = pytest.mark.integration
@@ -194,6 +195,28 @@ def test_admins_are_alerted_directly_once_per_outage_and_told_of_the_end(
     assert "répond de nouveau" in restored["Subject"]
     assert len(lines(caplog, DOWN)) == 1 and len(lines(caplog, "alert sent to")) == 1
     assert len(lines(caplog, BACK)) == 1
+
+
+def test_scheduler_jobs_report_faults_to_the_outage_without_a_traceback(
+    sqlite_bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = sqlite_bot
+    caplog.set_level(logging.INFO, logger="mailbot")
+    fault = DiskFault(bot.engine)
+    fault.always = True
+    guarded(bot.daemon, bot.ingest.sweep_timers)()
+    guarded(bot.daemon, bot.daemon.drain_outbox)()
+    assert bot.daemon.outage.down and fault.raised >= 2
+    assert len(lines(caplog, DOWN)) == 1
+    with pytest.raises(ZeroDivisionError):  # a bug is not a fault: it is still raised
+        guarded(bot.daemon, lambda: 1 / 0)()
+    fault.always = False
+    bot.daemon.mailbox.connect()
+    try:
+        assert bot.daemon.guarded_turn() is None
+    finally:
+        bot.daemon.mailbox.close()
+    assert not bot.daemon.outage.down and len(lines(caplog, BACK)) == 1
 
 
 # --------------------------------------------------------------------------- PostgreSQL restart
