@@ -63,7 +63,21 @@ def _engine(config: Config, check: bool = True) -> Engine:
         except SchemaOutdated as err:
             typer.echo(f"Database error: {err}", err=True)
             raise typer.Exit(2) from None
+        except Exception as err:
+            _database_unavailable(err)
+            raise
     return engine
+
+
+def _database_unavailable(err: BaseException) -> None:
+    """A database fault ends a command with one line and EX_TEMPFAIL, never a traceback."""
+    from mailbot.loop.faults import describe, is_database_fault  # noqa: PLC0415 - start-up
+
+    if is_database_fault(err):
+        typer.echo(
+            f"Database unavailable ({describe(err)}): nothing lost, try again later", err=True
+        )
+        raise typer.Exit(75) from None  # EX_TEMPFAIL
 
 
 def build_ingest(config: Config, engine: Engine) -> Ingest:
@@ -104,7 +118,11 @@ def run(
 
     daemon = Daemon(config, engine, build_ingest(config, engine))
     if once:
-        stats = daemon.run_once()
+        try:
+            stats = daemon.run_once()
+        except Exception as err:
+            _database_unavailable(err)  # InfrastructureDown: one line, exit 75
+            raise
         typer.echo(json.dumps(stats))
         return
     # Imported here: the web apps and uvicorn load only when serving (not with --once).

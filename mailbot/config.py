@@ -139,6 +139,10 @@ class SmtpConfig(_Section):
 
 class DatabaseConfig(_Section):
     url: str
+    # A database fault is waited out: retries back off 1, 2, 4 … seconds up to this…
+    retry_max_seconds: float = Field(default=30, gt=0, le=3600)
+    # …and the admins are told directly over SMTP once it has lasted this long.
+    alert_after_seconds: float = Field(default=300, gt=0)
 
     @field_validator("url")
     @classmethod

@@ -33,6 +33,8 @@ def test_shipped_configuration_is_valid() -> None:
         (lambda d: d["mailbox"].update(host="imap.example.org"), "mailbox.tls: 'plain' is allowed"),
         (lambda d: d["smtp"].update(port="vingt-cinq"), "smtp.port"),
         (lambda d: d["database"].update(url="mysql://x"), "database.url"),
+        (lambda d: d["database"].update(retry_max_seconds=0), "database.retry_max_seconds"),
+        (lambda d: d["database"].update(alert_after_seconds=-1), "database.alert_after_seconds"),
         (
             lambda d: d["instance"].update(generic_address="pas-une-adresse"),
             "instance.generic_address",

@@ -30,8 +30,11 @@ from workflows_support import (
 from mailbot.mail.compose import environment
 from workflows import casework, question, subscription
 from workflows.alerts import (
+    DatabaseOutage,
     Quarantined,
     RefusedReply,
+    database_down,
+    database_restored,
     delivery_failed_without_case,
     quarantined,
     refuse_reviewer_reply,
@@ -79,6 +82,8 @@ MINE = (
     "reviewer_auth_alert",
     "portal_failed_alert",
     "quarantine_alert",
+    "database_down_alert",
+    "database_restored_alert",
 )
 HOSTILE = '<script>alert("x")</script>'
 PASSWORD = "Tmp-Zq8r-41wK"
@@ -297,6 +302,10 @@ def alert_mails() -> list[tuple[str | None, SendMail]]:
     out += [(None, m) for m in sent(delivery_failed_without_case(failure, 7, ("admin@demo.test",)))]
     aside = Quarantined(3, "x@example.org", HOSTILE, f"trop imbriqué {HOSTILE}", "Quarantine")
     out += [(None, m) for m in sent(quarantined(aside, ("admin@demo.test",)))]
+    outage = DatabaseOutage(NOW, f"OperationalError: {HOSTILE}", "mailbot.example.test")
+    later = NOW + timedelta(minutes=7)
+    out += [(None, m) for m in sent(database_down(outage, ("admin@demo.test",), later))]
+    out += [(None, m) for m in sent(database_restored(outage, ("admin@demo.test",), later))]
     for kind in ("create_accounts", "publish", "withdraw"):
         failed = PortalFailed(kind=kind, reason=f"ConnectionError: {HOSTILE}")
         out += [(QREF, m) for m in sent(casework.portal_failed(ctx(), failed))]
@@ -441,6 +450,11 @@ def _text_of(template: str, key: str = "") -> str:
         ("portal_failed_alert:portal_failed:publish", ["publication de la réponse"]),
         ("delivery_failed_alert:delivery_failed:outbox-7", ["x@example.org", "550"]),
         ("quarantine_alert:quarantine:3", ["mailbot replay 3", "« Quarantine »"]),
+        (
+            "database_down_alert:database_down:" + NOW.isoformat(),
+            ["environ 7 min", "mailbot.example.test", "OperationalError", "restent dans la boîte"],
+        ),
+        ("database_restored_alert:database_restored:" + NOW.isoformat(), ["environ 7 min"]),
     ],
 )
 def test_text_part_carries_the_key_facts(template: str, facts: list[str]) -> None:

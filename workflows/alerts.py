@@ -5,8 +5,9 @@ workflow: the shell applies the returned `Decision` with `apply_outside_case`.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from workflows.calendar import french_datetime
 from workflows.casework import QUIET_FAILURES, short
 from workflows.core import Decision, DeliveryFailed, LogLine, SendMail
 
@@ -109,3 +110,53 @@ def quarantined(mail: Quarantined, admins: tuple[str, ...]) -> Decision:
         key=f"quarantine:{mail.journal}",
     )
     return Decision(effects=(alert,), log=(line,))
+
+
+@dataclass(frozen=True)
+class DatabaseOutage:
+    """The database has been unreachable since `since` (`error`: the last fault, one line)."""
+
+    since: datetime
+    error: str
+    instance: str  # the instance's domain: several instances may share the admins
+
+
+def database_down(outage: DatabaseOutage, admins: tuple[str, ...], now: datetime) -> Decision:
+    """The admins are told once per outage, sent directly over SMTP (the outbox lives in the
+    database that is down). Nothing is lost meanwhile: the mail waits in the INBOX."""
+    if not admins:
+        return Decision()
+    alert = SendMail(
+        template="database_down_alert",
+        to=admins,
+        context={
+            "since": french_datetime(outage.since),
+            "minutes": _minutes(now - outage.since),
+            "error": outage.error,
+            "instance": outage.instance,
+        },
+        key=f"database_down:{outage.since.isoformat()}",
+    )
+    return Decision(effects=(alert,))
+
+
+def database_restored(outage: DatabaseOutage, admins: tuple[str, ...], now: datetime) -> Decision:
+    """The end of an outage the admins were told of."""
+    if not admins:
+        return Decision()
+    alert = SendMail(
+        template="database_restored_alert",
+        to=admins,
+        context={
+            "since": french_datetime(outage.since),
+            "back": french_datetime(now),
+            "minutes": _minutes(now - outage.since),
+            "instance": outage.instance,
+        },
+        key=f"database_restored:{outage.since.isoformat()}",
+    )
+    return Decision(effects=(alert,))
+
+
+def _minutes(delta: timedelta) -> int:
+    return max(1, round(delta.total_seconds() / 60))

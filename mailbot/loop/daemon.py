@@ -4,7 +4,8 @@
 
 A crash anywhere leaves the message in the INBOX; seen again, the journal recognises it (by
 its bytes) and it is only moved (invariant 2). The connection is re-opened with exponential
-backoff when the server drops it.
+backoff when the server drops it. A database fault anywhere in a turn is waited out
+(`mailbot.loop.outage`): the turn is tried again with backoff on a fresh connection pool.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from sqlmodel import col, select
 
 from mailbot.config import Config
 from mailbot.loop.delivery import DeliveryReport, deliver_pending, recover_stale_sending
+from mailbot.loop.faults import InfrastructureDown, is_database_fault
 from mailbot.loop.ingest import Ingest, Outcome
 from mailbot.loop.mailbox import CONNECTION_ERRORS, Mailbox
+from mailbot.loop.outage import Outage
 from storage.db import session_scope
 from storage.models import InboundMessage
 
@@ -54,6 +57,9 @@ class Daemon:
         self.clock = clock
         self.mailbox = Mailbox(config)
         self.stop_event = threading.Event()
+        self.outage = Outage(config)
+        self.recovered = False
+        self.unmarked: set[int] = set()
 
     # ------------------------------------------------------------------ steps
 
@@ -86,12 +92,18 @@ class Daemon:
             assert row is not None
             return Outcome(row.fate, row.kind, row.rule, row.case_ref)
 
-    def _mark_moved(self, journal_id: int) -> None:
+    def _mark_moved(self, journal_id: int | None = None) -> None:
+        """Note the MOVE in the journal; kept in memory until written (a database fault
+        between the MOVE and this write must not leave the row unmarked)."""
+        if journal_id is not None:
+            self.unmarked.add(journal_id)
         with session_scope(self.engine) as session:
-            row = session.get(InboundMessage, journal_id)
-            if row is not None and not row.moved:
-                row.moved = True
-                session.add(row)
+            for unmarked_id in sorted(self.unmarked):
+                row = session.get(InboundMessage, unmarked_id)
+                if row is not None and not row.moved:
+                    row.moved = True
+                    session.add(row)
+        self.unmarked.clear()
 
     def replay_requested(self) -> list[Outcome]:
         """Journal rows an admin asked to replay (the portal's admin view sets fate=replay)."""
@@ -133,7 +145,17 @@ class Daemon:
         )
 
     def run_once(self) -> dict[str, int]:
-        """Drain the mailbox, the outbox and the due timers, then return (`run --once`)."""
+        """Drain the mailbox, the outbox and the due timers, then return (`run --once`).
+        A database fault raises `InfrastructureDown` (one line; the mail stays in the INBOX)."""
+        try:
+            return self._run_once()
+        except Exception as err:
+            if not is_database_fault(err):
+                raise
+            self.engine.dispose()
+            raise InfrastructureDown(err) from None
+
+    def _run_once(self) -> dict[str, int]:
         recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
         self.mailbox.connect()
         try:
@@ -156,8 +178,33 @@ class Daemon:
 
     # ------------------------------------------------------------------ forever
 
+    def turn(self) -> None:
+        """One pass over everything due: the INBOX, replay requests, timers, portal
+        operations and the outbox."""
+        if not self.recovered:
+            recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
+            self.recovered = True
+        if self.unmarked:
+            self._mark_moved()
+        self.drain_inbox()
+        self.replay_requested()
+        self.ingest.sweep_timers()
+        self.ingest.run_portal_operations()
+        self.drain_outbox()
+
+    def guarded_turn(self) -> float | None:
+        """A turn; on a database fault, the seconds to wait before the next one."""
+        try:
+            self.turn()
+        except Exception as err:
+            if not is_database_fault(err):
+                raise
+            self.engine.dispose()  # the next turn reconnects (pool_pre_ping checks it)
+            return self.outage.fault(err)
+        self.outage.healthy()
+        return None
+
     def run_forever(self) -> None:
-        recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
         backoff = 1.0
         cfg = self.config.mailbox
         while not self.stop_event.is_set():
@@ -166,12 +213,10 @@ class Daemon:
                 log.info("connected to %s:%s as %s", cfg.host, cfg.port, cfg.user)
                 backoff = 1.0
                 while not self.stop_event.is_set():
-                    self.drain_inbox()
-                    self.replay_requested()
-                    self.ingest.sweep_timers()
-                    self.ingest.run_portal_operations()
-                    self.drain_outbox()
-                    if self.mailbox.cfg.idle and self.mailbox.has_idle:
+                    delay = self.guarded_turn()
+                    if delay is not None:
+                        self.stop_event.wait(delay)
+                    elif self.mailbox.cfg.idle and self.mailbox.has_idle:
                         # Re-issued well before the 29 minutes of RFC 2177 §3, and sooner when
                         # timers or the outbox need a turn.
                         self.mailbox.wait(min(cfg.idle_renew_seconds, 30), self.stop_event.is_set)
@@ -206,7 +251,7 @@ def replay(engine: Engine, ingest: Ingest, journal_id: int, *, force: bool = Fal
                 f"journal entry {journal_id} was processed ({row.case_ref or 'no case'}): "
                 "replay it with --force"
             )
-        row.fate = "received"
+        row.fate = "replay"  # kept until processed: a fault meanwhile leaves the request
         row.replays += 1
         session.add(row)
     ingest.wflog.write(None, "replay", {"journal": journal_id})

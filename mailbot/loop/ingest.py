@@ -4,7 +4,9 @@ A fetched message's raw bytes are journaled first (invariant 1). Processing it p
 classifies it, turns it into a workflow event (`mailbot.loop.events`) and has the decision
 applied (`mailbot.loop.effects`) in ONE transaction together with the message's fate; the
 workflow-log lines are appended after the commit. A message whose processing raises is rolled
-back and marked `quarantined` with the error, in a transaction of its own.
+back and marked `quarantined` with the error, in a transaction of its own, unless the fault is
+the infrastructure's (`mailbot.loop.faults`): then `InfrastructureDown` is raised and the
+message stays in the INBOX, to be processed again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mailbot.annex.reader import AnnexLimits, parse_annex_bytes
 from mailbot.config import Config
 from mailbot.loop import cases, events
 from mailbot.loop.effects import Decider, Pending
+from mailbot.loop.faults import InfrastructureDown, is_infrastructure
 from mailbot.loop.portal_ops import OperationReport, run_pending
 from mailbot.mail.bounces import bounce_reason, find_bounced_mail
 from mailbot.mail.classify import Classification, ClassifyContext, classify
@@ -131,7 +134,9 @@ class Ingest:
                 row.error = None
                 row.processed_at = self.clock()
                 session.add(row)
-        except Exception as err:  # any failure quarantines the message
+        except Exception as err:  # the mail's failures quarantine it
+            if is_infrastructure(err):  # rolled back; left in the INBOX for a later turn
+                raise InfrastructureDown(err) from err
             log.exception("processing journal entry %s failed", journal_id)
             return self._quarantine(journal_id, err)
         pending.flush(self.wflog, self.clock())

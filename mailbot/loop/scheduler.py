@@ -12,10 +12,26 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from mailbot.config import Config
 from mailbot.loop.daemon import Daemon
+from mailbot.loop.faults import is_database_fault
 
 log = logging.getLogger(__name__)
 
 DigestJob = Callable[[datetime], int]
+
+
+def guarded(daemon: Daemon, job: Callable[[], object]) -> Callable[[], None]:
+    """A job whose database faults are reported to the daemon's outage (one warning per
+    outage) instead of a traceback at every tick; the main loop waits them out."""
+
+    def run() -> None:
+        try:
+            job()
+        except Exception as err:
+            if not is_database_fault(err):
+                raise
+            daemon.outage.noticed(err)
+
+    return run
 
 
 def start_scheduler(
@@ -23,7 +39,7 @@ def start_scheduler(
 ) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="Europe/Paris")
     scheduler.add_job(
-        daemon.ingest.sweep_timers,
+        guarded(daemon, daemon.ingest.sweep_timers),
         "interval",
         seconds=config.timers.sweep_interval_seconds,
         id="timers",
@@ -31,7 +47,7 @@ def start_scheduler(
         coalesce=True,
     )
     scheduler.add_job(
-        daemon.ingest.run_portal_operations,
+        guarded(daemon, daemon.ingest.run_portal_operations),
         "interval",
         seconds=30,
         id="portal",
@@ -39,7 +55,12 @@ def start_scheduler(
         coalesce=True,
     )
     scheduler.add_job(
-        daemon.drain_outbox, "interval", seconds=30, id="outbox", max_instances=1, coalesce=True
+        guarded(daemon, daemon.drain_outbox),
+        "interval",
+        seconds=30,
+        id="outbox",
+        max_instances=1,
+        coalesce=True,
     )
     if digest is not None:
 
@@ -47,7 +68,9 @@ def start_scheduler(
             count = digest(datetime.now(UTC))
             daemon.ingest.wflog.write(None, "digest_sent", {"mails": count})
 
-        scheduler.add_job(daily_digest, "cron", hour=7, minute=0, id="digest", coalesce=True)
+        scheduler.add_job(
+            guarded(daemon, daily_digest), "cron", hour=7, minute=0, id="digest", coalesce=True
+        )
     scheduler.start()
     return scheduler
 
