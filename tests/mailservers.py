@@ -44,12 +44,23 @@ INSTALL_HINT = (
 )
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct TCP ports that were free a moment ago: the sockets are held open
+    together, so the kernel cannot hand the same port out twice (it may, to calls made one
+    after the other: Dovecot then refuses a "duplicate listener")."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1, host)[0]
 
 
 def find_dovecot() -> str | None:
@@ -150,9 +161,8 @@ class Dovecot:
         self.domain = domain
         self.host = "127.0.0.1"
         self.tls = tls
-        self.imap_port = free_port()
-        self.lmtp_port = free_port()
-        self.imaps_port: int | None = free_port() if tls is not None else None
+        self.imap_port, self.lmtp_port, imaps = free_ports(3)
+        self.imaps_port: int | None = imaps if tls is not None else None
         # Not pytest's tmp_path: every parent must be traversable by the dovecot user and the
         # mail uid, and base_dir must stay short (unix socket paths: 108 bytes at most).
         self.root = Path(tempfile.mkdtemp(prefix="mbdc-"))
