@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy import func
@@ -98,15 +98,24 @@ def run(
         raise typer.Exit(2) from None
     engine = _engine(config)
     from mailbot.loop.daemon import Daemon
+    from mailbot.loop.lease import (  # noqa: PLC0415 - `mailbot --help` stays fast
+        InstanceBusy,
+        single_instance_lock,
+    )
 
-    daemon = Daemon(config, engine, build_ingest(config, engine))
-    if once:
-        stats = daemon.run_once()
-        typer.echo(json.dumps(stats))
-        return
+    try:
+        lock = single_instance_lock(config.database.url)  # SQLite: one process; kept open
+        daemon = Daemon(config, engine, build_ingest(config, engine))
+        if once:
+            typer.echo(json.dumps(daemon.run_once()))
+            return
+    except InstanceBusy as err:
+        typer.echo(f"mailbot run: {err}", err=True)
+        raise typer.Exit(3) from None
     from mailbot.wiring import serve
 
     serve(config, engine, daemon)
+    del lock
 
 
 # --------------------------------------------------------------------------- inspect
@@ -141,6 +150,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Counts of cases per state, outbox backlog, journal fates."""
+    from mailbot.loop.lease import lease_report  # noqa: PLC0415 - keeps start-up fast
     from storage.db import session_scope
     from storage.models import Case, InboundMessage, OutboxMail
 
@@ -161,7 +171,8 @@ def status(
                 select(InboundMessage.fate, func.count()).group_by(InboundMessage.fate)
             ).all()
         )
-    report = {"cases": cases, "outbox": outbox, "journal": journal}
+        instance = lease_report(session)
+    report = {"cases": cases, "outbox": outbox, "journal": journal, "instance": instance}
     if as_json:
         typer.echo(json.dumps(report))
         return
@@ -174,6 +185,21 @@ def status(
     typer.echo("Journal:")
     for key, n in sorted(journal.items()):
         typer.echo(f"  {key:35} {n}")
+    _echo_instance(instance)
+
+
+def _echo_instance(instance: dict[str, Any]) -> None:
+    typer.echo("Instance:")
+    active = instance["active"]
+    if active is None:
+        typer.echo("  active      none yet")
+    else:
+        lapsed = " (expired)" if active["expired"] else ""
+        age = active["heartbeat_age_seconds"]
+        typer.echo(f"  active      {active['holder']}  heartbeat {age:.0f} s ago{lapsed}")
+    for entry in instance["standby"]:
+        age = entry["heartbeat_age_seconds"]
+        typer.echo(f"  standby     {entry['holder']}  heartbeat {age:.0f} s ago")
 
 
 # --------------------------------------------------------------------------- replay

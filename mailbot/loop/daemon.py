@@ -23,6 +23,7 @@ from sqlmodel import col, select
 from mailbot.config import Config
 from mailbot.loop.delivery import DeliveryReport, deliver_pending, recover_stale_sending
 from mailbot.loop.ingest import Ingest, Outcome
+from mailbot.loop.lease import Lease, LeaseLost
 from mailbot.loop.mailbox import CONNECTION_ERRORS, Mailbox
 from storage.db import session_scope
 from storage.models import InboundMessage
@@ -55,6 +56,7 @@ class Daemon:
         self.clock = clock
         self.mailbox = Mailbox(config)
         self.stop_event = threading.Event()
+        self.lease = Lease(engine, config.lease)
 
     # ------------------------------------------------------------------ steps
 
@@ -69,6 +71,7 @@ class Daemon:
         mb = self.mailbox
         uids = mb.inbox_uids()
         for uid, raw in mb.fetch(uids):
+            self.lease.check()  # a process that lost the lease fetches and moves nothing more
             journal_id, final = self.ingest.journal(raw, mb.uidvalidity, uid)
             if final:
                 outcome = self._fate_of(journal_id)
@@ -135,16 +138,20 @@ class Daemon:
 
     def run_once(self) -> dict[str, int]:
         """Drain the mailbox, the outbox and the due timers, then return (`run --once`)."""
-        recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
-        self.mailbox.connect()
+        self.lease.acquire_or_raise()  # InstanceBusy when another instance is active
         try:
-            outcomes = self.drain_inbox()
-            replays = self.replay_requested()
+            recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
+            self.mailbox.connect()
+            try:
+                outcomes = self.drain_inbox()
+                replays = self.replay_requested()
+            finally:
+                self.mailbox.close()
+            fired = self.ingest.sweep_timers()
+            operations = self.ingest.run_portal_operations()
+            report = self.drain_outbox()
         finally:
-            self.mailbox.close()
-        fired = self.ingest.sweep_timers()
-        operations = self.ingest.run_portal_operations()
-        report = self.drain_outbox()
+            self.lease.release()
         return {
             "messages": len(outcomes),
             "replayed": len(replays),
@@ -161,12 +168,13 @@ class Daemon:
         recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
         backoff = 1.0
         cfg = self.config.mailbox
-        while not self.stop_event.is_set():
+        while self.lease.wait_active(self.stop_event):  # standby until this one may act
             try:
                 self.mailbox.connect()
                 log.info("connected to %s:%s as %s", cfg.host, cfg.port, cfg.user)
                 backoff = 1.0
                 while not self.stop_event.is_set():
+                    self.lease.check()
                     self.drain_inbox()
                     self.replay_requested()
                     self.ingest.sweep_timers()
@@ -178,6 +186,10 @@ class Daemon:
                         self.mailbox.wait(min(cfg.idle_renew_seconds, 30), self.stop_event.is_set)
                     else:
                         self.mailbox.wait(cfg.poll_interval_seconds, self.stop_event.is_set)
+            except LeaseLost as err:
+                log.warning("%s: standing by again", err)
+                self.mailbox.close()
+                self.mailbox.client = None
             except CONNECTION_ERRORS as err:
                 log.warning("mailbox connection lost (%s); retrying in %.0f s", err, backoff)
                 self.mailbox.close()
@@ -186,9 +198,19 @@ class Daemon:
                     break
                 backoff = min(backoff * 2, cfg.reconnect_max_seconds)
         self.mailbox.close()
+        self.lease.release()
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def when_active(self, job: Callable[[], object]) -> Callable[[], None]:
+        """A scheduler job that runs only while this process holds the lease."""
+
+        def run() -> None:
+            if self.lease.active:
+                job()
+
+        return run
 
 
 class AlreadyProcessed(LookupError):

@@ -23,7 +23,7 @@ def start_scheduler(
 ) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="Europe/Paris")
     scheduler.add_job(
-        daemon.ingest.sweep_timers,
+        daemon.when_active(daemon.ingest.sweep_timers),
         "interval",
         seconds=config.timers.sweep_interval_seconds,
         id="timers",
@@ -31,7 +31,7 @@ def start_scheduler(
         coalesce=True,
     )
     scheduler.add_job(
-        daemon.ingest.run_portal_operations,
+        daemon.when_active(daemon.ingest.run_portal_operations),
         "interval",
         seconds=30,
         id="portal",
@@ -39,7 +39,12 @@ def start_scheduler(
         coalesce=True,
     )
     scheduler.add_job(
-        daemon.drain_outbox, "interval", seconds=30, id="outbox", max_instances=1, coalesce=True
+        daemon.when_active(daemon.drain_outbox),
+        "interval",
+        seconds=30,
+        id="outbox",
+        max_instances=1,
+        coalesce=True,
     )
     if digest is not None:
 
@@ -47,7 +52,9 @@ def start_scheduler(
             count = digest(datetime.now(UTC))
             daemon.ingest.wflog.write(None, "digest_sent", {"mails": count})
 
-        scheduler.add_job(daily_digest, "cron", hour=7, minute=0, id="digest", coalesce=True)
+        scheduler.add_job(
+            daemon.when_active(daily_digest), "cron", hour=7, minute=0, id="digest", coalesce=True
+        )
     scheduler.start()
     return scheduler
 
