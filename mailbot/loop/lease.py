@@ -145,7 +145,7 @@ class Lease:
             log.info("instance %s took the lease (first holder)", self.holder)
             return True
         self.seen_holder = row.holder
-        if row.expires_at >= now and not gone_from_this_host(row.holder):
+        if row.expires_at > now and not gone_from_this_host(row.holder):
             return False
         # Conditional on what we read: if another process renewed or took it meanwhile, the
         # UPDATE matches nothing.
@@ -271,9 +271,9 @@ def lease_report(session: Session) -> dict[str, Any]:
         age = round((now - row.heartbeat_at).total_seconds(), 1)
         entry = {"holder": row.holder, "heartbeat_age_seconds": age}
         if row.name == ACTIVE:
-            live = row.expires_at >= now
+            live = row.expires_at > now
             active = {**entry, "acquired_at": row.acquired_at.isoformat(), "expired": not live}
-        elif row.expires_at >= now:
+        elif row.expires_at > now:
             standby.append(entry)
     return {"active": active, "standby": standby}
 
