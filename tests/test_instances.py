@@ -109,6 +109,29 @@ def test_heartbeat_keeps_the_lease_and_run_once_refuses_while_held(tmp_path: Pat
     engine.dispose()
 
 
+def _journal_race(
+    bots: list[Bot], raw: bytes
+) -> tuple[list[tuple[int, bool]], list[BaseException]]:
+    """Both bots journal the same bytes at the same moment, from two threads."""
+    barrier = threading.Barrier(len(bots))
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+
+    def journal(bot: Bot) -> None:
+        barrier.wait()
+        try:
+            results.append(bot.ingest.journal(raw, 1, 7))
+        except BaseException as err:  # the test reports it
+            errors.append(err)
+
+    threads = [threading.Thread(target=journal, args=(b,)) for b in bots]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return results, errors
+
+
 @pytest.mark.postgres
 def test_journal_race_keeps_one_row_and_raises_nothing(mail_env: MailEnv) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="mailbot-inst-"))
@@ -116,22 +139,7 @@ def test_journal_race_keeps_one_row_and_raises_nothing(mail_env: MailEnv) -> Non
         bots = [make_bot(mail_env, url, workdir) for _ in range(2)]
         for attempt in range(5):
             raw = compose("a@example.test", "b@example.test", f"Race {attempt}", "x").as_bytes()
-            barrier = threading.Barrier(2)
-            results: list[tuple[int, bool]] = []
-            errors: list[BaseException] = []
-
-            def journal(bot: Bot, raw: bytes = raw, barrier: threading.Barrier = barrier) -> None:
-                barrier.wait()
-                try:
-                    results.append(bot.ingest.journal(raw, 1, 7))
-                except BaseException as err:  # noqa: BLE001 - the test reports it
-                    errors.append(err)
-
-            threads = [threading.Thread(target=journal, args=(b,)) for b in bots]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=30)
+            results, errors = _journal_race(bots, raw)
             assert not errors, errors
             assert len(results) == 2 and results[0] == results[1]
         with Session(bots[0].engine) as s:
