@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy import func
@@ -115,20 +115,27 @@ def run(
     engine = _engine(config)
     # Imported here: keeps `mailbot --help` fast.
     from mailbot.loop.daemon import Daemon  # noqa: PLC0415
+    from mailbot.loop.lease import InstanceBusy, single_instance_lock  # noqa: PLC0415
 
-    daemon = Daemon(config, engine, build_ingest(config, engine))
-    if once:
-        try:
-            stats = daemon.run_once()
-        except Exception as err:
-            _database_unavailable(err)  # InfrastructureDown: one line, exit 75
-            raise
-        typer.echo(json.dumps(stats))
-        return
+    try:
+        lock = single_instance_lock(config.database.url)  # SQLite: one process; kept open
+        daemon = Daemon(config, engine, build_ingest(config, engine))
+        if once:
+            try:
+                stats = daemon.run_once()
+            except Exception as err:
+                _database_unavailable(err)  # InfrastructureDown: one line, exit 75
+                raise
+            typer.echo(json.dumps(stats))
+            return
+    except InstanceBusy as err:
+        typer.echo(f"mailbot run: {err}", err=True)
+        raise typer.Exit(3) from None
     # Imported here: the web apps and uvicorn load only when serving (not with --once).
     from mailbot.wiring import serve  # noqa: PLC0415
 
     serve(config, engine, daemon)
+    del lock
 
 
 # --------------------------------------------------------------------------- inspect
@@ -165,6 +172,7 @@ def status(
 ) -> None:
     """Counts of cases per state, outbox backlog, journal fates."""
     # Imported here: keeps `mailbot --help` fast.
+    from mailbot.loop.lease import lease_report  # noqa: PLC0415
     from storage.db import session_scope  # noqa: PLC0415
     from storage.models import Case, InboundMessage, OutboxMail  # noqa: PLC0415
 
@@ -185,7 +193,8 @@ def status(
                 select(InboundMessage.fate, func.count()).group_by(InboundMessage.fate)
             ).all()
         )
-    report = {"cases": cases, "outbox": outbox, "journal": journal}
+        instance = lease_report(session)
+    report = {"cases": cases, "outbox": outbox, "journal": journal, "instance": instance}
     if as_json:
         typer.echo(json.dumps(report))
         return
@@ -198,6 +207,21 @@ def status(
     typer.echo("Journal:")
     for key, n in sorted(journal.items()):
         typer.echo(f"  {key:35} {n}")
+    _echo_instance(instance)
+
+
+def _echo_instance(instance: dict[str, Any]) -> None:
+    typer.echo("Instance:")
+    active = instance["active"]
+    if active is None:
+        typer.echo("  active      none yet")
+    else:
+        lapsed = " (expired)" if active["expired"] else ""
+        age = active["heartbeat_age_seconds"]
+        typer.echo(f"  active      {active['holder']}  heartbeat {age:.0f} s ago{lapsed}")
+    for entry in instance["standby"]:
+        age = entry["heartbeat_age_seconds"]
+        typer.echo(f"  standby     {entry['holder']}  heartbeat {age:.0f} s ago")
 
 
 # --------------------------------------------------------------------------- replay

@@ -206,6 +206,16 @@ class DevMailConfig(_Section):
     password: str = "demo"
 
 
+class LeaseConfig(_Section):
+    """One active instance at a time (`mailbot.loop.lease`): the others stand by."""
+
+    # The lease lapses this long after its holder's last renewal (a killed or lost machine):
+    # a standby takes over within expiry_seconds + renew_seconds.
+    expiry_seconds: int = Field(default=20, ge=3, le=600)
+    # The holder renews it, and a standby tries to take it, this often.
+    renew_seconds: int = Field(default=5, ge=1, le=300)
+
+
 class Config(_Section):
     instance: InstanceConfig
     portal: PortalConfig
@@ -220,6 +230,7 @@ class Config(_Section):
     timers: TimersConfig = TimersConfig()
     questions: QuestionsConfig = QuestionsConfig()
     devmail: DevMailConfig = DevMailConfig()
+    lease: LeaseConfig = LeaseConfig()
 
     # -- derived views ---------------------------------------------------------------------
     def group_for(self, handle: str) -> str | None:
@@ -300,6 +311,11 @@ def _check_consistency(config: Config) -> None:
     ):
         if mode == "plain" and host not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigError(f"{key}: 'plain' is allowed for a loopback host only, not {host!r}")
+    if config.lease.renew_seconds * 2 > config.lease.expiry_seconds:
+        raise ConfigError(
+            "lease.renew_seconds: at most half of lease.expiry_seconds "
+            f"({config.lease.renew_seconds} > {config.lease.expiry_seconds} / 2)"
+        )
     if not config.admins.addresses:
         raise ConfigError("admins.addresses: at least one admin address is needed")
 

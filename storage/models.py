@@ -189,3 +189,16 @@ class PortalOperation(SQLModel, table=True):
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class InstanceLease(SQLModel, table=True):
+    """Who may act (`mailbot.loop.lease`): the row named `active` is held by one process at a
+    time, renewed by a conditional UPDATE; `standby:<holder>` rows are the waiting processes'
+    heartbeats (for `mailbot status`)."""
+
+    __tablename__ = "instance_lease"
+    name: str = Field(primary_key=True, max_length=200)
+    holder: str = Field(max_length=200)  # host:pid:random
+    acquired_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    heartbeat_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

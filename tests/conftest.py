@@ -10,6 +10,7 @@ from mailservers import INSTALL_HINT, Dovecot, LmtpRelaySMTP, MailEnv, find_dove
 _MARKERS = {
     "integration": "talks to real Dovecot/SMTP servers",
     "postgres": "uses the real PostgreSQL server",
+    "campaign": "kill campaign (short; MAILBOT_LONG=1 for the full sizes: make test-long)",
 }
 
 

@@ -24,6 +24,7 @@ from mailbot.config import Config
 from mailbot.loop.delivery import DeliveryReport, deliver_pending, recover_stale_sending
 from mailbot.loop.faults import InfrastructureDown, is_database_fault
 from mailbot.loop.ingest import Ingest, Outcome
+from mailbot.loop.lease import Lease, LeaseLost
 from mailbot.loop.mailbox import CONNECTION_ERRORS, Mailbox
 from mailbot.loop.outage import Outage
 from storage.db import session_scope
@@ -60,6 +61,7 @@ class Daemon:
         self.outage = Outage(config)
         self.recovered = False
         self.unmarked: set[int] = set()
+        self.lease = Lease(engine, config.lease)
 
     # ------------------------------------------------------------------ steps
 
@@ -74,6 +76,7 @@ class Daemon:
         mb = self.mailbox
         uids = mb.inbox_uids()
         for uid, raw in mb.fetch(uids):
+            self.lease.check()  # a process that lost the lease fetches and moves nothing more
             journal_id, final = self.ingest.journal(raw, mb.uidvalidity, uid)
             if final:
                 outcome = self._fate_of(journal_id)
@@ -146,9 +149,14 @@ class Daemon:
 
     def run_once(self) -> dict[str, int]:
         """Drain the mailbox, the outbox and the due timers, then return (`run --once`).
-        A database fault raises `InfrastructureDown` (one line; the mail stays in the INBOX)."""
+        Another active instance raises `InstanceBusy`; a database fault raises
+        `InfrastructureDown` (one line; the mail stays in the INBOX)."""
         try:
-            return self._run_once()
+            self.lease.acquire_or_raise()  # InstanceBusy when another instance is active
+            try:
+                return self._run_once()
+            finally:
+                self.lease.release()
         except Exception as err:
             if not is_database_fault(err):
                 raise
@@ -180,7 +188,8 @@ class Daemon:
 
     def turn(self) -> None:
         """One pass over everything due: the INBOX, replay requests, timers, portal
-        operations and the outbox."""
+        operations and the outbox. A process that lost the lease does none of it."""
+        self.lease.check()
         if not self.recovered:
             recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
             self.recovered = True
@@ -207,7 +216,7 @@ class Daemon:
     def run_forever(self) -> None:
         backoff = 1.0
         cfg = self.config.mailbox
-        while not self.stop_event.is_set():
+        while self.lease.wait_active(self.stop_event):  # standby until this one may act
             try:
                 self.mailbox.connect()
                 log.info("connected to %s:%s as %s", cfg.host, cfg.port, cfg.user)
@@ -222,6 +231,10 @@ class Daemon:
                         self.mailbox.wait(min(cfg.idle_renew_seconds, 30), self.stop_event.is_set)
                     else:
                         self.mailbox.wait(cfg.poll_interval_seconds, self.stop_event.is_set)
+            except LeaseLost as err:
+                log.warning("%s: standing by again", err)
+                self.mailbox.close()
+                self.mailbox.client = None
             except CONNECTION_ERRORS as err:
                 log.warning("mailbox connection lost (%s); retrying in %.0f s", err, backoff)
                 self.mailbox.close()
@@ -230,9 +243,19 @@ class Daemon:
                     break
                 backoff = min(backoff * 2, cfg.reconnect_max_seconds)
         self.mailbox.close()
+        self.lease.release()
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def when_active(self, job: Callable[[], object]) -> Callable[[], None]:
+        """A scheduler job that runs only while this process holds the lease."""
+
+        def run() -> None:
+            if self.lease.active:
+                job()
+
+        return run
 
 
 class AlreadyProcessed(LookupError):

@@ -36,6 +36,7 @@ from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import Case, InboundMessage, OutboxMail
+from storage.upsert import insert_ignore
 from workflows.alerts import (
     Quarantined,
     RefusedReply,
@@ -100,20 +101,21 @@ class Ingest:
             row = session.exec(
                 select(InboundMessage).where(InboundMessage.sha256 == digest)
             ).first()
-            if row is not None:
-                return int(row.id or 0), row.fate in FINAL_FATES
-            row = InboundMessage(
-                message_id=quick_message_id(raw),
-                sha256=digest,
-                uidvalidity=uidvalidity,
-                uid=uid,
-                size=len(raw),
-                raw=raw,
-                received_at=self.clock(),
-            )
-            session.add(row)
-            session.flush()
-            return int(row.id or 0), False
+            if row is None:  # idempotent: a row another process journaled first is kept
+                new = InboundMessage(
+                    message_id=quick_message_id(raw),
+                    sha256=digest,
+                    uidvalidity=uidvalidity,
+                    uid=uid,
+                    size=len(raw),
+                    raw=raw,
+                    received_at=self.clock(),
+                )
+                insert_ignore(session, InboundMessage, new.model_dump(exclude={"id"}), ["sha256"])
+                row = session.exec(
+                    select(InboundMessage).where(InboundMessage.sha256 == digest)
+                ).one()
+            return int(row.id or 0), row.fate in FINAL_FATES
 
     # ------------------------------------------------------------------ processing
 

@@ -39,7 +39,7 @@ def start_scheduler(
 ) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="Europe/Paris")
     scheduler.add_job(
-        guarded(daemon, daemon.ingest.sweep_timers),
+        guarded(daemon, daemon.when_active(daemon.ingest.sweep_timers)),
         "interval",
         seconds=config.timers.sweep_interval_seconds,
         id="timers",
@@ -47,7 +47,7 @@ def start_scheduler(
         coalesce=True,
     )
     scheduler.add_job(
-        guarded(daemon, daemon.ingest.run_portal_operations),
+        guarded(daemon, daemon.when_active(daemon.ingest.run_portal_operations)),
         "interval",
         seconds=30,
         id="portal",
@@ -55,7 +55,7 @@ def start_scheduler(
         coalesce=True,
     )
     scheduler.add_job(
-        guarded(daemon, daemon.drain_outbox),
+        guarded(daemon, daemon.when_active(daemon.drain_outbox)),
         "interval",
         seconds=30,
         id="outbox",
@@ -69,7 +69,12 @@ def start_scheduler(
             daemon.ingest.wflog.write(None, "digest_sent", {"mails": count})
 
         scheduler.add_job(
-            guarded(daemon, daily_digest), "cron", hour=7, minute=0, id="digest", coalesce=True
+            guarded(daemon, daemon.when_active(daily_digest)),
+            "cron",
+            hour=7,
+            minute=0,
+            id="digest",
+            coalesce=True,
         )
     scheduler.start()
     return scheduler
