@@ -15,22 +15,26 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from mailbot.config import Config
-from mailbot.loop.delivery import DeliveryReport, deliver_pending, recover_stale_sending
+from mailbot.loop.delivery import DeliveryReport, deliver_pending
 from mailbot.loop.ingest import Ingest, Outcome
 from mailbot.loop.mailbox import CONNECTION_ERRORS, Mailbox
+from mailbot.loop.sender import DOWN_TICK_SECONDS, IDLE_SECONDS, OutboxSender
+from mailbot.loop.sending import seconds_to_next_due
+from mailbot.loop.smtp_health import SmtpHealth
 from storage.db import session_scope
 from storage.models import InboundMessage
 
 log = logging.getLogger(__name__)
 
 # Fault injection for the crash-safety tests: MAILBOT_FAULT=after_commit_before_move makes the
-# process die right after a message's decision is committed and before its MOVE.
+# process die right after a message's decision is committed and before its MOVE;
+# MAILBOT_FAULT=after_claim_before_send right after an outbox row is claimed `sending`.
 FAULT_ENV = "MAILBOT_FAULT"
 
 
@@ -55,6 +59,13 @@ class Daemon:
         self.clock = clock
         self.mailbox = Mailbox(config)
         self.stop_event = threading.Event()
+        self.smtp_health = SmtpHealth(
+            config.smtp.connect_backoff_base_seconds,
+            config.smtp.connect_backoff_max_seconds,
+            listener=lambda event, fields: ingest.wflog.write(None, event, fields, self.clock()),
+        )
+        self._draining = threading.Lock()
+        self.sender = OutboxSender(self.drain_outbox, self.outbox_wait, self.stop_event)
 
     # ------------------------------------------------------------------ steps
 
@@ -124,18 +135,37 @@ class Daemon:
         return outcomes
 
     def drain_outbox(self) -> DeliveryReport:
-        return asyncio.run(
-            deliver_pending(
-                self.engine,
-                self.config,
-                now=self.clock,
-                on_failure=self.ingest.on_delivery_failure,
+        """Send what is due (nothing when another thread of this process is already at it)."""
+        if not self._draining.acquire(blocking=False):
+            return DeliveryReport()
+        try:
+            return asyncio.run(
+                deliver_pending(
+                    self.engine,
+                    self.config,
+                    now=self.clock,
+                    on_failure=self.ingest.on_delivery_failure,
+                    health=self.smtp_health,
+                    on_claimed=lambda _row: _fault("after_claim_before_send"),
+                )
             )
-        )
+        finally:
+            self._draining.release()
+
+    def outbox_wait(self) -> float:
+        """Seconds the outbox sender may sleep: until a row is due or a lease runs out, and
+        while the relay is down until its next probe (looked at every second)."""
+        now = self.clock()
+        due = seconds_to_next_due(self.engine, now)
+        if due is None:
+            return IDLE_SECONDS
+        if self.smtp_health.down:
+            due = max(due, self.smtp_health.seconds_to_probe(now))
+            return min(due, DOWN_TICK_SECONDS)
+        return min(due, IDLE_SECONDS)
 
     def run_once(self) -> dict[str, int]:
         """Drain the mailbox, the outbox and the due timers, then return (`run --once`)."""
-        recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
         self.mailbox.connect()
         try:
             outcomes = self.drain_inbox()
@@ -158,7 +188,7 @@ class Daemon:
     # ------------------------------------------------------------------ forever
 
     def run_forever(self) -> None:
-        recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
+        self.sender.start()
         backoff = 1.0
         cfg = self.config.mailbox
         while not self.stop_event.is_set():
@@ -186,9 +216,11 @@ class Daemon:
                     break
                 backoff = min(backoff * 2, cfg.reconnect_max_seconds)
         self.mailbox.close()
+        self.sender.join()
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.sender.wake()
 
 
 class AlreadyProcessed(LookupError):
