@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy import func
@@ -141,8 +142,9 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Counts of cases per state, outbox backlog, journal fates."""
-    from storage.db import session_scope
-    from storage.models import Case, InboundMessage, OutboxMail
+    from mailbot.loop.sending import backlog  # noqa: PLC0415 - CLI imports stay lazy (start-up)
+    from storage.db import session_scope  # noqa: PLC0415 - as above
+    from storage.models import Case, InboundMessage, OutboxMail  # noqa: PLC0415 - as above
 
     config = _load(config_path)
     engine = _engine(config)
@@ -161,7 +163,8 @@ def status(
                 select(InboundMessage.fate, func.count()).group_by(InboundMessage.fate)
             ).all()
         )
-    report = {"cases": cases, "outbox": outbox, "journal": journal}
+        waiting = backlog(session, datetime.now(UTC))
+    report = {"cases": cases, "outbox": outbox, "outbox_backlog": waiting, "journal": journal}
     if as_json:
         typer.echo(json.dumps(report))
         return
@@ -171,9 +174,26 @@ def status(
     typer.echo("Outbox:")
     for key, n in sorted(outbox.items()):
         typer.echo(f"  {key:35} {n}")
+    typer.echo(_backlog_line(waiting))
     typer.echo("Journal:")
     for key, n in sorted(journal.items()):
         typer.echo(f"  {key:35} {n}")
+
+
+def _backlog_line(waiting: dict[str, Any]) -> str:
+    age = waiting["oldest_pending_age_seconds"]
+    oldest = f", oldest waiting {_duration(age)}" if age is not None else ""
+    expired = waiting["sending_lease_expired"]
+    stuck = f" ({expired} past their lease, sent again on the next drain)" if expired else ""
+    return f"  backlog: {waiting['pending']} pending{oldest}; {waiting['sending']} sending{stuck}"
+
+
+def _duration(seconds: int) -> str:
+    minutes, secs = divmod(max(0, seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 # --------------------------------------------------------------------------- replay
