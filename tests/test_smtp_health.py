@@ -4,9 +4,9 @@ per outage, and probes paced by an exponential backoff bounded by the downtime."
 from __future__ import annotations
 
 import random
-from itertools import pairwise
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from mailbot.loop.smtp_health import SmtpHealth

@@ -1,7 +1,5 @@
-"""The daemon's scheduler (APScheduler 3): the timer sweep, portal-operation retries and the
-07:00 digest; and `serve_forever`, which runs the daemon until SIGTERM/SIGINT. The outbox has
-its own thread, started by `Daemon.run_forever` (`loop/sender.py`): it paces itself on the due
-rows, the leases and the relay's outages."""
+"""The daemon's scheduler (APScheduler 3): the timer sweep, portal-operation and outbox
+retries, and the 07:00 digest; and `serve_forever`, which runs the daemon until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -39,6 +37,9 @@ def start_scheduler(
         id="portal",
         max_instances=1,
         coalesce=True,
+    )
+    scheduler.add_job(
+        daemon.drain_outbox, "interval", seconds=30, id="outbox", max_instances=1, coalesce=True
     )
     if digest is not None:
 

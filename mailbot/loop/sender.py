@@ -1,7 +1,8 @@
 """The outbox's own thread while the daemon runs: it drains the outbox when something is due (a
 retry, a lease that ran out, a probe of a relay that was down) without waiting for the mailbox
-loop, whose IDLE may last 30 s. The mailbox loop still drains right after each decision, and
-`wake()` brings the sender forward."""
+loop, whose IDLE may last 30 s. The mailbox loop still drains right after each decision, the
+scheduler's 30 s outbox job stays as a backstop, and `wake()` brings the sender forward; two
+drains of one process never overlap (the second returns at once)."""
 
 from __future__ import annotations
 
