@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -173,6 +174,7 @@ def status(
     """Counts of cases per state, outbox backlog, journal fates."""
     # Imported here: keeps `mailbot --help` fast.
     from mailbot.loop.lease import lease_report  # noqa: PLC0415
+    from mailbot.loop.sending import backlog  # noqa: PLC0415
     from storage.db import session_scope  # noqa: PLC0415
     from storage.models import Case, InboundMessage, OutboxMail  # noqa: PLC0415
 
@@ -194,7 +196,14 @@ def status(
             ).all()
         )
         instance = lease_report(session)
-    report = {"cases": cases, "outbox": outbox, "journal": journal, "instance": instance}
+        waiting = backlog(session, datetime.now(UTC))
+    report = {
+        "cases": cases,
+        "outbox": outbox,
+        "outbox_backlog": waiting,
+        "journal": journal,
+        "instance": instance,
+    }
     if as_json:
         typer.echo(json.dumps(report))
         return
@@ -204,6 +213,7 @@ def status(
     typer.echo("Outbox:")
     for key, n in sorted(outbox.items()):
         typer.echo(f"  {key:35} {n}")
+    typer.echo(_backlog_line(waiting))
     typer.echo("Journal:")
     for key, n in sorted(journal.items()):
         typer.echo(f"  {key:35} {n}")
@@ -222,6 +232,22 @@ def _echo_instance(instance: dict[str, Any]) -> None:
     for entry in instance["standby"]:
         age = entry["heartbeat_age_seconds"]
         typer.echo(f"  standby     {entry['holder']}  heartbeat {age:.0f} s ago")
+
+
+def _backlog_line(waiting: dict[str, Any]) -> str:
+    age = waiting["oldest_pending_age_seconds"]
+    oldest = f", oldest waiting {_duration(age)}" if age is not None else ""
+    expired = waiting["sending_lease_expired"]
+    stuck = f" ({expired} past their lease, sent again on the next drain)" if expired else ""
+    return f"  backlog: {waiting['pending']} pending{oldest}; {waiting['sending']} sending{stuck}"
+
+
+def _duration(seconds: int) -> str:
+    minutes, secs = divmod(max(0, seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 # --------------------------------------------------------------------------- replay

@@ -130,6 +130,15 @@ class SmtpConfig(_Section):
     batch_size: int = Field(default=50, gt=0)
     max_attempts: int = Field(default=8, gt=0)
     retry_base_seconds: int = Field(default=60, gt=0)
+    # One send (MAIL, RCPT, DATA) is abandoned after this long without the server's answer.
+    timeout_seconds: float = Field(default=30, gt=0)
+    # A row claimed `sending` is someone's for this long; then it is sent again (same bytes).
+    send_lease_seconds: float = Field(default=90, gt=0)
+    # Sends interrupted before the server's answer, after which the mail fails (admins told).
+    max_interrupted_sends: int = Field(default=3, gt=0)
+    # While the relay does not answer, it is probed from every base seconds up to every max.
+    connect_backoff_base_seconds: float = Field(default=2, gt=0)
+    connect_backoff_max_seconds: float = Field(default=300, gt=0)
 
     @field_validator("ca_file")
     @classmethod
@@ -318,6 +327,19 @@ def _check_consistency(config: Config) -> None:
         )
     if not config.admins.addresses:
         raise ConfigError("admins.addresses: at least one admin address is needed")
+    _check_smtp(config.smtp)
+
+
+def _check_smtp(smtp: SmtpConfig) -> None:
+    if smtp.send_lease_seconds < 2 * smtp.timeout_seconds:
+        raise ConfigError(
+            f"smtp.send_lease_seconds: must be at least twice smtp.timeout_seconds "
+            f"({smtp.timeout_seconds:g} s), or a slow send could be sent again while it runs"
+        )
+    if smtp.connect_backoff_max_seconds < smtp.connect_backoff_base_seconds:
+        raise ConfigError(
+            "smtp.connect_backoff_max_seconds: must not be below smtp.connect_backoff_base_seconds"
+        )
 
 
 def load_config(path: Path | str) -> Config:

@@ -113,7 +113,8 @@ class OutboxMail(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     auto: bool = False
     sensitive: bool = False
-    # pending → sent | failed; sent → bounced
+    # pending → sending (leased) → sent | failed, or back to pending; sent → bounced
+    # (mailbot/loop/sending.py). While sending, next_attempt_at is the end of the lease.
     state: str = Field(default="pending", index=True, max_length=20)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)

@@ -466,7 +466,10 @@ class LmtpRelaySMTP:
         self.host = "127.0.0.1"
         self.port = free_port()
         self._handler = _LmtpHandler(dovecot)
-        self._controller = Controller(
+        self._controller = self._new_controller()
+
+    def _new_controller(self) -> Controller:
+        return Controller(
             self._handler,
             hostname=self.host,
             port=self.port,
@@ -480,9 +483,13 @@ class LmtpRelaySMTP:
             return list(self._handler.accepted)
 
     def start(self) -> None:
+        """Start serving (again, on the same port, after `stop()`: outage tests)."""
+        if self._controller.loop.is_closed():
+            self._controller = self._new_controller()
         self._controller.start()
 
     def stop(self) -> None:
+        """Stop serving; sessions in progress are cut (no answer to a command in flight)."""
         self._controller.stop()
 
     def fail_next(

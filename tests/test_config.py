@@ -48,6 +48,13 @@ def test_shipped_configuration_is_valid() -> None:
         (lambda d: d["limits"].update(annex_max_rows=0), "limits.annex_max_rows"),
         (lambda d: d["mailbox"].update(colour="bleu"), "mailbox.colour: unknown setting"),
         (lambda d: d["admins"].update(addresses=[]), "admins.addresses"),
+        (lambda d: d["smtp"].update(send_lease_seconds=45), "smtp.send_lease_seconds"),
+        (lambda d: d["smtp"].update(max_interrupted_sends=0), "smtp.max_interrupted_sends"),
+        (lambda d: d["smtp"].update(timeout_seconds=-1), "smtp.timeout_seconds"),
+        (
+            lambda d: d["smtp"].update(connect_backoff_max_seconds=1),
+            "smtp.connect_backoff_max_seconds",
+        ),
     ],
 )
 def test_wrong_setting_is_named(mutate, key: str) -> None:

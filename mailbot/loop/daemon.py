@@ -15,25 +15,29 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from mailbot.config import Config
-from mailbot.loop.delivery import DeliveryReport, deliver_pending, recover_stale_sending
+from mailbot.loop.delivery import DeliveryReport, deliver_pending
 from mailbot.loop.faults import InfrastructureDown, is_database_fault
 from mailbot.loop.ingest import Ingest, Outcome
 from mailbot.loop.lease import Lease, LeaseLost
 from mailbot.loop.mailbox import CONNECTION_ERRORS, Mailbox
 from mailbot.loop.outage import Outage
+from mailbot.loop.sender import DOWN_TICK_SECONDS, IDLE_SECONDS, OutboxSender
+from mailbot.loop.sending import seconds_to_next_due
+from mailbot.loop.smtp_health import SmtpHealth
 from storage.db import session_scope
 from storage.models import InboundMessage
 
 log = logging.getLogger(__name__)
 
 # Fault injection for the crash-safety tests: MAILBOT_FAULT=after_commit_before_move makes the
-# process die right after a message's decision is committed and before its MOVE.
+# process die right after a message's decision is committed and before its MOVE;
+# MAILBOT_FAULT=after_claim_before_send right after an outbox row is claimed `sending`.
 FAULT_ENV = "MAILBOT_FAULT"
 
 
@@ -59,9 +63,15 @@ class Daemon:
         self.mailbox = Mailbox(config)
         self.stop_event = threading.Event()
         self.outage = Outage(config)
-        self.recovered = False
         self.unmarked: set[int] = set()
         self.lease = Lease(engine, config.lease)
+        self.smtp_health = SmtpHealth(
+            config.smtp.connect_backoff_base_seconds,
+            config.smtp.connect_backoff_max_seconds,
+            listener=lambda event, fields: ingest.wflog.write(None, event, fields, self.clock()),
+        )
+        self._draining = threading.Lock()
+        self.sender = OutboxSender(self._sender_drain, self.outbox_wait, self.stop_event)
 
     # ------------------------------------------------------------------ steps
 
@@ -138,14 +148,46 @@ class Daemon:
         return outcomes
 
     def drain_outbox(self) -> DeliveryReport:
-        return asyncio.run(
-            deliver_pending(
-                self.engine,
-                self.config,
-                now=self.clock,
-                on_failure=self.ingest.on_delivery_failure,
+        """Send what is due (nothing when another thread of this process is already at it)."""
+        if not self._draining.acquire(blocking=False):
+            return DeliveryReport()
+        try:
+            return asyncio.run(
+                deliver_pending(
+                    self.engine,
+                    self.config,
+                    now=self.clock,
+                    on_failure=self.ingest.on_delivery_failure,
+                    health=self.smtp_health,
+                    on_claimed=lambda _row: _fault("after_claim_before_send"),
+                )
             )
-        )
+        finally:
+            self._draining.release()
+
+    def _sender_drain(self) -> None:
+        """The sender thread's drain: only while this process holds the lease, and a database
+        fault is the outage's to report (the main loop waits it out), not a traceback."""
+        if not self.lease.active:
+            return
+        try:
+            self.drain_outbox()
+        except Exception as err:
+            if not is_database_fault(err):
+                raise
+            self.outage.noticed(err)
+
+    def outbox_wait(self) -> float:
+        """Seconds the outbox sender may sleep: until a row is due or a lease runs out, and
+        while the relay is down until its next probe (looked at every second)."""
+        now = self.clock()
+        due = seconds_to_next_due(self.engine, now)
+        if due is None:
+            return IDLE_SECONDS
+        if self.smtp_health.down:
+            due = max(due, self.smtp_health.seconds_to_probe(now))
+            return min(due, DOWN_TICK_SECONDS)
+        return min(due, IDLE_SECONDS)
 
     def run_once(self) -> dict[str, int]:
         """Drain the mailbox, the outbox and the due timers, then return (`run --once`).
@@ -164,7 +206,6 @@ class Daemon:
             raise InfrastructureDown(err) from None
 
     def _run_once(self) -> dict[str, int]:
-        recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
         self.mailbox.connect()
         try:
             outcomes = self.drain_inbox()
@@ -190,9 +231,6 @@ class Daemon:
         """One pass over everything due: the INBOX, replay requests, timers, portal
         operations and the outbox. A process that lost the lease does none of it."""
         self.lease.check()
-        if not self.recovered:
-            recover_stale_sending(self.engine, timedelta(minutes=10), self.clock())
-            self.recovered = True
         if self.unmarked:
             self._mark_moved()
         self.drain_inbox()
@@ -214,6 +252,7 @@ class Daemon:
         return None
 
     def run_forever(self) -> None:
+        self.sender.start()
         backoff = 1.0
         cfg = self.config.mailbox
         while self.lease.wait_active(self.stop_event):  # standby until this one may act
@@ -244,9 +283,11 @@ class Daemon:
                 backoff = min(backoff * 2, cfg.reconnect_max_seconds)
         self.mailbox.close()
         self.lease.release()
+        self.sender.join()
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.sender.wake()
 
     def when_active(self, job: Callable[[], object]) -> Callable[[], None]:
         """A scheduler job that runs only while this process holds the lease."""

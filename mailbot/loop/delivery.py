@@ -1,15 +1,25 @@
-"""Delivering the outbox over SMTP (aiosmtplib).
+"""Delivering the outbox over SMTP (aiosmtplib): at least once, with a stable Message-ID.
 
-One connection per batch. A row is marked `sending` and committed before it is handed to the
-server, so that a crash never sends it twice (at most once per key, invariant 2); 4xx replies
-and connection errors are retried with exponential backoff; 5xx marks the mail failed with a
-case event and an admin alert. Sensitive mails (temporary passwords) have their stored copy
-redacted as soon as the server has accepted them.
+One connection per batch. A row is claimed `sending` with a short lease (`loop/sending.py`)
+and committed before it is handed to the server; the mail's bytes, and so its Message-ID, were
+fixed when it was written to the outbox. A send interrupted before the server answered (the
+process killed, the connection lost, a timeout) is sent again with the same bytes: it is the
+only case where a mail may arrive twice (invariant 2: a lost acknowledgement is worse than a
+double one, and clients thread and de-duplicate by Message-ID).
+
+A refused connection, a timeout or a dropped session is an outage of the relay, tracked per
+relay (`loop/smtp_health.py`), not per row: no row is postponed, the relay is probed at the
+backoff pace and every due row goes out as soon as it answers. A 4xx reply to one mail retries
+that mail with exponential backoff (`retry_base_seconds`, jittered); 421 ends the session as an
+outage; a 5xx marks the mail failed with a case event and an admin alert. Sensitive mails
+(temporary passwords) have their stored copy redacted as soon as the server has accepted them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,14 +33,27 @@ from sqlmodel import Session, col, select
 
 from mailbot.config import Config, SmtpConfig
 from mailbot.loop.outbox import REDACTED_NOTE
+from mailbot.loop.sending import (
+    FailureHook,
+    claim,
+    interrupted,
+    interrupted_count,
+    requeue_expired,
+    with_interrupted,
+)
+from mailbot.loop.smtp_health import SmtpHealth
 from mailbot.mail.compose import WIRE_POLICY
 from storage.db import session_scope
 from storage.models import OutboxMail
 
+__all__ = ["DeliveryReport", "FailureHook", "deliver_pending", "redact", "smtp_client"]
+
 log = logging.getLogger(__name__)
 
-# Called after a mail failed for good: (session, outbox row, reason).
-FailureHook = Callable[[Session, OutboxMail, str], None]
+# Told of each row claimed, before it is sent (the daemon's fault injection).
+ClaimHook = Callable[[OutboxMail], None]
+
+_jitter = random.Random()  # spreads retries; not a secret
 
 
 @dataclass
@@ -38,6 +61,9 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    interrupted: int = 0  # sends without an answer, to be sent again (same Message-ID)
+    requeued: int = 0  # rows whose lease had run out, put back to pending
+    smtp_down: bool = False
     errors: list[str] = field(default_factory=list)
 
 
@@ -47,7 +73,11 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
 
 
 def smtp_client(cfg: SmtpConfig, password: str | None) -> aiosmtplib.SMTP:
-    kwargs: dict[str, object] = {"hostname": cfg.host, "port": cfg.port, "timeout": 60}
+    kwargs: dict[str, object] = {
+        "hostname": cfg.host,
+        "port": cfg.port,
+        "timeout": cfg.timeout_seconds,
+    }
     if cfg.tls == "implicit":
         kwargs.update(use_tls=True, tls_context=tls_context(cfg.ca_file))
     elif cfg.tls == "starttls":
@@ -71,26 +101,19 @@ def redact(raw: bytes) -> bytes:
     return redacted.as_bytes(policy=WIRE_POLICY)
 
 
-def _due(session: Session, now: datetime, limit: int) -> list[OutboxMail]:
+def _due(session: Session, now: datetime, limit: int) -> list[int]:
     stmt = (
-        select(OutboxMail)
+        select(OutboxMail.id)
         .where(OutboxMail.state == "pending", OutboxMail.next_attempt_at <= now)
         .order_by(col(OutboxMail.id))
         .limit(limit)
     )
-    return list(session.exec(stmt))
+    return [i for i in session.exec(stmt) if i is not None]
 
 
-def _claim(engine: Engine, row_id: int) -> OutboxMail | None:
-    """Mark one row `sending` (committed) unless another sender took it first."""
-    with session_scope(engine) as session:
-        row = session.get(OutboxMail, row_id, with_for_update=True)
-        if row is None or row.state != "pending":
-            return None
-        row.state = "sending"
-        row.attempts += 1
-        session.add(row)
-        return row
+def _retry_delay(config: Config, attempts: int) -> timedelta:
+    delay = config.smtp.retry_base_seconds * (2.0 ** min(attempts - 1, 20))
+    return timedelta(seconds=min(delay, 6 * 3600) * _jitter.uniform(0.75, 1.0))
 
 
 def _finish(
@@ -105,16 +128,20 @@ def _finish(
     with session_scope(engine) as session:
         row = session.get(OutboxMail, row_id)
         assert row is not None
-        row.last_error = error
+        # The count of interrupted sends (a prefix of last_error) survives 4xx retries.
+        row.last_error = with_interrupted(interrupted_count(row.last_error), error)
         if outcome == "sent":
             row.state = "sent"
             row.sent_at = now
+            row.last_error = None
             if row.sensitive:
                 row.raw = redact(row.raw)
+        elif outcome == "unavailable":  # 421: the server answered, it is closing down
+            row.state = "pending"
+            row.next_attempt_at = now
         elif outcome == "retry" and row.attempts < config.smtp.max_attempts:
             row.state = "pending"
-            delay = config.smtp.retry_base_seconds * (2 ** (row.attempts - 1))
-            row.next_attempt_at = now + timedelta(seconds=min(delay, 6 * 3600))
+            row.next_attempt_at = now + _retry_delay(config, row.attempts)
         else:
             row.state = "failed"
             if on_failure is not None:
@@ -128,106 +155,138 @@ async def deliver_pending(
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_failure: FailureHook | None = None,
+    health: SmtpHealth | None = None,
+    on_claimed: ClaimHook | None = None,
     max_batches: int = 100,
 ) -> DeliveryReport:
+    """Send what is due. `health` is the relay's state across calls (the daemon keeps one);
+    without it, each call starts as if the relay were up."""
+    smtp = config.smtp
+    health = health or SmtpHealth(
+        smtp.connect_backoff_base_seconds, smtp.connect_backoff_max_seconds
+    )
     report = DeliveryReport()
+    report.requeued, report.failed = requeue_expired(engine, config, now(), on_failure)
     for _ in range(max_batches):
         with session_scope(engine) as session:
-            ids = [r.id for r in _due(session, now(), config.smtp.batch_size)]
+            ids = _due(session, now(), smtp.batch_size)
         if not ids:
             break
-        await _deliver_batch(
-            engine, config, [i for i in ids if i is not None], report, now, on_failure
-        )
+        if not health.may_connect(now()):
+            report.smtp_down = True
+            break
+        batch = _Batch(engine, config, report, now, on_failure, health, on_claimed)
+        if not await batch.deliver(ids):
+            report.smtp_down = True
+            break
         if report.retried and not report.sent:
-            break  # the server is unwell: wait for the backoff rather than spin
+            break  # every mail got a 4xx: wait for their backoff rather than spin
     return report
 
 
-async def _deliver_batch(
-    engine: Engine,
-    config: Config,
-    ids: list[int],
-    report: DeliveryReport,
-    now: Callable[[], datetime],
-    on_failure: FailureHook | None,
-) -> None:
-    client = smtp_client(config.smtp, config.smtp_password())
-    try:
-        await client.connect()
-    except (aiosmtplib.SMTPException, OSError) as err:
-        # Nothing was claimed yet: the rows stay pending; push them back a little.
-        _postpone(engine, ids, now(), config, f"connexion SMTP impossible : {err}")
-        report.retried += len(ids)
-        report.errors.append(str(err))
-        return
-    try:
-        for row_id in ids:
-            row = _claim(engine, row_id)
-            if row is None:
-                continue
-            outcome, error = await _send_one(client, row)
-            _finish(engine, row_id, config, now(), outcome, error, on_failure)
-            if outcome == "sent":
-                report.sent += 1
-            elif outcome == "retry":
-                report.retried += 1
-                report.errors.append(error or "")
-                if not client.is_connected:
-                    # Give the rest of the batch back untouched.
-                    return
-            else:
+@dataclass
+class _Batch:
+    engine: Engine
+    config: Config
+    report: DeliveryReport
+    now: Callable[[], datetime]
+    on_failure: FailureHook | None
+    health: SmtpHealth
+    on_claimed: ClaimHook | None
+
+    async def deliver(self, ids: list[int]) -> bool:
+        """Send `ids` over one connection; False when the relay did not answer (an outage)."""
+        client = smtp_client(self.config.smtp, self.config.smtp_password())
+        try:
+            await client.connect()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
+            # Nothing was claimed: the rows stay pending and due (their error noted); the relay
+            # is probed instead.
+            error = f"connexion SMTP impossible : {err}"
+            _note_error(self.engine, ids, error)
+            self.health.failed(self.now(), error)
+            self.report.retried += len(ids)
+            self.report.errors.append(str(err))
+            return False
+        self.health.succeeded(self.now())
+        try:
+            for row_id in ids:
+                if not await self._one(client, row_id):
+                    return False
+            return True
+        finally:
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    client.close()
+
+    async def _one(self, client: aiosmtplib.SMTP, row_id: int) -> bool:
+        row = claim(self.engine, row_id, self.now(), self.config.smtp.send_lease_seconds)
+        if row is None:
+            return True  # another sender took it
+        if self.on_claimed is not None:
+            self.on_claimed(row)
+        outcome, error = await _send_one(client, row, self.config.smtp.timeout_seconds)
+        report = self.report
+        if outcome == "interrupted":
+            report.interrupted += 1
+            report.errors.append(error or "")
+            if interrupted(
+                self.engine, row_id, self.now(), self.config, error or "", self.on_failure
+            ):
                 report.failed += 1
-                report.errors.append(error or "")
-    finally:
-        if client.is_connected:
-            try:
-                await client.quit()
-            except aiosmtplib.SMTPException:
-                client.close()
+            self.health.failed(self.now(), error or "connexion perdue")
+            return False
+        _finish(self.engine, row_id, self.config, self.now(), outcome, error, self.on_failure)
+        if outcome == "sent":
+            report.sent += 1
+        elif outcome in ("retry", "unavailable"):
+            report.retried += 1
+            report.errors.append(error or "")
+        else:
+            report.failed += 1
+            report.errors.append(error or "")
+        if outcome == "unavailable" or not client.is_connected:
+            self.health.failed(self.now(), error or "connexion fermée par le serveur")
+            return False
+        return True
 
 
-async def _send_one(client: aiosmtplib.SMTP, row: OutboxMail) -> tuple[str, str | None]:
+def _note_error(engine: Engine, ids: list[int], error: str) -> None:
+    """Why due rows wait (a connection failure): `next_attempt_at` is left alone."""
+    with session_scope(engine) as session:
+        for row_id in ids:
+            row = session.get(OutboxMail, row_id)
+            if row is not None and row.state == "pending":
+                row.last_error = with_interrupted(interrupted_count(row.last_error), error)
+                session.add(row)
+
+
+async def _send_one(
+    client: aiosmtplib.SMTP, row: OutboxMail, timeout: float
+) -> tuple[str, str | None]:
+    """sent | retry (4xx) | unavailable (421) | failed (5xx) | interrupted (no answer)."""
     try:
-        errors, _ = await client.sendmail(row.envelope_from, row.recipients, row.raw)
+        errors, _ = await asyncio.wait_for(
+            client.sendmail(row.envelope_from, row.recipients, row.raw), timeout
+        )
     except aiosmtplib.SMTPRecipientsRefused as err:
         codes = [r.code for r in err.recipients]
         text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in err.recipients)
         return ("retry" if all(400 <= c < 500 for c in codes) else "failed"), text
+    except aiosmtplib.SMTPServerDisconnected as err:
+        return "interrupted", f"connexion perdue : {err}"
     except aiosmtplib.SMTPResponseException as err:
         text = f"{err.code} {err.message}"
+        if err.code == 421:
+            return "unavailable", text
         return ("retry" if 400 <= err.code < 500 else "failed"), text
-    except (aiosmtplib.SMTPException, OSError) as err:
-        return "retry", f"erreur de connexion : {err}"
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
+        client.close()  # the session's state is unknown: never reuse it
+        return "interrupted", f"pas de réponse du serveur : {err or type(err).__name__}"
     if errors:
         # Some recipients refused: the accepted ones have the mail; record the others.
         text = "; ".join(f"{rcpt}: {resp.code} {resp.message}" for rcpt, resp in errors.items())
         log.warning("outbox %s: some recipients refused: %s", row.id, text)
     return "sent", None
-
-
-def _postpone(engine: Engine, ids: list[int], now: datetime, config: Config, error: str) -> None:
-    with session_scope(engine) as session:
-        for row_id in ids:
-            row = session.get(OutboxMail, row_id)
-            if row is not None and row.state == "pending":
-                row.last_error = error
-                row.next_attempt_at = now + timedelta(
-                    seconds=min(config.smtp.retry_base_seconds, 300)
-                )
-                session.add(row)
-
-
-def recover_stale_sending(engine: Engine, older_than: timedelta, now: datetime) -> int:
-    """Rows left `sending` by a crash: we cannot know whether the server got them. They are
-    marked `unknown` (never resent automatically: at most once) and reported by `status`."""
-    with session_scope(engine) as session:
-        rows = session.exec(select(OutboxMail).where(OutboxMail.state == "sending")).all()
-        count = 0
-        for row in rows:
-            if row.next_attempt_at <= now - older_than:
-                row.state = "unknown"
-                row.last_error = "interrompu pendant l'envoi (arrêt du processus)"
-                session.add(row)
-                count += 1
-        return count

@@ -1,0 +1,191 @@
+"""The lease of an outbox row being sent, and the outbox backlog.
+
+A row is claimed `sending` with a short lease (`[smtp] send_lease_seconds`, held in its
+`next_attempt_at`) in a transaction of its own, before it is handed to the server. A row still
+`sending` when its lease has run out belonged to a sender that died (or lost the relay) before
+the server answered: whichever instance drains next puts it back to `pending`, due at once, and
+it is sent again with the same bytes, so the same Message-ID (at least once, invariant 2).
+Such interrupted sends are counted; after `[smtp] max_interrupted_sends` the row is `failed`
+and the admins are told as for a 5xx.
+
+    pending ──claim──▶ sending ──250──▶ sent ──bounce──▶ bounced
+       ▲                 │ 4xx / 421 / no answer (lease over, connection lost)
+       └─────────────────┤
+                         └──5xx, max_attempts 4xx, max_interrupted_sends──▶ failed
+
+`unknown` is a state of older versions (a row left `sending` by a crash); such rows are
+treated as `sending` rows whose lease is over.
+
+No column counts the interrupted sends: the count is kept as a prefix of `last_error`
+(`[envois interrompus : N] …`), which 4xx retries preserve.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, or_
+from sqlmodel import Session, col, func, select
+
+from mailbot.config import Config
+from storage.db import read_scope, session_scope
+from storage.models import OutboxMail
+
+log = logging.getLogger(__name__)
+
+# Called after a mail failed for good: (session, outbox row, reason).
+FailureHook = Callable[[Session, OutboxMail, str], None]
+
+LEGACY_UNKNOWN = "unknown"
+_INTERRUPTED = re.compile(r"^\[envois interrompus : (\d+)\] ")
+INTERRUPTED_REASON = "envoi interrompu avant la réponse du serveur"
+
+
+def interrupted_count(last_error: str | None) -> int:
+    match = _INTERRUPTED.match(last_error or "")
+    return int(match.group(1)) if match else 0
+
+
+def with_interrupted(count: int, error: str | None) -> str | None:
+    """`error`, prefixed with the count of interrupted sends when there were any."""
+    text = _INTERRUPTED.sub("", error or "")
+    if count == 0:
+        return text or None
+    return f"[envois interrompus : {count}] {text}"
+
+
+def claim(engine: Engine, row_id: int, now: datetime, lease_seconds: float) -> OutboxMail | None:
+    """Mark one row `sending` with a lease (committed) unless another sender took it first."""
+    with session_scope(engine) as session:
+        stmt = (
+            select(OutboxMail)
+            .where(OutboxMail.id == row_id, OutboxMail.state == "pending")
+            .with_for_update(skip_locked=True)
+        )
+        row = session.exec(stmt).first()
+        if row is None:
+            return None
+        row.state = "sending"
+        row.attempts += 1
+        row.next_attempt_at = now + timedelta(seconds=lease_seconds)
+        session.add(row)
+        return row
+
+
+def _interrupt(
+    session: Session,
+    row: OutboxMail,
+    now: datetime,
+    config: Config,
+    error: str,
+    on_failure: FailureHook | None,
+) -> bool:
+    """Count one interrupted send of `row`: back to `pending`, due at once, or `failed` after
+    `max_interrupted_sends` (returns True then)."""
+    count = interrupted_count(row.last_error) + 1
+    row.last_error = with_interrupted(count, f"{INTERRUPTED_REASON} ({error})")
+    failed = count >= config.smtp.max_interrupted_sends
+    if failed:
+        row.state = "failed"
+        log.error("outbox %s (%s): %d interrupted sends, failed", row.id, row.message_id, count)
+        if on_failure is not None:
+            reason = f"{count} envois interrompus avant la réponse du serveur ({error})"
+            on_failure(session, row, reason)
+    else:
+        row.state = "pending"
+        row.next_attempt_at = now
+        log.warning(
+            "outbox %s (%s): send interrupted (%s), sent again with the same Message-ID",
+            row.id,
+            row.message_id,
+            error,
+        )
+    session.add(row)
+    return failed
+
+
+def interrupted(
+    engine: Engine,
+    row_id: int,
+    now: datetime,
+    config: Config,
+    error: str,
+    on_failure: FailureHook | None,
+) -> bool:
+    """The connection broke while `row_id` was being sent (no answer from the server)."""
+    with session_scope(engine) as session:
+        row = session.get(OutboxMail, row_id)
+        if row is None or row.state != "sending":
+            return False
+        return _interrupt(session, row, now, config, error, on_failure)
+
+
+def requeue_expired(
+    engine: Engine, config: Config, now: datetime, on_failure: FailureHook | None
+) -> tuple[int, int]:
+    """Rows whose lease ran out (their sender died): back to `pending`, or `failed` after too
+    many interruptions. Returns (requeued, failed). Rows locked by another instance are
+    skipped (it is handling them)."""
+    requeued = failed = 0
+    with session_scope(engine) as session:
+        stmt = (
+            select(OutboxMail)
+            .where(
+                or_(
+                    col(OutboxMail.state) == LEGACY_UNKNOWN,
+                    (col(OutboxMail.state) == "sending") & (OutboxMail.next_attempt_at <= now),
+                )
+            )
+            .order_by(col(OutboxMail.id))
+            .with_for_update(skip_locked=True)
+        )
+        for row in session.exec(stmt).all():
+            if _interrupt(session, row, now, config, "bail expiré, processus arrêté", on_failure):
+                failed += 1
+            else:
+                requeued += 1
+    return requeued, failed
+
+
+def seconds_to_next_due(engine: Engine, now: datetime) -> float | None:
+    """Seconds until a pending row is due or a lease runs out (0 when one already is), or
+    None when the outbox has nothing to do."""
+    with read_scope(engine) as session:
+        stmt = select(func.min(OutboxMail.next_attempt_at)).where(
+            col(OutboxMail.state).in_(("pending", "sending", LEGACY_UNKNOWN))
+        )
+        earliest = session.exec(stmt).one()
+    if earliest is None:
+        return None
+    return max(0.0, (earliest - now).total_seconds())
+
+
+def backlog(session: Session, now: datetime) -> dict[str, Any]:
+    """What `mailbot status` shows of the outbox: the mails waiting and those in flight."""
+
+    def count(state: str) -> int:
+        stmt = select(func.count()).select_from(OutboxMail).where(OutboxMail.state == state)
+        return int(session.exec(stmt).one())
+
+    oldest = session.exec(
+        select(func.min(OutboxMail.created_at)).where(OutboxMail.state == "pending")
+    ).one()
+    expired = session.exec(
+        select(func.count())
+        .select_from(OutboxMail)
+        .where(OutboxMail.state == "sending", OutboxMail.next_attempt_at <= now)
+    ).one()
+    return {
+        "pending": count("pending"),
+        "oldest_pending_at": oldest.isoformat() if oldest is not None else None,
+        "oldest_pending_age_seconds": (
+            round((now - oldest).total_seconds()) if oldest is not None else None
+        ),
+        "sending": count("sending"),
+        "sending_lease_expired": int(expired),
+        "failed": count("failed"),
+    }
