@@ -96,18 +96,6 @@ def sending_ids(bot: Bot) -> set[int]:
         return {int(r.id or 0) for r in rows}
 
 
-def resend_interrupted(bot: Bot) -> int:
-    """Rows a kill left `sending` go back to `pending` (what the outbox's own short lease on
-    `sending` does once merged; here the test does it so that they are delivered)."""
-    with Session(bot.engine) as s:
-        rows = s.exec(select(OutboxMail).where(col(OutboxMail.state) == "sending")).all()
-        for row in rows:
-            row.state = "pending"
-            s.add(row)
-        s.commit()
-        return len(rows)
-
-
 def outbox_idle(bot: Bot) -> bool:
     with Session(bot.engine) as s:
         rows = s.exec(select(OutboxMail)).all()
