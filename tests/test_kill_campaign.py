@@ -76,6 +76,10 @@ def campaign(bot: Bot, mails: int, kills: int, seed: int) -> tuple[set[int], int
         mid_batch += final_journal(bot) < mails
     last = Daemon(bot, "last")
     try:
+        # Started for real before it may be stopped: when the kills left nothing to do, the
+        # waits below pass at once, and a SIGTERM during start-up (before the daemon's handler
+        # is installed) would end it with -15.
+        last.wait_log("connected to", timeout=60)
         wait_until(lambda: final_journal(bot) == mails, 240 if LONG else 90, "every mail")
         wait_until(lambda: not bot.env.fetch(bot.env.bot), 30, "an empty INBOX")
         wait_until(lambda: outbox_idle(bot), 120, "the outbox drained")
