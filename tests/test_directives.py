@@ -67,8 +67,8 @@ def test_subscription_commands(
     ("new_text", "has_error"),
     [
         ("", False),
-        ("D'accord pour moi", False),
-        ("Je valide", False),  # the command must open the line
+        ("Je ne valide pas", False),  # phrasings: see tests/test_phrasings.py
+        ("Ok mais il manque la délibération", False),
         ("Merci\nAPPROUVER", False),  # not on the first non-empty line
         ("APPROUVERAI demain", False),
         ("NE PAS PUBLIER", False),  # a question directive is not a command

@@ -134,6 +134,24 @@ def test_subscription_command_is_a_directive(config_path: str) -> None:
     assert "a écrit" not in result["new_text"]
 
 
+@pytest.mark.parametrize(
+    ("first_line", "directives"),
+    [
+        ("J'approuve uniquement le n° 1, merci.", ["APPROUVER: 1"]),
+        ("Refusé, pas une collectivité.", ["REFUSER: pas une collectivité."]),
+        ("Ok mais il manque la délibération", []),
+    ],
+)
+def test_reviewer_phrasings_are_reported_in_canonical_form(
+    config_path: str, tmp_path: Path, first_line: str, directives: list[str]
+) -> None:
+    raw = (FIXTURES / "reviewer_valid.eml").read_text(encoding="utf-8")
+    path = tmp_path / "phrasing.eml"
+    path.write_text(raw.replace("\nAPPROUVER\n", f"\n{first_line}\n", 1), encoding="utf-8")
+    (result,), _ = inspect_files([str(path)], config_path)
+    assert result["directives"] == directives
+
+
 def test_without_a_secret_reviewer_replies_are_not_authenticated(
     config_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -141,6 +141,8 @@ def subscription_mails() -> list[tuple[str, SendMail]]:
     case = opened(start, event, ABO, "subscription")
     for command in (None, ReviewerCommand("AIDE"), ReviewerCommand("REFUSER")):
         out += [(ABO, m) for m in sent(subscription.decide(case, reply(command=command), ctx()))]
+    for written in (f"Refusé mais {HOSTILE}", f"Ok mais il manque {HOSTILE}", "Je ne valide pas"):
+        out += [(ABO, m) for m in sent(subscription.decide(case, reply(written), ctx()))]
     bad_numbers = reply(command=ReviewerCommand("APPROUVER", people=(7,)))
     out += [(ABO, m) for m in sent(subscription.decide(case, bad_numbers, ctx()))]
     case = _step(case, subscription.decide(case, TimerFired("reminder", {"round": 1}), ctx()), out)
@@ -480,6 +482,26 @@ def test_every_help_problem_has_a_sentence() -> None:
             "kind": "question", "state": "open", "requester": "a@b.fr", "requester_name": None,
             "parse_errors": [], "problem": problem, "value": "x", "numbers": [4, 5],
             "people_count": 3, "groups": ["desta"], "spaces": ["Accueil"], "help_text": "…",
+            "written": None, "suggestion": None, "suggested_verb": None, "example": None,
         }  # fmt: skip
         text = render("review_help", context, QREF)[1]
         assert "Voici le mode d'emploi demandé" not in text, problem
+
+
+def test_help_quotes_the_reply_and_proposes_the_command_meant() -> None:
+    helps = [
+        render(m.template, dict(m.context), ref)
+        for ref, m in ALL
+        if m.template == "review_help" and m.context["written"]
+    ]
+    assert len(helps) == 3
+    subject, text, html = helps[1]
+    assert subject.strip().endswith("— vouliez-vous écrire COMPLÉTER ?")
+    assert f"Vous avez écrit : « Ok mais il manque {HOSTILE} »" in text
+    assert f"Vouliez-vous écrire « COMPLÉTER Il manque {HOSTILE} »" in text
+    assert "(demander un complément au demandeur)" in text
+    assert f"\n    COMPLÉTER Il manque {HOSTILE}\n" in text
+    assert "Il manque &lt;script&gt;" in html
+    subject, text, _ = helps[2]
+    assert "« REFUSER <motif> » (refuser la demande)" in text
+    assert "sur la première ligne, par exemple :" in text

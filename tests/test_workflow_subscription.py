@@ -548,3 +548,35 @@ def test_accounts_that_the_portal_cannot_create_leave_the_case_approved_and_aler
         ("portal_failed", "create_accounts")
     ]
     assert not sent(decision, "invitation")
+
+
+@pytest.mark.parametrize(
+    ("written", "suggestion", "example"),
+    [
+        ("Ok mais il manque la délibération", "COMPLÉTER Il manque la délibération",
+         "COMPLÉTER Il manque la délibération"),
+        ("Validé sauf le 2", "APPROUVER 1,3", "APPROUVER 1,3"),
+        ("Je ne valide pas", "REFUSER <motif>",
+         "REFUSER La délibération de la collectivité n'est pas jointe."),
+    ],
+)  # fmt: skip
+def test_a_reply_that_is_no_command_gets_the_help_quoting_it(
+    written: str, suggestion: str, example: str
+) -> None:
+    case, _ = under_review(3)
+    decision = subscription.decide(case, reply(f"Bonjour,\n{written}\n\nCordialement"), ctx())
+    assert decision.state is None and decision.data is None
+    (help_mail,) = sent(decision)
+    assert help_mail.template == "review_help"
+    assert help_mail.context["problem"] == "unknown_command"
+    assert help_mail.context["written"] == written
+    assert help_mail.context["suggestion"] == suggestion
+    assert help_mail.context["suggested_verb"] == suggestion.split()[0]
+    assert help_mail.context["example"] == example
+
+
+def test_aide_gets_the_help_without_a_suggestion() -> None:
+    case, _ = under_review(3)
+    decision = subscription.decide(case, reply("AIDE", command=ReviewerCommand("AIDE")), ctx())
+    (help_mail,) = sent(decision)
+    assert help_mail.context["problem"] is None and help_mail.context["suggestion"] is None

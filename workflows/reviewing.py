@@ -203,6 +203,10 @@ _REVIEWER_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
         "people_count": 0,
         "groups": [],
         "spaces": [],
+        "written": None,
+        "suggestion": None,
+        "suggested_verb": None,
+        "example": None,
     },
     "review_already_decided": {
         "outcome": None,

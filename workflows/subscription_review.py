@@ -25,6 +25,7 @@ from workflows.states import SUBSCRIPTION_CLOSED as CLOSED_STATES
 from workflows.states import SUBSCRIPTION_DECIDED as DECIDED_STATES
 from workflows.states import SubscriptionState
 from workflows.subscription_people import person_request, person_view
+from workflows.text.directives import help_suggestion
 from workflows.text.help_texts import HELP_TEXT_SUBSCRIPTION
 
 
@@ -198,6 +199,7 @@ def _help(
     log: list[LogLine],
     numbers: Sequence[int] = (),
 ) -> Decision:
+    people_count = len(subscription_record(case).people)
     return help_reply(
         case,
         event,
@@ -206,9 +208,23 @@ def _help(
         problem,
         log,
         numbers=list(numbers),
-        people_count=len(subscription_record(case).people),
+        people_count=people_count,
         help_text=HELP_TEXT_SUBSCRIPTION,
+        **(_suggestion(event, people_count) if problem == "unknown_command" else {}),
     )
+
+
+def _suggestion(event: ReviewerReply, people_count: int) -> dict[str, str]:
+    """What the reviewer wrote, quoted, and the command they most likely meant."""
+    suggestion = help_suggestion(event.new_text, people_count)
+    if suggestion is None:
+        return {}
+    return {
+        "written": suggestion.written,
+        "suggestion": suggestion.command,
+        "suggested_verb": suggestion.verb,
+        "example": suggestion.example,
+    }
 
 
 def _already_decided(

@@ -11,15 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import cast
 
 from workflows.core import ReviewerCommand, Verb
 from workflows.text.fold import fold, fold_aligned
+from workflows.text.phrasings import Suggestion, read_phrasing, suggest
 
 __all__ = [
     "SPACE_NAMES",
     "DirectiveResult",
     "ReviewerCommand",
+    "Suggestion",
+    "help_suggestion",
     "is_directive_line",
     "is_protective_line",
     "parse_directives",
@@ -285,18 +287,30 @@ def _conflicts(directives: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- subscription
 
 
-def _parse_subscription(new_text: str) -> DirectiveResult:
-    lines = new_text.split("\n")
-    first = next(
+def _first_line(lines: list[str]) -> int | None:
+    """The line a subscription command stands on: the first non-empty one after a greeting."""
+    return next(
         (i for i, line in enumerate(lines) if line.strip() and not _is_greeting(line)), None
     )
+
+
+def help_suggestion(new_text: str, people_count: int = 0) -> Suggestion | None:
+    """For the help mail: the reviewer's first line and the command it most likely meant."""
+    lines = new_text.split("\n")
+    first = _first_line(lines)
+    return None if first is None else suggest(lines[first], people_count)
+
+
+def _parse_subscription(new_text: str) -> DirectiveResult:
+    lines = new_text.split("\n")
+    first = _first_line(lines)
     if first is None:
         return DirectiveResult(directives=[], text=_collapse(lines))
-    match = _match_keyword(lines[first], COMMANDS)
-    if not match:
+    # Canonical commands and reviewers' phrasings alike (workflows.text.phrasings).
+    phrasing = read_phrasing(lines[first])
+    if phrasing is None:
         return DirectiveResult(directives=[], text=_collapse(lines))
-    verb, value, _colon = match
-    command, used, errors = _build_command(cast(Verb, verb), value, lines, first + 1)
+    command, used, errors = _build_command(phrasing.verb, phrasing.value, lines, first + 1)
     if command is None:
         return DirectiveResult(directives=[], text=_collapse(lines), errors=errors)
     rest = lines[:first] + lines[first + 1 + used :]

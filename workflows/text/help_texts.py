@@ -22,6 +22,11 @@ COMPLÉTER <ce qui manque>
 AIDE
     renvoie ce message.
 
+Les formulations courantes sont aussi comprises lorsqu'elles sont seules sur la ligne (à part \
+des remerciements ou des numéros de personnes) : « Je valide », « Ok pour moi », « Bon pour \
+accord », « J'approuve uniquement le n° 1 », « Refusé, <motif> », « Il manque <ce qui \
+manque> ». Une négation, « mais » ou « sauf » ne vaut jamais décision.
+
 Le texte cité sous votre réponse et votre signature ne sont pas lus."""
 
 HELP_TEXT_QUESTION = """\
