@@ -279,11 +279,12 @@ def test_forged_authres_from_untrusted_server_is_ignored(mail_env: MailEnv) -> N
     portal = StubPortal(bot.engine, bot.config.portal.base_url)
     assert portal.find_accounts([people[0]["Courriel"]]) == {}
     # The same reply with the trusted server's pass is accepted.
+    domain = reviewer.rpartition("@")[2]  # the trusted pass is for the From domain
     genuine = reply_to(
         notif,
         reviewer,
         "APPROUVER",
-        headers={"Authentication-Results": "mx.example.test; dmarc=pass"},
+        headers={"Authentication-Results": f"mx.example.test; dmarc=pass header.from={domain}"},
     )
     submit(env, genuine)
     bot.run_once()

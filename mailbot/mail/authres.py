@@ -22,11 +22,17 @@ AUTH_RESULTS_FAIL = "auth_results_fail"
 AUTH_RESULTS_NOT_PASS = "auth_results_not_pass"
 
 _RESULT_RE = re.compile(r"^\s*([a-z0-9][a-z0-9_.-]*)\s*(?:/\s*\d+\s*)?=\s*([a-z0-9_-]+)", re.I)
+_PROPERTY_RE = re.compile(
+    r"(?:^|\s)((?:header|smtp|body|policy)\.[a-z0-9_-]+)\s*=\s*(\"[^\"]*\"|[^\s\"]+)", re.I
+)
 
 
 class _HasHeaders(Protocol):
     @property
     def headers(self) -> _HeaderGetter: ...
+
+    @property
+    def from_addr(self) -> str | None: ...
 
 
 class _HeaderGetter(Protocol):
@@ -40,6 +46,8 @@ class AuthResults:
 
     authserv_id: str
     results: list[tuple[str, str]] = field(default_factory=list)
+    # The properties of each result (`header.from`, `header.d`…), lower-case, same order.
+    properties: list[dict[str, str]] = field(default_factory=list, compare=False)
 
     def outcome(self, method: str) -> str | None:
         """`pass` if any result of `method` passed, else the first result, else None."""
@@ -47,6 +55,27 @@ class AuthResults:
         if not found:
             return None
         return "pass" if "pass" in found else found[0]
+
+    def aligned_pass(self, method: str, from_domain: str | None) -> bool:
+        """A `pass` of `method` whose domain (`header.from` for DMARC, `header.d` or the
+        domain of `header.i` for DKIM) is aligned with `from_domain`."""
+        for (m, result), props in zip(self.results, self.properties, strict=True):
+            if m != method or result != "pass":
+                continue
+            names = ("header.from",) if method == "dmarc" else ("header.d", "header.i")
+            if any(aligned(from_domain, props.get(n, "")) for n in names):
+                return True
+        return False
+
+
+def aligned(from_domain: str | None, auth_domain: str) -> bool:
+    """Relaxed alignment, conservatively: the From domain equals the authenticated domain or
+    is one of its subdomains (a single label, a top-level domain, never counts)."""
+    domain = auth_domain.strip().strip('"').rpartition("@")[2].lower().rstrip(".")
+    if not from_domain or "." not in domain:
+        return False
+    from_domain = from_domain.lower().rstrip(".")
+    return from_domain == domain or from_domain.endswith("." + domain)
 
 
 def _split_semicolons(value: str) -> list[str]:
@@ -73,11 +102,14 @@ def parse_authentication_results(value: str) -> AuthResults | None:
         return None
     authserv_id = head[0].strip().lower().rstrip(".")
     results: list[tuple[str, str]] = []
+    properties: list[dict[str, str]] = []
     for part in parts[1 : MAX_RESULTS + 1]:
         match = _RESULT_RE.match(part)
         if match and match.group(1).lower() != "none":
             results.append((match.group(1).lower(), match.group(2).lower()))
-    return AuthResults(authserv_id, results)
+            props = _PROPERTY_RE.findall(part[match.end() :])
+            properties.append({k.lower(): v.strip('"').lower() for k, v in props})
+    return AuthResults(authserv_id, results, properties)
 
 
 def trusted_results(values: Iterable[str], trusted_ids: Iterable[str]) -> list[AuthResults]:
@@ -97,11 +129,10 @@ def _fails(header: AuthResults) -> bool:
     return header.outcome("dkim") == "fail" and header.outcome("spf") == "fail"
 
 
-def _passes(header: AuthResults) -> bool:
-    dmarc = header.outcome("dmarc")
-    if dmarc is not None:
-        return dmarc == "pass"
-    return header.outcome("dkim") == "pass"
+def _passes(header: AuthResults, from_domain: str | None) -> bool:
+    if header.outcome("dmarc") is not None:
+        return header.aligned_pass("dmarc", from_domain)
+    return header.aligned_pass("dkim", from_domain)
 
 
 def verdict(
@@ -109,14 +140,17 @@ def verdict(
 ) -> tuple[bool, str | None]:
     """(ok, reason). Not checked (ok) when no authserv-id is trusted. Any trusted header that
     says `dmarc=fail` — or, without a DMARC result, `dkim=fail` and `spf=fail` — fails
-    (`auth_results_fail`). With `require_pass`, a trusted header must say `dmarc=pass` (or
-    `dkim=pass` when it has no DMARC result), else `auth_results_not_pass`."""
+    (`auth_results_fail`), whatever domain it names. With `require_pass`, a trusted header
+    must say `dmarc=pass` with a `header.from` aligned with the From domain (or, when it has
+    no DMARC result, `dkim=pass` with an aligned `header.d`/`header.i`), else
+    `auth_results_not_pass`: a pass for another domain is no result at all."""
     trusted = [t for t in trusted_ids if t.strip()]
     if not trusted:
         return True, None
     headers = trusted_results(parsed_mail.headers.get_all("authentication-results"), trusted)
     if any(_fails(h) for h in headers):
         return False, AUTH_RESULTS_FAIL
-    if require_pass and not any(_passes(h) for h in headers):
+    from_domain = (parsed_mail.from_addr or "").rpartition("@")[2] or None
+    if require_pass and not any(_passes(h, from_domain) for h in headers):
         return False, AUTH_RESULTS_NOT_PASS
     return True, None

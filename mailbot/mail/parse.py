@@ -18,7 +18,7 @@ from email.parser import BytesParser
 from email.policy import Policy
 from email.utils import getaddresses, parsedate_to_datetime
 
-from mailbot.mail import mimetext, tokens
+from mailbot.mail import mimetext, sender, tokens
 from mailbot.mail.bodies import BodyWalker
 from mailbot.mail.mimeparts import (
     MSGID_RE,
@@ -225,22 +225,37 @@ def _clean_address(address: str) -> str | None:
 def _first_address(
     headers: HeaderView, name: str, defects: list[str]
 ) -> tuple[str | None, str | None]:
-    value = headers.get(name)
-    if value is None:
+    """(display name, address) of the single mailbox of `name`, read strictly
+    (`mailbot.mail.sender`): several mailboxes or no valid addr-spec give no address."""
+    values = headers.get_all(name)
+    if not values:
         return None, None
-    for display, address in _parse_addresses(name, value, defects):
-        bare = _clean_address(address)
-        if bare and re.search(r'[\s"]', bare):  # `Big Bug bb@bug.com`: no angle brackets
-            plain = _ADDR_FALLBACK_RE.findall(value)
-            bare = plain[-1].lower() if plain else bare
-        if bare:
-            cleaned_name = clean_header_value(display, 200) if display else ""
-            if display and cleaned_name != display.strip():
-                defects.append(f"{name}: control characters removed from the display name")
-            return cleaned_name or None, bare
-    defects.append(f"{name}: no address found")
-    display = next((d for d, _a in _parse_addresses(name, value, []) if d), "")
-    return clean_header_value(display, 200) or None, None
+    if len(values) > 1:
+        defects.append(f"{name}: {len(values)} fields, no address taken")
+        return None, None
+    value = unfold(values[0])
+    mailbox = sender.strict_mailbox(value)
+    if mailbox is None:
+        defects.append(f"{name}: no single valid address found")
+        return None, None
+    defects.extend(f"{name}: {w}" for w in mailbox.warnings)
+    display = _display_name(name, value, mailbox, defects)
+    cleaned_name = clean_header_value(display, 200) if display else ""
+    if display and cleaned_name != display.strip():
+        defects.append(f"{name}: control characters removed from the display name")
+    return cleaned_name or None, mailbox.address
+
+
+def _display_name(name: str, value: str, mailbox: sender.Mailbox, defects: list[str]) -> str:
+    """The stdlib's decoded display name when it read the same address, else the phrase
+    decoded here (RFC 2047 words, quotes removed)."""
+    pairs = _parse_addresses(name, value, defects)
+    if len(pairs) == 1 and _clean_address(pairs[0][1]) == mailbox.address:
+        return pairs[0][0]
+    phrase = mailbox.phrase.strip()
+    if len(phrase) >= 2 and phrase.startswith('"') and phrase.endswith('"'):
+        phrase = re.sub(r"\\(.)", r"\1", phrase[1:-1])
+    return unsurrogate(mimetext.decode_words_fallback(phrase)).strip()
 
 
 def _address_list(headers: HeaderView, name: str, defects: list[str]) -> list[str]:
@@ -253,14 +268,26 @@ def _address_list(headers: HeaderView, name: str, defects: list[str]) -> list[st
     return found
 
 
+def _msgid_text(value: str) -> str:
+    """A msg-id header value unfolded and with its RFC 2047 encoded-words decoded: some
+    libraries encode In-Reply-To/References (`=?utf-8?q?=3CREF=2E…=40host=3E?=`); RFC 5322
+    does not allow it, but the identifier inside is the one we sent."""
+    value = unfold(value)
+    if "=?" in value:
+        value = unsurrogate(mimetext.decode_words_fallback(value))
+    return value
+
+
 def _in_reply_to(value: str | None, defects: list[str]) -> str | None:
-    return message_id_of(value, "In-Reply-To", defects)
+    if value is None:
+        return None
+    return message_id_of(_msgid_text(value), "In-Reply-To", defects)
 
 
 def _references(values: list[str]) -> list[str]:
     found: list[str] = []
     for value in values:
-        for match in MSGID_RE.finditer(value):
+        for match in MSGID_RE.finditer(_msgid_text(value)):
             mid = f"<{match.group(1)}>"
             if mid not in found:
                 found.append(mid)
