@@ -3,6 +3,7 @@ taken from incoming mail that can never inject a header."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from mailbot.config import load_config
 from mailbot.mail import tokens
-from mailbot.mail.compose import WIRE_POLICY, build_message
+from mailbot.mail.compose import WIRE_POLICY, build_message, mailbox
 from workflows.core import SendMail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,3 +91,38 @@ def test_subject_from_a_mail_cannot_inject_a_header(config, hostile: str) -> Non
     raw, msg = wire(config, auth_failed(subject=hostile))
     assert msg["Bcc"] is None
     assert b"\r\nBcc:" not in raw.split(b"\r\n\r\n", 1)[0]
+
+
+HOSTILE_NAMES = [
+    "<b>Jean</b> \u202eDupont",
+    "<script>alert(1)</script>",
+    'Jean "le" Dupont',
+    "Jean\r\nBcc: victime@exemple.fr",
+    "=?utf-8?q?=0D=0ABcc:_victime@exemple.fr?=",
+    "É" * 500,
+    "\u202e\u200b",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_a_hostile_display_name_never_breaks_a_mail(config, name: str) -> None:  # type: ignore[no-untyped-def]
+    instance = config.instance.model_copy(update={"name": name})
+    raw, msg = wire(config.model_copy(update={"instance": instance}), auth_failed())
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert msg["Bcc"] is None and b"\r\nBcc:" not in head
+    assert msg["From"].addresses[0].addr_spec == config.instance.generic_address
+    shown = msg["From"].addresses[0].display_name
+    assert "<" not in shown and "\u202e" not in shown and "=?" not in shown and len(shown) <= 120
+    assert mailbox("jean@exemple.fr", name).endswith(("jean@exemple.fr", "<jean@exemple.fr>"))
+
+
+def test_unusable_names_give_the_bare_address() -> None:
+    assert mailbox("jean@exemple.fr", "<b></b>\u202e") == "jean@exemple.fr"
+    assert mailbox("jean@exemple.fr", "=?utf-8?b?QmNjOg==?=") == "jean@exemple.fr"
+    assert mailbox("jean@exemple.fr", "<b>Jean</b>") == "Jean <jean@exemple.fr>"
+
+
+def test_an_address_the_header_model_refuses_does_not_raise(config) -> None:  # type: ignore[no-untyped-def]
+    mail = replace(auth_failed(), to=("b", "x@y.fr"))
+    _, msg = wire(config, mail)
+    assert "x@y.fr" in str(msg["To"])

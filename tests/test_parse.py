@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from mailbot.mail import mimetext
 from mailbot.mail.mimetext import decode_bytes, unflow
 from mailbot.mail.parse import (
     ParsedMail,
@@ -265,3 +266,46 @@ def test_decode_bytes_survives_lying_and_unknown_charsets(
 def test_unflow_joins_soft_breaks_but_keeps_the_signature_separator() -> None:
     text = "Une longue \nphrase.\n> cité \n> suite\n-- \nSignature"
     assert unflow(text) == "Une longue phrase.\n> cité suite\n-- \nSignature"
+
+
+# --------------------------------------------------------------------------- hostile text
+
+
+@pytest.mark.parametrize(
+    ("hostile", "clean"),
+    [
+        ("<b>Jean</b> \u202eDupont", "Jean Dupont"),
+        ("<script>alert(1)</script>Jean", "alert(1) Jean"),
+        ("<scr<b>ipt>x</script>", "x"),
+        ("<img src=x onerror=alert(1)>Bob", "Bob"),
+        ("Jean<br/>Dupont", "Jean Dupont"),
+        ("<!-- commentaire -->Mairie", "Mairie"),
+        ("<b></b><i> </i>", ""),
+        ("\u202a\u202b\u202c\u202d\u202eA\u2066\u2067\u2068\u2069", "A"),
+        ("Z\u200bé\u200c\u200d\u200e\u200fro\u2060\u2061\u2062\u2063\u2064\ufeff", "Zéro"),
+        ("Objet\r\nBcc: x@y.fr", "Objet Bcc: x@y.fr"),
+        ("a\x00b\x07c\x85d\x9fe", "abcde"),
+        ("  Jean \t  Dupont  ", "Jean Dupont"),
+        ("Jean <jean@exemple.fr>", "Jean <jean@exemple.fr>"),
+        ("tarif < 5 € et > 2 €", "tarif < 5 € et > 2 €"),
+        ("x" * 500, "x" * 200),
+        ("\ud800Jean", "\ufffdJean"),
+    ],
+)
+def test_display_text_loses_markup_and_invisible_characters(hostile: str, clean: str) -> None:
+    assert mimetext.clean_display_text(hostile) == clean
+
+
+def test_a_hostile_from_name_and_subject_are_cleaned_at_parse() -> None:
+    raw = (
+        b"From: <b>Jean</b> =?utf-8?q?=E2=80=AEDupont?= <jean@exemple.fr>\r\n"
+        b"Subject: =?utf-8?q?Avis_=E2=80=AE_de_paiement_<script>x</script>?=\r\n\r\ncorps"
+    )
+    mail = parse_message(raw)
+    assert (mail.from_name, mail.from_addr) == ("Jean Dupont", "jean@exemple.fr")
+    assert mail.subject == "Avis de paiement x"
+
+
+def test_a_display_name_of_markup_only_is_no_name() -> None:
+    mail = parse_message(b'From: "<b></b>\xe2\x80\xae" <jean@exemple.fr>\r\n\r\ncorps')
+    assert (mail.from_name, mail.from_addr) == (None, "jean@exemple.fr")

@@ -103,3 +103,14 @@ def test_strip_courtesy_keeps_contacts_and_names() -> None:
     assert strip_courtesy("Madame, Monsieur,\nJean Dupont, 06 12 34 56 78\nBien à vous\nJD") == (
         "Jean Dupont, 06 12 34 56 78"
     )
+
+
+@pytest.mark.parametrize("contacts", [True, False])
+def test_published_text_has_no_bidi_or_invisible_characters(contacts: bool) -> None:
+    text = (
+        "Bonjour,\n\nLe tarif \u202eest-il\u202c applicable\u200b ? \u2066Merci\u2069 de "
+        "Du\u200bpont.\ufeff\n\nCordialement,\nJean Dupont"
+    )
+    published = scrub(text, "Jean Dupont", "jean@exemple.fr", contacts=contacts)
+    assert published == f"Le tarif est-il applicable ? Merci de {NAME_MASK}."
+    assert strip_courtesy("\u202eBonjour,\nLa question\u2067.") == "La question."

@@ -42,6 +42,9 @@ def _classify(raw: bytes) -> tuple[bool, str | None]:
         ("=?utf-8?q?Ana=C3=AFs?= <a@demo.test>", "a@demo.test"),
         ("MAILER-DAEMON@mx.exemple.fr (Mail Delivery System)", "mailer-daemon@mx.exemple.fr"),
         ("<r@demo.test>", "r@demo.test"),
+        # Markup in an unquoted display name is text (issue 10: it used to crash the ack).
+        ("<b>Jean</b> Dupont <j@demo.test>", "j@demo.test"),
+        ('<span class="x">Jean</span> <j@demo.test>', "j@demo.test"),
         # The measured attack: the angle-addr decides, never the display name.
         ("relecteur.abonnements@demo.test <evil@attacker.test>", "evil@attacker.test"),
         ("relecteur.abonnements@demo.test<evil@attacker.test>", "evil@attacker.test"),
@@ -63,6 +66,8 @@ def _classify(raw: bytes) -> tuple[bool, str | None]:
         ('"unterminated <relecteur.abonnements@demo.test>', None),
         ("<relecteur.abonnements@demo.test", None),
         ("<<<>>>", None),
+        ("<b>x</b> <relecteur.abonnements@demo.test> <evil@attacker.test>", None),
+        ("<b relecteur.abonnements@demo.test> <evil@attacker.test>", None),
         ("", None),
     ],
 )

@@ -14,6 +14,7 @@ from mailbot.mail.parse import ParsedMail
 from storage.models import OutboxMail
 from workflows.core import Attachment, DeliveryFailed, MailReceived, ReviewerReply
 from workflows.text.directives import parse_directives
+from workflows.text.invisible import strip_invisible
 
 # (bytes, filename) -> what `mailbot annex parse --json` prints
 AnnexParser = Callable[[bytes, str | None], Mapping[str, Any]]
@@ -43,8 +44,9 @@ def mail_received(
         subject=mail.subject or "",
         message_id=mail.message_id,
         references=references(mail),
-        text=mail.text or "",
-        new_text=result.new_text,
+        # shown to reviewers and quoted back: no bidi override nor invisible character
+        text=strip_invisible(mail.text or ""),
+        new_text=strip_invisible(result.new_text),
         attachments=tuple(
             Attachment(a.filename or "piece-jointe", a.content_type, a.data)
             for a in mail.attachments
@@ -57,7 +59,7 @@ def mail_received(
 
 def reviewer_reply(mail: ParsedMail, result: Classification, case_kind: str) -> ReviewerReply:
     """An authenticated reviewer's reply: its commands and directives read from the new text."""
-    parsed = parse_directives(result.new_text, case_kind)
+    parsed = parse_directives(strip_invisible(result.new_text), case_kind)
     return ReviewerReply(
         reviewer=sender_of(mail),
         reviewer_name=mail.from_name,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email import policy
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -22,6 +23,7 @@ import jinja2
 
 from mailbot.config import Config
 from mailbot.mail import tokens
+from mailbot.mail.mimetext import clean_display_text
 from mailbot.mail.parse import clean_header_value
 from workflows.calendar import french_date
 from workflows.core import SendMail
@@ -66,9 +68,21 @@ def render(template: str, context: Mapping[str, Any]) -> tuple[str, str, str | N
     return clean_header_value(subject), text, html
 
 
-def _address(addr: str) -> Address:
-    local, _, domain = clean_header_value(addr, 320).rpartition("@")
-    return Address(addr_spec=f"{local}@{domain}")
+def mailbox(addr: str, display_name: str | None = None) -> str:
+    """`Name <addr>` for an address header; never raises. A name that is empty once cleaned
+    (`clean_display_text`), carries RFC 2047 syntax or that the header model refuses gives the
+    bare address; an address the model refuses is written as it is (the relay refuses it,
+    which reaches the workflow as a delivery failure instead of a quarantined mail)."""
+    bare = clean_header_value(addr, 320).strip("<> ")
+    name = clean_display_text(display_name or "", 120)
+    if "=?" in name:  # some clients decode encoded words even inside a quoted string
+        name = ""
+    for candidate in ((name, bare), ("", bare)) if name else (("", bare),):
+        try:
+            return str(Address(display_name=candidate[0], addr_spec=candidate[1]))
+        except (ValueError, IndexError, TypeError, HeaderParseError):
+            continue
+    return bare
 
 
 def build_message(
@@ -85,12 +99,9 @@ def build_message(
     if case_ref and f"[{case_ref}]" not in subject:
         subject = f"[{case_ref}] {subject}"
     msg = EmailMessage()
-    msg["From"] = Address(
-        display_name=clean_header_value(config.instance.name, 120),
-        addr_spec=config.instance.generic_address,
-    )
+    msg["From"] = mailbox(config.instance.generic_address, config.instance.name)
     msg["Reply-To"] = config.instance.generic_address
-    msg["To"] = [_address(a) for a in mail.to]
+    msg["To"] = ", ".join(mailbox(a) for a in mail.to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now)
     domain = config.instance.domain

@@ -8,11 +8,16 @@ import re
 import unicodedata
 from email.header import decode_header
 
+from workflows.text.invisible import strip_invisible
 from workflows.text.reply_html import html_to_text
 
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators: never in a header.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SPACES_RE = re.compile(r"\s+")
+# An HTML/XML tag or comment (`<b>`, `</script >`, `<img src=x onerror=…>`, `<!-- -->`); an
+# angle-addr such as `<jean@x.fr>` is not one (no tag name followed by space, `/` or `>`).
+_INLINE_TAGS = frozenset("a abbr b bdi bdo em font i mark s small span strong sub sup u".split())
+_TAG_RE = re.compile(r"<!--.*?(?:-->|$)|</?[a-zA-Z][\w:.-]*(?:\s[^<>]*)?/?\s*>", re.DOTALL)
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 _ASCII_NAMES = {"", "us-ascii", "ascii", "ansi_x3.4-1968", "646", "us", "7bit", "8bit"}
 _LATIN_NAMES = {
@@ -44,6 +49,23 @@ def clean_header_value(s: str, max_len: int = 998) -> str:
     s = _SURROGATE_RE.sub("\ufffd", s)
     s = _CONTROL_RE.sub(" ", s)
     return _SPACES_RE.sub(" ", s).strip()[:max_len]
+
+
+def clean_display_text(s: str, max_len: int = 200) -> str:
+    """A display name or subject from a mail, fit for any header, page or log: markup tags
+    removed (their text kept), bidi controls and invisible characters removed, controls turned
+    into spaces, spaces collapsed, at most `max_len` characters. "" when nothing is left."""
+    s = strip_invisible(_SURROGATE_RE.sub("\ufffd", s[: max_len * 20]))
+    previous = None
+    while previous != s:  # `<scr<b>ipt>`: the tag that forms once the inner one is gone
+        previous, s = s, _TAG_RE.sub(_tag_space, s)
+    return clean_header_value(s, max_len)
+
+
+def _tag_space(match: re.Match[str]) -> str:
+    """A tag that separates words (`Jean<br>Dupont`) leaves a space, an inline one nothing."""
+    name = match.group(0).lstrip("</!").split(">")[0].split()[0].rstrip("/").lower()
+    return "" if name in _INLINE_TAGS else " "
 
 
 def _codec_name(charset: str | None) -> str:

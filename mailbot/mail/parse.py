@@ -123,9 +123,11 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
     from_name, from_addr = _first_address(headers, "from", defects)
     text = body.text()
     return ParsedMail(
-        subject=_subject(headers, limits, defects),
+        subject=_hostile_text(
+            _subject(headers, limits, defects), "subject", limits.max_header_chars, defects
+        ),
         from_addr=from_addr,
-        from_name=from_name,
+        from_name=_hostile_text(from_name, "from", 200, defects) or None,
         to=_address_list(headers, "to", defects),
         cc=_address_list(headers, "cc", defects),
         reply_to=_address_list(headers, "reply-to", defects),
@@ -146,6 +148,18 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
         defects=defects,
         unparsable=unparsable,
     )
+
+
+def _hostile_text(value: str | None, name: str, max_len: int, defects: list[str]) -> str:
+    """The display name or subject as it may reach a mail, a page or a log: markup and
+    invisible characters removed (`mimetext.clean_display_text`); a name that was only markup
+    is "" (no name)."""
+    if not value:
+        return ""
+    cleaned = mimetext.clean_display_text(value, max_len)
+    if cleaned != value[:max_len]:
+        defects.append(f"{name}: markup or invisible characters removed")
+    return cleaned
 
 
 def _header_block(raw: bytes, pol: Policy, defects: list[str]) -> Message:
@@ -196,6 +210,8 @@ def _parse_addresses(name: str, value: str, defects: list[str]) -> list[tuple[st
     try:
         header = policy.default.header_factory(name, value)
         pairs = [(unsurrogate(a.display_name), a.addr_spec) for a in header.addresses]
+        if "@" in value:  # `<b>Jean</b> <j@x.fr>` reads as the address `b`: not an address
+            pairs = [(n, a) for n, a in pairs if "@" in a]
         if pairs or "@" not in value:
             return pairs
     except Exception as err:  # RecursionError on thousands of nested comments
@@ -204,7 +220,8 @@ def _parse_addresses(name: str, value: str, defects: list[str]) -> list[tuple[st
     if angle:
         # Only the angle-addrs are trusted once the grammar failed: a display name with an
         # encoded `Bcc:` would otherwise read as a group name (RFC 5322 §3.4).
-        first = value.find("<")
+        match = _ANGLE_ADDR_RE.search(value)  # not the first `<`: `<b>Jean</b> <j@x.fr>`
+        first = match.start() if match else value.find("<")
         prefix = mimetext.strip_comments(value[:first])
         display = unsurrogate(mimetext.decode_words_fallback(prefix)).strip().strip('"')
         return [(display if i == 0 else "", a) for i, a in enumerate(angle)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from workflows.text.fold import fold
+from workflows.text.invisible import strip_invisible
 
 EMAIL_MASK = "[adresse électronique]"
 PHONE_MASK = "[téléphone]"
@@ -151,7 +152,7 @@ def _tidy(lines: list[str]) -> str:
 def strip_courtesy(text: str) -> str:
     """`text` without its greeting and its closing formula and signature block (nothing
     masked): the gist of a mail, for excerpts quoted back to its author."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = strip_invisible(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return _tidy(_strip_signature(_strip_greeting(lines)))
 
 
@@ -160,9 +161,9 @@ def scrub(text: str, sender_name: str | None, sender: str | None, *, contacts: b
 
     `contacts=False` keeps e-mail addresses and phone numbers (a reviewer's answer may give the
     administration's own contact on purpose) and removes only the greeting, the signature and
-    the asker's name.
+    the asker's name. Bidi controls and invisible characters go too (`invisible.py`).
     """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = strip_invisible(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     lines = _strip_signature(_strip_greeting(lines))
     body = "\n".join(lines)
     if contacts:
