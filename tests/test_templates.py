@@ -60,6 +60,7 @@ MINE = (
     "subscription_intent",
     "subscription_notify",
     "subscription_requester_note",
+    "third_party_note",
     "subscription_reminder",
     "subscription_escalation",
     "subscription_needs_info",
@@ -154,6 +155,16 @@ def subscription_mails() -> list[tuple[str, SendMail]]:
         subscription.decide(case, mail(f"Une note {HOSTILE}", message_id="<n1@x>"), ctx()),
         out,
     )
+    stranger = mail(
+        f"Tableau corrigé {HOSTILE}",
+        sender="tiers@exemple.fr",
+        sender_name=f"Tiers {HOSTILE}",
+        subject=f"RE: [{ABO}] {HOSTILE}",
+        message_id="<t1@x>",
+        annex_data=annex([row(1)]),
+        attachments=(XLSX,),
+    )
+    case = _step(case, subscription.decide(case, stranger, ctx()), out)
     ask = reply(
         command=ReviewerCommand("COMPLÉTER", text=f"Le SIREN ? {HOSTILE}"), message_id="<c1@x>"
     )
@@ -220,6 +231,8 @@ def question_mails() -> list[tuple[str, SendMail]]:
     start = question.start(event, ctx(triage=guess, similar_answers=similar(2)), QREF)
     case = opened(start, event, QREF, "question")
     out += [(QREF, m) for m in sent(start)]
+    stranger = mail(f"Une précision {HOSTILE}", sender="tiers@exemple.fr", sender_name=None)
+    out += [(QREF, m) for m in sent(question.decide(case, stranger, ctx()))]
     desta = "relecteur.desta@demo.test"
     for text_, directives in (
         ("", ()),

@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from workflows import question_review
+from workflows import question_review, third_party
 from workflows.casework import (
     after_mail,
     delivery_failed,
@@ -105,6 +105,8 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
     if isinstance(event, Published):
         return question_review.on_published(case, event, ctx)
     if isinstance(event, MailReceived):
+        if third_party.is_third_party(case, event):
+            return third_party.on_third_party_mail(case, event, ctx)
         return _on_asker_mail(case, event, ctx)
     if isinstance(event, TimerFired):
         return _on_timer(case, event, ctx)

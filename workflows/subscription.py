@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from workflows import invitations, subscription_review
+from workflows import invitations, subscription_review, third_party
 from workflows.casework import (
     after_mail,
     delivery_failed,
@@ -79,6 +79,8 @@ def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
 
 def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
     if isinstance(event, MailReceived):
+        if third_party.is_third_party(case, event):
+            return third_party.on_third_party_mail(case, event, ctx)
         return _on_requester_mail(case, event, ctx)
     if isinstance(event, ReviewerReply):
         return subscription_review.on_reviewer(case, event, ctx)

@@ -69,14 +69,24 @@ def _extra(data: Mapping[str, Any], known: Sequence[str]) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Note:
-    """Words of the requester, with their time."""
+    """Words of the requester, with their time; `sender` set: words of someone else (a third
+    party writing in the case's thread), recorded but deciding nothing."""
 
     at: str
     text: str
+    sender: str | None = None
 
     def to_json(self) -> Json:
-        return {"at": self.at, "text": self.text}
+        out: Json = {"at": self.at, "text": self.text}
+        if self.sender:
+            out["from"] = self.sender
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Note:
-        return cls(at=_str(data.get("at")), text=_str(data.get("text")))
+        sender = data.get("from")
+        return cls(
+            at=_str(data.get("at")),
+            text=_str(data.get("text")),
+            sender=sender if isinstance(sender, str) and sender else None,
+        )
