@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from workflows.annex.errors import TEMPLATE_HINT
 from workflows.annex.rules import (
     FIELDS,
     TEMPLATE_LABELS,
@@ -414,6 +415,19 @@ def test_missing_required_column_is_refused() -> None:
     labels = [label if label != "SIREN" else "Numéro" for label in LABELS]
     table = validate([person()], labels)
     assert "Il manque la colonne obligatoire « SIREN »" in str(table.error)
+
+
+def test_every_missing_required_column_is_named_at_once() -> None:
+    gone = {"Type de demandeur", "SIREN", "Courriel"}
+    table = validate(
+        [person()], [f"Colonne {i}" if lab in gone else lab for i, lab in enumerate(LABELS)]
+    )
+    assert table.error is not None
+    assert (
+        "Il manque les colonnes obligatoires « Type de demandeur », « SIREN » et « Courriel » "
+        "dans l'en-tête du tableau (ligne 1)." in table.error
+    )
+    assert table.error.endswith(TEMPLATE_HINT)
 
 
 def test_unknown_and_absent_columns_are_warnings() -> None:

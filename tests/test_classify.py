@@ -271,3 +271,52 @@ def test_a_reply_quoting_a_reminder_and_the_notification_uses_the_one_that_verif
     raw = raw.replace(b"References: <", b"References: " + forged + b" <", 1)
     result = classify(parse_message(raw), ClassifyContext(config=make_config(), secret=SECRET))
     assert result.authenticated is True
+
+
+# --------------------------------------------------------------------------- own address
+
+
+def _from_mail(headers: dict[str, str], subject: str = "Demande d'accès au portail") -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Une personne <personne@example.org>"
+    for name, value in headers.items():
+        del msg[name]
+        msg[name] = value
+    msg["To"] = GENERIC
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<own-1@example.org>"
+    msg.set_content("Bonjour,\n\nJe souhaite un accès pour un agent.\n")
+    return msg.as_bytes()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"From": f"Boîte générique <{GENERIC}>"},
+        {"From": "decentralisation-stationnement+transfert@demo.test"},
+        {"Sender": GENERIC},
+        {"From": "Decentralisation-Stationnement@DEMO.test"},
+        {"Sender": "DECENTRALISATION-STATIONNEMENT+x@demo.TEST"},
+    ],
+    ids=["from", "from-plus", "sender", "from-case", "sender-plus-case"],
+)
+def test_mail_from_the_generic_address_is_own_mail(headers: dict[str, str]) -> None:
+    result = classify(
+        parse_message(_from_mail(headers)), ClassifyContext(config=make_config(), secret=SECRET)
+    )
+    assert (result.kind, result.rules[0]) == ("own_mail", "own_generic_address")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "decentralisation-stationnement@autre.test",
+        "decentralisation-stationnement2@demo.test",
+        "x+decentralisation-stationnement@demo.test",
+    ],
+)
+def test_lookalike_addresses_are_not_own_mail(address: str) -> None:
+    raw = _from_mail({"From": address, "Sender": address})
+    result = classify(parse_message(raw), ClassifyContext(config=make_config(), secret=SECRET))
+    assert result.kind == "subscription_intent"
+    assert "own_generic_address" not in result.rules

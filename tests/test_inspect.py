@@ -210,3 +210,17 @@ def test_subscription_shows_the_parsed_annex(config_path: str, tmp_path: Path) -
             "size": len(buffer.getvalue()),
         }
     ]
+
+
+def test_mail_from_the_generic_address_is_reported_as_own_mail(
+    config_path: str, tmp_path: Path
+) -> None:
+    msg = EmailMessage()
+    msg["From"] = "Decentralisation-Stationnement+telephone@demo.test"
+    msg["Subject"] = "TR: demande d'accès reçue par téléphone"
+    msg.set_content("Bonjour, une commune demande un accès.")
+    path = tmp_path / "generique.eml"
+    path.write_bytes(msg.as_bytes())
+    (result,), code = inspect_files([str(path)], config_path)
+    assert code == 0 and result["kind"] == "own_mail"
+    assert result["rules"][0] == "own_generic_address"

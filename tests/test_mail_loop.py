@@ -250,3 +250,36 @@ def test_same_message_twice_in_inbox_is_processed_once(bot: Bot) -> None:
     assert env.fetch(env.bot) == []
     with Session(bot.engine) as s:
         assert len(s.exec(select(Case)).all()) == 1
+
+
+def test_mail_from_the_generic_address_is_ignored_and_the_admins_alerted(bot: Bot) -> None:
+    """A forwarding rule, an agent writing from the shared mailbox, or a spoof: no case, no
+    acknowledgement (that would loop), but the admins are told."""
+    env = bot.env
+    local, _, domain = env.bot.address.partition("@")
+    forwarded = compose(
+        f"{local.upper()}+telephone@{domain}",
+        env.bot.address,
+        "TR: demande d'accès reçue par téléphone",
+        "Bonjour, la mairie de Lyon demande un accès au portail pour un agent.",
+    )
+    submit(env, forwarded)
+    stats = bot.run_once()
+    assert stats["messages"] == 1
+    assert len(env.fetch(env.bot, "Ignored")) == 1
+    assert env.fetch(env.bot, "Processed") == []
+    bot.run_once()
+    alerts = env.wait_for(env.admin)
+    assert len(alerts) == 1
+    assert "adresse générique" in (alerts[0]["Subject"] or "")
+    assert "téléphone" in body_text(alerts[0])
+    log = "\n".join(bot.log_lines())
+    assert re.search(r"ignored\s+.*kind=own_mail rule=own_generic_address", log)
+    assert "own_address_alert" in log
+    with Session(bot.engine) as s:
+        assert s.exec(select(Case)).all() == []
+        sent = s.exec(select(OutboxMail)).all()
+        assert [r.template for r in sent] == ["own_address_alert"]
+    bot.run_once()  # the alert itself, if it came back, would not be alerted on again
+    time.sleep(0.2)
+    assert len(env.fetch(env.admin)) == 1

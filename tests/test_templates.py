@@ -31,11 +31,13 @@ from mailbot.mail.compose import environment
 from workflows import casework, question, subscription
 from workflows.alerts import (
     DatabaseOutage,
+    OwnAddressMail,
     Quarantined,
     RefusedReply,
     database_down,
     database_restored,
     delivery_failed_without_case,
+    own_address_mail,
     quarantined,
     refuse_reviewer_reply,
 )
@@ -83,6 +85,7 @@ MINE = (
     "reviewer_auth_alert",
     "portal_failed_alert",
     "quarantine_alert",
+    "own_address_alert",
     "database_down_alert",
     "database_restored_alert",
 )
@@ -317,6 +320,8 @@ def alert_mails() -> list[tuple[str | None, SendMail]]:
     out += [(None, m) for m in sent(delivery_failed_without_case(failure, 7, ("admin@demo.test",)))]
     aside = Quarantined(3, "x@example.org", HOSTILE, f"trop imbriqué {HOSTILE}", "Quarantine")
     out += [(None, m) for m in sent(quarantined(aside, ("admin@demo.test",)))]
+    own = OwnAddressMail(4, "generique+tel@demo.test", HOSTILE, "Ignored")
+    out += [(None, m) for m in sent(own_address_mail(own, ("admin@demo.test",)))]
     outage = DatabaseOutage(NOW, f"OperationalError: {HOSTILE}", "mailbot.example.test")
     later = NOW + timedelta(minutes=7)
     out += [(None, m) for m in sent(database_down(outage, ("admin@demo.test",), later))]
@@ -465,6 +470,7 @@ def _text_of(template: str, key: str = "") -> str:
         ("portal_failed_alert:portal_failed:publish", ["publication de la réponse"]),
         ("delivery_failed_alert:delivery_failed:outbox-7", ["x@example.org", "550"]),
         ("quarantine_alert:quarantine:3", ["mailbot replay 3", "« Quarantine »"]),
+        ("own_address_alert:own_address:4", ["generique+tel@demo.test", "« Ignored »"]),
         (
             "database_down_alert:database_down:" + NOW.isoformat(),
             ["environ 7 min", "mailbot.example.test", "OperationalError", "restent dans la boîte"],

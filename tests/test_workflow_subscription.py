@@ -33,6 +33,7 @@ from workflows_support import (
 )
 
 from workflows import subscription
+from workflows.annex.errors import TEMPLATE_HINT
 from workflows.core import (
     AccountsProvisioned,
     CancelTimers,
@@ -160,6 +161,30 @@ def test_unusable_table_gives_the_general_reason() -> None:
     (invalid,) = sent(subscription.start(event, ctx(), REF))
     assert invalid.context["error"] == "Le fichier n'est pas un tableur."
     assert invalid.context["rows"] == []
+
+
+def test_a_table_refused_for_its_shape_comes_with_the_blank_template() -> None:
+    missing = (
+        "Il manque les colonnes obligatoires « SIREN » et « Courriel » dans l'en-tête du "
+        f"tableau (ligne 1). {TEMPLATE_HINT}"
+    )
+    event = mail(annex_data=annex(error=missing), attachments=(XLSX,))
+    (invalid,) = sent(subscription.start(event, ctx(), REF))
+    assert invalid.context["error"] == missing and invalid.context["template_attached"]
+    assert [a.filename for a in invalid.attachments] == [subscription.BLANK_ANNEX_FILENAME]
+    assert invalid.attachments[0].data == ctx().blank_annex
+    # Without the template at hand, the mail does not promise it.
+    (bare,) = sent(subscription.start(event, ctx(blank_annex=None), REF))
+    assert bare.attachments == () and not bare.context["template_attached"]
+    assert "joint" not in bare.context["error"] and "« Courriel »" in bare.context["error"]
+
+
+def test_a_table_refused_for_its_rows_has_no_template_attached() -> None:
+    bad = mail(annex_data=annex(errors=[annex_error(5, "siren", "SIREN", "1", "invalide")]))
+    (invalid,) = sent(subscription.start(bad, ctx(), REF))
+    assert invalid.attachments == () and not invalid.context["template_attached"]
+    (general,) = sent(subscription.start(mail(annex_data=annex(error="Illisible.")), ctx(), REF))
+    assert general.attachments == ()
 
 
 def test_intent_without_annex_sends_the_blank_template() -> None:

@@ -113,6 +113,37 @@ def quarantined(mail: Quarantined, admins: tuple[str, ...]) -> Decision:
 
 
 @dataclass(frozen=True)
+class OwnAddressMail:
+    """A mail sent from the generic address itself (or a `+` sub-address) without our header:
+    a forwarding rule, an agent writing from the shared mailbox, or a spoof."""
+
+    journal: int
+    sender: str | None
+    subject: str
+    folder: str
+
+
+def own_address_mail(mail: OwnAddressMail, admins: tuple[str, ...]) -> Decision:
+    """Never answered (invariant 4), but never lost silently either: the admins are told,
+    one alert per journal entry."""
+    line = LogLine("own_address_alert", {"journal": mail.journal, "from": mail.sender})
+    if not admins:
+        return Decision(log=(line,))
+    alert = SendMail(
+        template="own_address_alert",
+        to=admins,
+        context={
+            "journal": mail.journal,
+            "sender": mail.sender,
+            "subject": mail.subject,
+            "folder": mail.folder,
+        },
+        key=f"own_address:{mail.journal}",
+    )
+    return Decision(effects=(alert,), log=(line,))
+
+
+@dataclass(frozen=True)
 class DatabaseOutage:
     """The database has been unreachable since `since` (`error`: the last fault, one line)."""
 

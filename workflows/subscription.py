@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from workflows import invitations, subscription_review, third_party
+from workflows.annex.errors import TEMPLATE_HINT
 from workflows.casework import (
     after_mail,
     delivery_failed,
@@ -113,7 +114,7 @@ def _on_table(
     assert event.annex is not None
     data = replace(data, tables=data.tables + 1)
     if not table_is_usable(event.annex):
-        return _table_refused(case, event, data)
+        return _table_refused(case, event, ctx, data)
     stages: dict[State, str] = {
         SubscriptionState.NEW: "new",
         SubscriptionState.INCOMPLETE: "resumed",
@@ -135,12 +136,24 @@ def _on_table(
     return _send_for_review(case, event, ctx, data, stage, _annex_attachment(event))
 
 
-def _table_refused(case: CaseView, event: MailReceived, data: SubscriptionRecord) -> Decision:
+def _blank_template(ctx: Context) -> tuple[Attachment, ...]:
+    if not ctx.blank_annex:
+        return ()
+    return (Attachment(BLANK_ANNEX_FILENAME, XLSX_TYPE, ctx.blank_annex),)
+
+
+def _table_refused(
+    case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord
+) -> Decision:
     assert event.annex is not None
     errors = list(event.annex.get("errors") or [])
     general = event.annex.get("error")
     if not general and not errors:
         general = "Le tableau ne contient aucune personne à inscrire."
+    # An error about the table's shape points to the blank template: it goes with the mail.
+    attachments = _blank_template(ctx) if TEMPLATE_HINT in (general or "") else ()
+    if general and TEMPLATE_HINT in general and not attachments:
+        general = general.replace(TEMPLATE_HINT, "").strip()  # never promise what is missing
     # A faulty new table never replaces one already under review.
     keeps_previous = case.state not in (SubscriptionState.NEW, SubscriptionState.INCOMPLETE)
     context = {
@@ -150,6 +163,8 @@ def _table_refused(case: CaseView, event: MailReceived, data: SubscriptionRecord
         "error_count": len(errors) or 1,
         "warnings": list(event.annex.get("warnings") or []),
         "previous_table_kept": keeps_previous,
+        "template_attached": bool(attachments),
+        "template_filename": BLANK_ANNEX_FILENAME,
     }
     mail = requester_mail(
         case,
@@ -158,8 +173,10 @@ def _table_refused(case: CaseView, event: MailReceived, data: SubscriptionRecord
         key=event_key("invalid", event.message_id, data.tables),
         thread=reply_thread(event.message_id, event.references),
         auto=True,
+        attachments=attachments,
     )
-    log = [LogLine("annex_invalid", {"errors": len(errors) or 1, "general": bool(general)})]
+    fields = {"errors": len(errors) or 1, "general": bool(general), "template": bool(attachments)}
+    log = [LogLine("annex_invalid", fields)]
     if case.state == SubscriptionState.NEW:
         log.insert(0, _opened_line(state=SubscriptionState.INCOMPLETE))
     state = case.state if keeps_previous else SubscriptionState.INCOMPLETE
@@ -169,9 +186,7 @@ def _table_refused(case: CaseView, event: MailReceived, data: SubscriptionRecord
 def _ask_for_table(
     case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord, *, again: bool
 ) -> Decision:
-    attachments: tuple[Attachment, ...] = ()
-    if ctx.blank_annex:
-        attachments = (Attachment(BLANK_ANNEX_FILENAME, XLSX_TYPE, ctx.blank_annex),)
+    attachments = _blank_template(ctx)
     context = {
         "again": again,
         "template_attached": bool(attachments),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
 
+from workflows.annex.errors import TEMPLATE_HINT
 from workflows.annex.header import HEADER_SCAN_ROWS, Row
 from workflows.annex.rules import (
     AnnexError,
@@ -51,8 +52,7 @@ def no_header_error() -> AnnexError:
         "no_header",
         "Aucune ligne d'en-tête n'a été reconnue dans le tableau : il doit comporter au moins "
         "les colonnes « Type de demandeur », « Nom de la collectivité ou du prestataire », "
-        "« SIREN », « Nom », « Prénom » et « Courriel ». Merci d'utiliser le modèle de tableau "
-        "joint.",
+        "« SIREN », « Nom », « Prénom » et « Courriel ». " + TEMPLATE_HINT,
         "no header row found",
     )
 

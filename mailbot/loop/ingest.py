@@ -29,7 +29,7 @@ from mailbot.loop.effects import Decider, Pending
 from mailbot.loop.faults import InfrastructureDown, is_infrastructure
 from mailbot.loop.portal_ops import OperationReport, run_pending
 from mailbot.mail.bounces import bounce_reason, find_bounced_mail
-from mailbot.mail.classify import Classification, ClassifyContext, classify
+from mailbot.mail.classify import OWN_ADDRESS_RULE, Classification, ClassifyContext, classify
 from mailbot.mail.parse import ParsedMail, ParseLimits, parse_message
 from mailbot.mail.rawheaders import header_summary, quick_message_id
 from mailbot.portal import Portal
@@ -38,9 +38,11 @@ from storage.db import session_scope
 from storage.models import Case, InboundMessage, OutboxMail
 from storage.upsert import insert_ignore
 from workflows.alerts import (
+    OwnAddressMail,
     Quarantined,
     RefusedReply,
     delivery_failed_without_case,
+    own_address_mail,
     quarantined,
     refuse_reviewer_reply,
 )
@@ -201,6 +203,11 @@ class Ingest:
         if kind in IGNORED_KINDS:
             ref = self._bounce(session, mail, pending) if kind == "bounce" else None
             pending.add(ref, "ignored", **fields)
+            if rule == OWN_ADDRESS_RULE:  # never answered, but the admins must know
+                folder = self.config.mailbox.folders.ignored
+                own = OwnAddressMail(int(row.id or 0), mail.from_addr, row.subject, folder)
+                decision = own_address_mail(own, tuple(self.config.admins.addresses))
+                self.decider.outside_case(session, None, decision, pending)
             return Outcome("ignored", kind, rule, ref)
         if not mail.from_addr:
             pending.add(None, "ignored", **{**fields, "reason": "no_sender"})

@@ -31,6 +31,7 @@ Kind = Literal[
 ]
 
 DEFAULT_RULE = "default_question"
+OWN_ADDRESS_RULE = "own_generic_address"  # the shell alerts the admins (not our header)
 
 # Why a reviewer command was not authenticated (invariant 3).
 MISSING_TOKEN = "missing_token"  # a reviewer wrote about a case without replying to a notification
@@ -168,6 +169,16 @@ def _own_message_id(f: _Facts) -> bool:
     return tokens.parse_our_message_id(f.mail.message_id, f.domain) is not None
 
 
+def _own_generic_address(f: _Facts) -> bool:
+    """From or Sender is the generic address or one of its `+` sub-addresses (a forwarding
+    rule, an agent writing from the shared mailbox, a spoof): never answered."""
+    if f.generic_address is None:
+        return False
+    senders = [f.mail.from_addr or ""]
+    senders += [signs.bare_address(v) for v in f.mail.headers.get_all("sender")]
+    return any(signs.is_own_address(a, f.generic_address) for a in senders if a)
+
+
 def _bounce_envelope(f: _Facts) -> bool:
     if f.generic_address is None:
         return False
@@ -211,6 +222,8 @@ RULES: tuple[Rule, ...] = (
          "X-Mailbot-Instance names our instance: our own mail came back."),
     Rule("own_message_id", "own_mail", _own_message_id,
          "Its own Message-ID is one of ours (our shape, our domain)."),
+    Rule(OWN_ADDRESS_RULE, "own_mail", _own_generic_address,
+         "From or Sender is the generic address or a local+anything@ sub-address of it."),
     Rule("delivery_status_report", "bounce", lambda f: signs.delivery_report(f.mail),
          "multipart/report; report-type=delivery-status, or a delivery-status part (RFC 3464)."),
     Rule("feedback_report", "bounce", lambda f: signs.feedback_report(f.mail),

@@ -30,6 +30,13 @@ def bare_address(value: str) -> str:
     return parseaddr(value.replace("\r", " ").replace("\n", " "))[1].lower() or value.strip("<> ")
 
 
+def is_own_address(address: str, generic: str) -> bool:
+    """`generic` itself or one of its `local+anything@domain` sub-addresses, any case."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    g_local, _, g_domain = generic.lower().rpartition("@")
+    return bool(local) and domain == g_domain and local.partition("+")[0] == g_local
+
+
 def _body(mail: ParsedMail) -> str:
     return fold(mail.text[:BODY_WINDOW])
 

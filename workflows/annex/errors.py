@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Ends the French errors about the table's shape; the subscription workflow attaches the blank
+# template to any refusal that carries it (workflows.subscription._table_refused).
+TEMPLATE_HINT = "Merci d'utiliser le modèle de tableau joint."
+
 
 class AnnexError(Exception):
     """A table that cannot be used at all; `french` is for the sender, `english` for the log."""

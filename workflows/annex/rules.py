@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from workflows.annex.errors import AnnexError
+from workflows.annex.errors import TEMPLATE_HINT, AnnexError
 from workflows.annex.fields import (
     CellValue,
     cell_text,
@@ -123,12 +123,13 @@ def _missing_columns_error(header: Header) -> AnnexError | None:
     missing = [TEMPLATE_LABELS[n] for n in REQUIRED_FIELDS if n not in header.columns]
     if not missing:
         return None
-    names = ", ".join(f"« {m} »" for m in missing)
+    quoted = [f"« {m} »" for m in missing]  # every one of them, in the template's order
+    names = " et ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
     plural = "les colonnes obligatoires" if len(missing) > 1 else "la colonne obligatoire"
     return AnnexError(
         "missing_column",
         f"Il manque {plural} {names} dans l'en-tête du tableau (ligne {header.row}). "
-        "Merci d'utiliser le modèle de tableau joint.",
+        + TEMPLATE_HINT,
         f"missing required columns: {missing}",
     )
 
