@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from workflows.calendar import french_datetime
-from workflows.casework import QUIET_FAILURES, short
+from workflows.casework import QUIET_FAILURES, alert_admins, short
 from workflows.core import Decision, DeliveryFailed, LogLine, SendMail
 
 
@@ -64,20 +64,17 @@ def delivery_failed_without_case(
          "reason": event.reason[:200]},
     )  # fmt: skip
     quiet = event.via == "bounce" and event.template in QUIET_FAILURES
-    if quiet or event.template == "delivery_failed_alert" or not admins:
+    if quiet or event.template == "delivery_failed_alert":
         return Decision(log=(line,))
-    alert = SendMail(
-        template="delivery_failed_alert",
-        to=admins,
-        context={
-            "recipient": event.recipient,
-            "template": event.template,
-            "reason": event.reason,
-            "ref": None,
-        },
-        key=f"delivery_failed:outbox-{outbox_id}",
+    context = {
+        "recipient": event.recipient,
+        "template": event.template,
+        "reason": event.reason,
+        "ref": None,
+    }
+    return alert_admins(
+        admins, "delivery_failed_alert", context, f"delivery_failed:outbox-{outbox_id}", line
     )
-    return Decision(effects=(alert,), log=(line,))
 
 
 @dataclass(frozen=True)
@@ -94,22 +91,17 @@ class Quarantined:
 def quarantined(mail: Quarantined, admins: tuple[str, ...]) -> Decision:
     """The admins are told of every mail set aside (one alert per journal entry), since the
     sender gets no answer."""
-    line = LogLine("quarantine_alert", {"journal": mail.journal})
     if not admins:
-        return Decision()
-    alert = SendMail(
-        template="quarantine_alert",
-        to=admins,
-        context={
-            "journal": mail.journal,
-            "sender": mail.sender,
-            "subject": mail.subject,
-            "reason": mail.reason,
-            "folder": mail.folder,
-        },
-        key=f"quarantine:{mail.journal}",
-    )
-    return Decision(effects=(alert,), log=(line,))
+        return Decision()  # no alert: no line saying one went out
+    context = {
+        "journal": mail.journal,
+        "sender": mail.sender,
+        "subject": mail.subject,
+        "reason": mail.reason,
+        "folder": mail.folder,
+    }
+    line = LogLine("quarantine_alert", {"journal": mail.journal})
+    return alert_admins(admins, "quarantine_alert", context, f"quarantine:{mail.journal}", line)
 
 
 @dataclass(frozen=True)
@@ -126,21 +118,14 @@ class OwnAddressMail:
 def own_address_mail(mail: OwnAddressMail, admins: tuple[str, ...]) -> Decision:
     """Never answered (invariant 4), but never lost silently either: the admins are told,
     one alert per journal entry."""
+    context = {
+        "journal": mail.journal,
+        "sender": mail.sender,
+        "subject": mail.subject,
+        "folder": mail.folder,
+    }
     line = LogLine("own_address_alert", {"journal": mail.journal, "from": mail.sender})
-    if not admins:
-        return Decision(log=(line,))
-    alert = SendMail(
-        template="own_address_alert",
-        to=admins,
-        context={
-            "journal": mail.journal,
-            "sender": mail.sender,
-            "subject": mail.subject,
-            "folder": mail.folder,
-        },
-        key=f"own_address:{mail.journal}",
-    )
-    return Decision(effects=(alert,), log=(line,))
+    return alert_admins(admins, "own_address_alert", context, f"own_address:{mail.journal}", line)
 
 
 @dataclass(frozen=True)
@@ -155,38 +140,27 @@ class DatabaseOutage:
 def database_down(outage: DatabaseOutage, admins: tuple[str, ...], now: datetime) -> Decision:
     """The admins are told once per outage, sent directly over SMTP (the outbox lives in the
     database that is down). Nothing is lost meanwhile: the mail waits in the INBOX."""
-    if not admins:
-        return Decision()
-    alert = SendMail(
-        template="database_down_alert",
-        to=admins,
-        context={
-            "since": french_datetime(outage.since),
-            "minutes": _minutes(now - outage.since),
-            "error": outage.error,
-            "instance": outage.instance,
-        },
-        key=f"database_down:{outage.since.isoformat()}",
+    context = {
+        "since": french_datetime(outage.since),
+        "minutes": _minutes(now - outage.since),
+        "error": outage.error,
+        "instance": outage.instance,
+    }
+    return alert_admins(
+        admins, "database_down_alert", context, f"database_down:{outage.since.isoformat()}"
     )
-    return Decision(effects=(alert,))
 
 
 def database_restored(outage: DatabaseOutage, admins: tuple[str, ...], now: datetime) -> Decision:
     """The end of an outage the admins were told of."""
-    if not admins:
-        return Decision()
-    alert = SendMail(
-        template="database_restored_alert",
-        to=admins,
-        context={
-            "since": french_datetime(outage.since),
-            "back": french_datetime(now),
-            "minutes": _minutes(now - outage.since),
-            "instance": outage.instance,
-        },
-        key=f"database_restored:{outage.since.isoformat()}",
-    )
-    return Decision(effects=(alert,))
+    context = {
+        "since": french_datetime(outage.since),
+        "back": french_datetime(now),
+        "minutes": _minutes(now - outage.since),
+        "instance": outage.instance,
+    }
+    key = f"database_restored:{outage.since.isoformat()}"
+    return alert_admins(admins, "database_restored_alert", context, key)
 
 
 def _minutes(delta: timedelta) -> int:

@@ -215,24 +215,32 @@ PORTAL_OPERATIONS: Mapping[str, tuple[str, str]] = {
 }
 
 
+def alert_admins(
+    admins: Sequence[str],
+    template: str,
+    context: Mapping[str, Any],
+    key: str,
+    line: LogLine | None = None,
+) -> Decision:
+    """One mail to the admins, with its log line; no admins configured: the log line alone."""
+    log = (line,) if line is not None else ()
+    if not admins:
+        return Decision(log=log)
+    alert = SendMail(template=template, to=tuple(admins), context=context, key=key)
+    return Decision(effects=(alert,), log=log)
+
+
 def portal_failed(ctx: Context, event: PortalFailed) -> Decision:
     """A portal operation failed for good, after its retries: the case stays where it is, the
     admins are told what did not happen."""
     label, consequence = PORTAL_OPERATIONS.get(event.kind, (event.kind, ""))
-    line = LogLine("portal_failed", {"operation": event.kind, "reason": event.reason})
-    if not ctx.admins:
-        return Decision(log=(line,))
-    alert = SendMail(
-        template="portal_failed_alert",
-        to=tuple(ctx.admins),
-        context={
-            "operation_label": label,
-            "consequence": consequence,
-            "reason": event.reason,
-        },
-        key=f"portal_failed:{event.kind}:{ctx.now.isoformat()}",
+    return alert_admins(
+        ctx.admins,
+        "portal_failed_alert",
+        {"operation_label": label, "consequence": consequence, "reason": event.reason},
+        f"portal_failed:{event.kind}:{ctx.now.isoformat()}",
+        LogLine("portal_failed", {"operation": event.kind, "reason": event.reason}),
     )
-    return Decision(effects=(alert,), log=(line,))
 
 
 def finish(
