@@ -78,7 +78,7 @@ class Case(SQLModel, table=True):
     group: str | None = Field(default=None, max_length=80)
     assignee: str | None = Field(default=None, max_length=320)
     space: str | None = Field(default=None, max_length=20)
-    origin_message_id: str | None = Field(default=None, max_length=1000)
+    origin_message_id: str | None = Field(default=None, index=True, max_length=1000)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
