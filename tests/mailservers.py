@@ -539,6 +539,15 @@ def _fetch_all(client: IMAPClient) -> list[EmailMessage]:
     return [parse_message(fetched[uid][b"BODY[]"]) for uid in sorted(fetched)]
 
 
+def count_folder(dovecot: Dovecot, user: str, password: str, folder: str = "INBOX") -> int:
+    """How many messages `folder` holds (0 when it does not exist), without parsing them."""
+    with imap_login(dovecot, user, password) as client:
+        if not client.folder_exists(folder):
+            return 0
+        client.select_folder(folder, readonly=True)
+        return len(client.search(["ALL"]))
+
+
 def fetch_folder(
     dovecot: Dovecot, user: str, password: str, folder: str = "INBOX"
 ) -> list[EmailMessage]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from harness import Bot, make_bot
-from mailservers import MailEnv, imap_login
+from mailservers import MailEnv, count_folder
 from sqlalchemy import Engine, event
 from test_db_faults import case_numbers, daemon_thread, journal, question, wait_until
 
@@ -54,11 +54,8 @@ def fill(disk: Path) -> Path:
 
 
 def count(env: MailEnv, folder: str) -> int:
-    with imap_login(env.dovecot, env.bot.address, env.bot.password) as client:
-        if not client.folder_exists(folder):
-            return 0
-        client.select_folder(folder, readonly=True)
-        return len(client.search(["ALL"]))
+    """Messages in one of the bot's folders."""
+    return count_folder(env.dovecot, env.bot.address, env.bot.password, folder)
 
 
 def disk_bot(env: MailEnv, disk: Path) -> Bot:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from harness import Bot, body_text, compose, make_bot
-from mailservers import MailEnv, imap_login
+from mailservers import MailEnv, count_folder
 from sqlmodel import Session, select
 
 from mailbot.mail.rawheaders import quick_message_id
@@ -27,11 +27,7 @@ def new_bot(env: MailEnv) -> Bot:
 def count(env: MailEnv, folder: str) -> int:
     """Messages in one of the bot's folders, without parsing them (the test's own parser
     recurses on the 3,000-deep mail like any other)."""
-    with imap_login(env.dovecot, env.bot.address, env.bot.password) as client:
-        if not client.folder_exists(folder):
-            return 0
-        client.select_folder(folder, readonly=True)
-        return len(client.search(["ALL"]))
+    return count_folder(env.dovecot, env.bot.address, env.bot.password, folder)
 
 
 def raw_send(env: MailEnv, raw: bytes) -> None:
