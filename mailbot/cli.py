@@ -250,6 +250,18 @@ def _duration(seconds: int) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
+@app.command()
+def health(
+    config_path: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Database, IMAP, SMTP, last poll, outbox, quarantine, instances. Exit 0 ok, 1 degraded,
+    2 down, 3 configuration or environment unusable."""
+    from mailbot.loop.health import command  # noqa: PLC0415 - keeps `--help` fast
+
+    raise typer.Exit(command(str(config_path), as_json, typer.echo))
+
+
 # --------------------------------------------------------------------------- replay
 
 

@@ -32,6 +32,9 @@ class InstanceConfig(_Section):
     generic_address: str
     secret_env: str = "MAILBOT_SECRET"
     name: str = "Espace collectivités — stationnement payant"
+    # `KEY=VALUE` lines (`#` comments) read by every command, as systemd's EnvironmentFile;
+    # relative to the configuration file; a variable already in the environment wins.
+    env_file: str | None = None
 
     @field_validator("generic_address")
     @classmethod
@@ -261,7 +264,8 @@ class Config(_Section):
         if len(value) < 16:
             raise ConfigError(
                 f"instance.secret_env: the environment variable {self.instance.secret_env} "
-                "must hold the HMAC secret (at least 16 characters)"
+                "must hold the HMAC secret (at least 16 characters; export it, or put it in "
+                "the file that instance.env_file names)"
             )
         return value.encode()
 
@@ -277,7 +281,10 @@ class Config(_Section):
 def _env(name: str, key: str) -> str:
     value = os.environ.get(name)
     if value is None:
-        raise ConfigError(f"{key}: the environment variable {name} is not set")
+        raise ConfigError(
+            f"{key}: the environment variable {name} is not set (export it, or put "
+            f"`{name}=…` in the file that instance.env_file names)"
+        )
     return value
 
 
@@ -351,7 +358,34 @@ def load_config(path: Path | str) -> Config:
         raise ConfigError(f"configuration file {path} not found") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
-    return parse_config(data)
+    config = parse_config(data)
+    if config.instance.env_file:
+        load_env_file(path.parent / config.instance.env_file)
+    return config
+
+
+def load_env_file(path: Path) -> list[str]:
+    """Put the `KEY=VALUE` lines of `path` in the environment, unless already there (the
+    environment wins, as with systemd); return the names it set. Values may be quoted."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise ConfigError(f"instance.env_file: cannot read {path} ({err.strerror})") from None
+    names = []
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"instance.env_file: {path} line {number} is not KEY=VALUE")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        if key not in os.environ:
+            os.environ[key] = value
+            names.append(key)
+    return names
 
 
 def load_limits(path: Path | None) -> LimitsConfig:

@@ -71,15 +71,16 @@ def daily_digest(config: Config, engine: Engine) -> DailyDigest:
 
 def portal_server_app(config: Config, engine: Engine) -> ASGIApp:
     """The stand-in and the admin's desk on one server: `/admin` and below go to the desk
-    (mailbot's own app), everything else to the stand-in."""
+    (mailbot's own app), `/healthz` to the health report, everything else to the stand-in."""
     # Imported here: the web apps load only when the portal is served.
     from mailbot.desk.app import create_desk_app, with_desk  # noqa: PLC0415
+    from mailbot.desk.healthz import create_healthz_app  # noqa: PLC0415
     from portal_stub.app import DSFR_DIST, create_app  # noqa: PLC0415
 
     portal = portal_for(config, engine)
     desk = create_desk_app(config, engine, lambda _session: portal, dsfr_dir=DSFR_DIST)
     stand_in = create_app(config, engine, mailer=OutboxPortalMailer(config, engine))
-    return with_desk(desk, stand_in)
+    return with_desk(desk, stand_in, create_healthz_app(config, engine))
 
 
 def stand_in_cli() -> typer.Typer:

@@ -195,7 +195,8 @@ class PortalOperation(SQLModel, table=True):
 class InstanceLease(SQLModel, table=True):
     """Who may act (`mailbot.loop.lease`): the row named `active` is held by one process at a
     time, renewed by a conditional UPDATE; `standby:<holder>` rows are the waiting processes'
-    heartbeats (for `mailbot status`)."""
+    heartbeats (for `mailbot status`); the row `poll` records the last successful INBOX poll
+    (for `mailbot health`)."""
 
     __tablename__ = "instance_lease"
     name: str = Field(primary_key=True, max_length=200)

@@ -155,11 +155,8 @@ class Bot:
 
     def subprocess_env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(
-            MAILBOT_TEST_SECRET=SECRET,
-            MAILBOT_TEST_IMAP_PASSWORD=self.env.bot.password,
-            **extra,
-        )
+        env.update(MAILBOT_TEST_SECRET=SECRET, MAILBOT_TEST_IMAP_PASSWORD=self.env.bot.password)
+        env.update(extra)  # a test may override either
         return env
 
     def cli(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:

@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mailbot.config import Config
 from mailbot.desk import auth, views
 from mailbot.desk.auth import LoginThrottle
+from mailbot.desk.healthz import PATH as HEALTHZ_PATH
 from mailbot.desk.web import (
     CSRF_MESSAGE,
     LOGIN_PATH,
@@ -192,13 +193,16 @@ def create_desk_app(
     return app
 
 
-def with_desk(desk: ASGIApp, other: ASGIApp) -> ASGIApp:
-    """One application: `/admin` and below go to the desk, everything else (and the lifespan
-    events) to `other`."""
+def with_desk(desk: ASGIApp, other: ASGIApp, healthz: ASGIApp | None = None) -> ASGIApp:
+    """One application: `/admin` and below go to the desk, `/healthz` to `healthz` (no login),
+    everything else (and the lifespan events) to `other`."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket") and is_desk_path(scope["path"]):
+        web = scope["type"] in ("http", "websocket")
+        if web and is_desk_path(scope["path"]):
             await desk(scope, receive, send)
+        elif web and healthz is not None and scope["path"] == HEALTHZ_PATH:
+            await healthz(scope, receive, send)
         else:
             await other(scope, receive, send)
 

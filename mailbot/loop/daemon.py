@@ -24,7 +24,7 @@ from mailbot.config import Config
 from mailbot.loop.delivery import DeliveryReport, deliver_pending
 from mailbot.loop.faults import InfrastructureDown, is_database_fault
 from mailbot.loop.ingest import Ingest, Outcome
-from mailbot.loop.lease import Lease, LeaseLost
+from mailbot.loop.lease import Lease, LeaseLost, record_poll
 from mailbot.loop.mailbox import CONNECTION_ERRORS, Mailbox
 from mailbot.loop.outage import Outage
 from mailbot.loop.sender import DOWN_TICK_SECONDS, IDLE_SECONDS, OutboxSender
@@ -209,6 +209,7 @@ class Daemon:
         self.mailbox.connect()
         try:
             outcomes = self.drain_inbox()
+            record_poll(self.engine, self.lease.holder)
             replays = self.replay_requested()
         finally:
             self.mailbox.close()
@@ -234,6 +235,7 @@ class Daemon:
         if self.unmarked:
             self._mark_moved()
         self.drain_inbox()
+        record_poll(self.engine, self.lease.holder)
         self.replay_requested()
         self.ingest.sweep_timers()
         self.ingest.run_portal_operations()

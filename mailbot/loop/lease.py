@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 ACTIVE = "active"
 STANDBY = "standby:"
+POLL = "poll"  # not a lease: when the active instance last polled the INBOX (`mailbot health`)
 
 
 class LeaseLost(RuntimeError):
@@ -273,9 +274,29 @@ def lease_report(session: Session) -> dict[str, Any]:
         if row.name == ACTIVE:
             live = row.expires_at > now
             active = {**entry, "acquired_at": row.acquired_at.isoformat(), "expired": not live}
-        elif row.expires_at > now:
+        elif row.name.startswith(STANDBY) and row.expires_at > now:
             standby.append(entry)
     return {"active": active, "standby": standby}
+
+
+def record_poll(engine: Engine, holder: str) -> None:
+    """Note a successful poll of the INBOX (a row `poll` of `instance_lease`, which is never a
+    lease: it expires the moment it is written)."""
+    with session_scope(engine) as session:
+        now = db_now(session)
+        values = {"holder": holder, "acquired_at": now, "heartbeat_at": now, "expires_at": now}
+        if not insert_ignore(session, InstanceLease, {"name": POLL, **values}, ["name"]):
+            session.execute(
+                update(InstanceLease).where(col(InstanceLease.name) == POLL).values(**values)
+            )
+
+
+def last_poll(session: Session) -> tuple[datetime, float] | None:
+    """When the INBOX was last polled successfully, and how many seconds ago (database clock)."""
+    row = session.get(InstanceLease, POLL)
+    if row is None:
+        return None
+    return row.heartbeat_at, (db_now(session) - row.heartbeat_at).total_seconds()
 
 
 def single_instance_lock(url: str) -> IO[str] | None:

@@ -32,6 +32,38 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def open_imap(config: Config, timeout: float = 60) -> IMAPClient:
+    """A logged-in IMAP connection (STARTTLS when configured: never on in clear text)."""
+    cfg = config.mailbox
+    context = ssl.create_default_context(cafile=cfg.ca_file)
+    client = IMAPClient(
+        cfg.host,
+        port=cfg.port,
+        ssl=cfg.tls == "implicit",
+        ssl_context=context if cfg.tls == "implicit" else None,
+        timeout=timeout,
+    )
+    try:
+        sock = client.socket()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # pragma: no cover - not every transport has one
+        pass
+    try:
+        if cfg.tls == "starttls":
+            # Fails (CapabilityError) when STARTTLS is not offered: never carry on in clear
+            # text (RFC 3501 §6.2.1; RFC 8314 §4.1 for the downgrade risk).
+            client.starttls(context)
+        client.login(cfg.user, config.mailbox_password())
+    except BaseException:
+        # A server without STARTTLS or a refused login leaves the TCP connection open
+        # otherwise; the daemon retries with backoff and would pile them up until garbage
+        # collection. (After a failed handshake the socket is already closed: EBADF.)
+        with contextlib.suppress(OSError):
+            client.shutdown()
+        raise
+    return client
+
+
 class Mailbox:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -42,34 +74,7 @@ class Mailbox:
     # ------------------------------------------------------------------ connection
 
     def connect(self) -> None:
-        cfg = self.cfg
-        context = ssl.create_default_context(cafile=cfg.ca_file)
-        client = IMAPClient(
-            cfg.host,
-            port=cfg.port,
-            ssl=cfg.tls == "implicit",
-            ssl_context=context if cfg.tls == "implicit" else None,
-            timeout=60,
-        )
-        try:
-            sock = client.socket()
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (OSError, AttributeError):  # pragma: no cover - not every transport has one
-            pass
-        try:
-            if cfg.tls == "starttls":
-                # Fails (CapabilityError) when STARTTLS is not offered: never carry on in clear
-                # text (RFC 3501 §6.2.1; RFC 8314 §4.1 for the downgrade risk).
-                client.starttls(context)
-            client.login(cfg.user, self.config.mailbox_password())
-        except BaseException:
-            # A server without STARTTLS or a refused login leaves the TCP connection open
-            # otherwise; the daemon retries with backoff and would pile them up until garbage
-            # collection. (After a failed handshake the socket is already closed: EBADF.)
-            with contextlib.suppress(OSError):
-                client.shutdown()
-            raise
-        self.client = client
+        self.client = open_imap(self.config)
         self.ensure_folders()
         self.select_inbox()
 

@@ -1,0 +1,182 @@
+"""`mailbot health` and `/healthz`: is the service working, as a monitoring plugin sees it.
+
+Each check gives `ok`, `degraded` or `down` (docs/operations.md, CONTRACTS.md "Admin commands"):
+- down: the database, the IMAP login or the SMTP greeting fails;
+- degraded: mail in quarantine, outbox mail older than 15 minutes, last successful INBOX poll
+  older than twice `mailbox.poll_interval_seconds` (or none yet), a standby instance without a
+  live active one.
+The exit code is the worst of them (0 ok, 1 degraded, 2 down); 3 when the configuration or the
+environment is unusable (the CLI decides that before any check). The report holds counts, ages
+and host names only: no address, subject or mail text (it is served without login).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Engine, func, select, text
+from sqlmodel import Session
+
+from mailbot.config import Config
+from mailbot.loop.delivery import smtp_client
+from mailbot.loop.lease import db_now, last_poll, lease_report
+from mailbot.loop.mailbox import open_imap
+from mailbot.loop.sending import backlog
+from storage.models import InboundMessage
+
+Status = Literal["ok", "degraded", "down"]
+EXIT_CODES: dict[str, int] = {"ok": 0, "degraded": 1, "down": 2}
+OUTBOX_MAX_AGE_SECONDS = 15 * 60
+PROBE_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+def report(checks: list[Check]) -> dict[str, Any]:
+    worst = max((EXIT_CODES[c.status] for c in checks), default=0)
+    status = next(k for k, v in EXIT_CODES.items() if v == worst)
+    return {"status": status, "exit_code": worst, "checks": [asdict(c) for c in checks]}
+
+
+def run_checks(config: Config, engine: Engine) -> list[Check]:
+    """Every check, each one independent of the others' failure."""
+    checks = [_guard("database", lambda: check_database(engine))]
+    if checks[0].status == "ok":
+        with Session(engine) as session:
+            for name, check in (
+                ("last_poll", check_last_poll),
+                ("outbox", check_outbox),
+                ("quarantine", check_quarantine),
+                ("instances", check_instances),
+            ):
+                checks.append(_guard(name, lambda c=check: c(config, session)))  # type: ignore[misc]
+    checks.append(_guard("imap", lambda: check_imap(config)))
+    checks.append(_guard("smtp", lambda: check_smtp(config)))
+    return checks
+
+
+def _guard(name: str, check: Callable[[], Check]) -> Check:
+    try:
+        return check()
+    except Exception as err:  # a check that fails to run is a failing check
+        return Check(name, "down", _error(err))
+
+
+def _error(err: BaseException) -> str:
+    message = str(err).splitlines()[0] if str(err) else ""
+    return f"{type(err).__name__}: {message}"[:200]
+
+
+# ------------------------------------------------------------------------- the checks
+
+
+def check_database(engine: Engine) -> Check:
+    # Imported here: alembic loads only for this check.
+    from storage.migrate import check_schema  # noqa: PLC0415
+
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    check_schema(engine)
+    return Check("database", "ok", f"{engine.dialect.name}, schema up to date")
+
+
+def check_imap(config: Config) -> Check:
+    client = open_imap(config, timeout=PROBE_TIMEOUT_SECONDS)
+    with contextlib.suppress(Exception):
+        client.logout()
+    cfg = config.mailbox
+    return Check("imap", "ok", f"login accepted by {cfg.host}:{cfg.port}")
+
+
+def check_smtp(config: Config) -> Check:
+    async def greet() -> str:
+        client = smtp_client(config.smtp, config.smtp_password())
+        client.timeout = PROBE_TIMEOUT_SECONDS
+        response = await client.connect()
+        with contextlib.suppress(Exception):
+            await client.quit()
+        return f"{response.code}"
+
+    code = asyncio.run(greet())
+    return Check("smtp", "ok", f"{config.smtp.host}:{config.smtp.port} answered {code}")
+
+
+def check_last_poll(config: Config, session: Session) -> Check:
+    limit = 2 * config.mailbox.poll_interval_seconds
+    seen = last_poll(session)
+    if seen is None:
+        return Check("last_poll", "degraded", "the INBOX has never been polled")
+    at, age = seen
+    detail = f"last successful poll {age:.0f} s ago ({at.isoformat(timespec='seconds')})"
+    if age > limit:
+        return Check("last_poll", "degraded", f"{detail}, more than {limit} s")
+    return Check("last_poll", "ok", detail)
+
+
+def check_outbox(_config: Config, session: Session) -> Check:
+    waiting = backlog(session, db_now(session))
+    age = waiting["oldest_pending_age_seconds"]
+    detail = f"{waiting['pending']} waiting, {waiting['failed']} failed"
+    if age is not None:
+        detail += f", oldest waiting {age} s"
+    status: Status = "degraded" if age is not None and age > OUTBOX_MAX_AGE_SECONDS else "ok"
+    return Check("outbox", status, detail)
+
+
+def check_quarantine(_config: Config, session: Session) -> Check:
+    count = session.execute(
+        select(func.count()).select_from(InboundMessage).where(InboundMessage.fate == "quarantined")  # type: ignore[arg-type]
+    ).scalar_one()
+    if count:
+        return Check("quarantine", "degraded", f"{count} mail(s) in quarantine")
+    return Check("quarantine", "ok", "empty")
+
+
+def check_instances(_config: Config, session: Session) -> Check:
+    lease = lease_report(session)
+    active, standby = lease["active"], lease["standby"]
+    if active is not None and not active["expired"]:
+        return Check("instances", "ok", f"active: {active['holder']}, {len(standby)} standby")
+    if standby:
+        return Check("instances", "degraded", f"{len(standby)} standby and no live active instance")
+    return Check("instances", "ok", "no instance running (cron or stopped)")
+
+
+# ------------------------------------------------------------------------- the command
+
+
+def command(config_path: str, as_json: bool, echo: Callable[[str], object]) -> int:
+    """`mailbot health`: print the report, return the exit code."""
+    # Imported here: the configuration module is light, the engine factory is not.
+    from mailbot.config import ConfigError, load_config  # noqa: PLC0415
+    from storage.db import make_engine  # noqa: PLC0415
+
+    try:
+        config = load_config(config_path)
+        config.secret()
+        config.mailbox_password()
+        config.smtp_password()
+    except ConfigError as err:
+        if as_json:
+            echo(json.dumps({"status": "unusable", "exit_code": 3, "error": str(err)}))
+        else:
+            echo(f"UNUSABLE configuration: {err}")
+        return 3
+    result = report(run_checks(config, make_engine(config.database.url)))
+    if as_json:
+        echo(json.dumps(result))
+    else:
+        echo(f"mailbot health: {result['status'].upper()}")
+        for check in result["checks"]:
+            echo(f"  {check['status'].upper():9} {check['name']:11} {check['detail']}")
+    return int(result["exit_code"])
