@@ -250,18 +250,6 @@ def _duration(seconds: int) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-@app.command()
-def health(
-    config_path: ConfigOpt = DEFAULT_CONFIG,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Database, IMAP, SMTP, last poll, outbox, quarantine, instances. Exit 0 ok, 1 degraded,
-    2 down, 3 configuration or environment unusable."""
-    from mailbot.loop.health import command  # noqa: PLC0415 - keeps `--help` fast
-
-    raise typer.Exit(command(str(config_path), as_json, typer.echo))
-
-
 # --------------------------------------------------------------------------- replay
 
 
@@ -382,6 +370,10 @@ def _mount_optional() -> None:
         app.add_typer(stand_in_cli(), name="portal", help="The portal stand-in.")
     except ImportError:  # pragma: no cover
         pass
+    from mailbot.cli_admin import health, quarantine_app  # noqa: PLC0415
+
+    app.command("health")(health)
+    app.add_typer(quarantine_app, name="quarantine")
     try:
         from mailbot.dev.demo import demo  # noqa: PLC0415
 

@@ -15,12 +15,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mailbot.environment import ConfigError as ConfigError  # re-exported: callers import it here
+from mailbot.environment import load_env_file, require_env
+
 TlsMode = Literal["implicit", "starttls", "plain"]
 SPACES = ("accueil", "desta", "antai")
-
-
-class ConfigError(Exception):
-    """A setting is missing or wrong; the message names the key."""
 
 
 class _Section(BaseModel):
@@ -80,6 +79,8 @@ class ReviewersConfig(_Section):
 
 class AdminsConfig(_Section):
     addresses: list[str]
+    # Quarantined mail: at most one alert mail per this many minutes, listing all new ones.
+    quarantine_alert_minutes: int = Field(default=15, ge=0)
 
 
 class AuthResultsConfig(_Section):
@@ -270,22 +271,12 @@ class Config(_Section):
         return value.encode()
 
     def mailbox_password(self) -> str:
-        return _env(self.mailbox.password_env, "mailbox.password_env")
+        return require_env(self.mailbox.password_env, "mailbox.password_env")
 
     def smtp_password(self) -> str | None:
         if not self.smtp.password_env:
             return None
-        return _env(self.smtp.password_env, "smtp.password_env")
-
-
-def _env(name: str, key: str) -> str:
-    value = os.environ.get(name)
-    if value is None:
-        raise ConfigError(
-            f"{key}: the environment variable {name} is not set (export it, or put "
-            f"`{name}=…` in the file that instance.env_file names)"
-        )
-    return value
+        return require_env(self.smtp.password_env, "smtp.password_env")
 
 
 def _format_error(err: ValidationError, prefix: str | None = None) -> str:
@@ -362,30 +353,6 @@ def load_config(path: Path | str) -> Config:
     if config.instance.env_file:
         load_env_file(path.parent / config.instance.env_file)
     return config
-
-
-def load_env_file(path: Path) -> list[str]:
-    """Put the `KEY=VALUE` lines of `path` in the environment, unless already there (the
-    environment wins, as with systemd); return the names it set. Values may be quoted."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise ConfigError(f"instance.env_file: cannot read {path} ({err.strerror})") from None
-    names = []
-    for number, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key.isidentifier():
-            raise ConfigError(f"instance.env_file: {path} line {number} is not KEY=VALUE")
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        if key not in os.environ:
-            os.environ[key] = value
-            names.append(key)
-    return names
 
 
 def load_limits(path: Path | None) -> LimitsConfig:

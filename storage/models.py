@@ -55,6 +55,9 @@ class InboundMessage(SQLModel, table=True):
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     moved: bool = False
     replays: int = 0
+    # quarantined: why, in French (for the admins); when the admins were told (alerts batched)
+    reason: str | None = Field(default=None, max_length=1000)
+    alerted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CaseCounter(SQLModel, table=True):

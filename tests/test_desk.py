@@ -272,8 +272,11 @@ def test_admin_view_lists_open_cases_and_set_aside_mails(env: DeskEnv) -> None:
     assert "ABO-2026-000001" in page and "Q-2026-000002" not in page.split('id="messages"')[0]
     assert "awaiting_review" in page and "3 j" in page and "relecteur@interieur.gouv.fr" in page
     assert "2 décembre 2026" in page  # due date
-    assert "auto_reply" in page and "KeyError" in page and "Objet &lt;b&gt;processed" not in page
+    assert "réponse automatique" in page and "Objet &lt;b&gt;processed" not in page
+    # A quarantined mail shows its French reason, never the Python error.
+    assert "erreur de traitement" in page and "KeyError" not in page
     assert page.count(">Rejouer</button>") == 2
+    assert page.count(">Supprimer</button>") == 1  # quarantined mail only
     assert "<script>x" not in page and "Demande &lt;script&gt;x&lt;/script&gt;" in page
 
 

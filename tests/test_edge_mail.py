@@ -96,8 +96,12 @@ def test_a_3000_deep_multipart_is_quarantined_with_its_headers_and_reported(
     text = body_text(alert)
     assert "quarantaine" in str(alert["Subject"])
     assert alice.address.lower() in text and "Poupées russes" in text
-    assert "trop imbriqué" in text and "mailbot replay 1" in text
-    assert mail_env.fetch(alice) == []  # the sender gets no automatic answer
+    assert "trop imbriqué" in text and "Numéro dans le journal : 1" in text
+    assert "mailbot replay" in text
+    # The sender is told, in French, that the mail could not be read (refused for its form).
+    [answer] = mail_env.wait_for(alice)
+    assert "« Poupées russes » n'a pas pu être traité : il est trop imbriqué" in body_text(answer)
+    assert "depuis votre messagerie habituelle" in body_text(answer)
 
 
 def test_a_folded_message_id_is_journaled_and_a_quarantined_mail_is_refiled(

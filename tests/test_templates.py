@@ -33,6 +33,7 @@ from workflows.alerts import (
     DatabaseOutage,
     OwnAddressMail,
     Quarantined,
+    RefusedMail,
     RefusedReply,
     database_down,
     database_restored,
@@ -40,6 +41,7 @@ from workflows.alerts import (
     own_address_mail,
     quarantined,
     refuse_reviewer_reply,
+    refused_mail,
 )
 from workflows.core import (
     AccountsProvisioned,
@@ -85,6 +87,7 @@ MINE = (
     "reviewer_auth_alert",
     "portal_failed_alert",
     "quarantine_alert",
+    "mail_refused",
     "own_address_alert",
     "database_down_alert",
     "database_restored_alert",
@@ -318,8 +321,15 @@ def alert_mails() -> list[tuple[str | None, SendMail]]:
     out += [(None, m) for m in sent(refuse_reviewer_reply(unknown, ("admin@demo.test",), NOW))]
     failure = DeliveryFailed("x@example.org", "portal_publication", f"550 {HOSTILE}", via="smtp")
     out += [(None, m) for m in sent(delivery_failed_without_case(failure, 7, ("admin@demo.test",)))]
-    aside = Quarantined(3, "x@example.org", HOSTILE, f"trop imbriqué {HOSTILE}", "Quarantine")
-    out += [(None, m) for m in sent(quarantined(aside, ("admin@demo.test",)))]
+    aside = Quarantined(3, "x@example.org", HOSTILE, f"trop imbriqué {HOSTILE}")
+    also = Quarantined(5, None, "", "le message pèse 28 Mo, au-delà de la limite de 25 Mo")
+    admins = ("admin@demo.test",)
+    out += [(None, m) for m in sent(quarantined([aside], admins, "Quarantine", "3"))]
+    out += [(None, m) for m in sent(quarantined([aside, also], admins, "Quarantine", "3-5"))]
+    refused = RefusedMail(
+        5, "x@example.org", HOSTILE, "<big@example.org>", "il pèse 28 Mo", "Allégez-le."
+    )
+    out += [(None, m) for m in sent(refused_mail(refused))]
     own = OwnAddressMail(4, "generique+tel@demo.test", HOSTILE, "Ignored")
     out += [(None, m) for m in sent(own_address_mail(own, ("admin@demo.test",)))]
     outage = DatabaseOutage(NOW, f"OperationalError: {HOSTILE}", "mailbot.example.test")
@@ -469,7 +479,12 @@ def _text_of(template: str, key: str = "") -> str:
         ("portal_failed_alert:portal_failed:create_accounts", ["création des comptes", QREF]),
         ("portal_failed_alert:portal_failed:publish", ["publication de la réponse"]),
         ("delivery_failed_alert:delivery_failed:outbox-7", ["x@example.org", "550"]),
-        ("quarantine_alert:quarantine:3", ["mailbot replay 3", "« Quarantine »"]),
+        ("quarantine_alert:quarantine:3", ["Numéro dans le journal : 3", "« Quarantine »"]),
+        (
+            "quarantine_alert:quarantine:3-5",
+            ["2 messages", "Numéro dans le journal : 5", "(sans objet)", "28 Mo", "inconnu"],
+        ),
+        ("mail_refused:refused:5", ["n'a pas pu être traité : il pèse 28 Mo.", "Allégez-le."]),
         ("own_address_alert:own_address:4", ["generique+tel@demo.test", "« Ignored »"]),
         (
             "database_down_alert:database_down:" + NOW.isoformat(),

@@ -4,6 +4,7 @@ workflow: the shell applies the returned `Decision` with `apply_outside_case`.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -85,23 +86,50 @@ class Quarantined:
     sender: str | None
     subject: str
     reason: str  # French, for the admins
-    folder: str
 
 
-def quarantined(mail: Quarantined, admins: tuple[str, ...]) -> Decision:
-    """The admins are told of every mail set aside (one alert per journal entry), since the
-    sender gets no answer."""
-    if not admins:
-        return Decision()  # no alert: no line saying one went out
-    context = {
-        "journal": mail.journal,
-        "sender": mail.sender,
-        "subject": mail.subject,
-        "reason": mail.reason,
-        "folder": mail.folder,
-    }
-    line = LogLine("quarantine_alert", {"journal": mail.journal})
-    return alert_admins(admins, "quarantine_alert", context, f"quarantine:{mail.journal}", line)
+def quarantined(
+    mails: Sequence[Quarantined], admins: tuple[str, ...], folder: str, key: str
+) -> Decision:
+    """One alert listing the mails set aside since the last one (the shell batches them, at
+    most one alert per `admins.quarantine_alert_minutes`)."""
+    if not mails:
+        return Decision()
+    listed = [
+        {"journal": m.journal, "sender": m.sender, "subject": m.subject, "reason": m.reason}
+        for m in mails
+    ]
+    context = {"mails": listed, "folder": folder, "count": len(listed)}
+    line = LogLine("quarantine_alert", {"journals": ",".join(str(m.journal) for m in mails)})
+    return alert_admins(admins, "quarantine_alert", context, f"quarantine:{key}", line)
+
+
+@dataclass(frozen=True)
+class RefusedMail:
+    """A mail refused for its size or its form: its sender is told (never an automatic mail)."""
+
+    journal: int
+    sender: str
+    subject: str
+    message_id: str | None
+    reason: str  # French, the end of « Votre message n'a pas pu être traité : … »
+    advice: str  # French, what to do instead
+
+
+def refused_mail(mail: RefusedMail) -> Decision:
+    """The French answer to the sender of a mail that could not be read. Sent as an automatic
+    answer, so the per-address daily cap of automatic answers limits it."""
+    context = {"subject": mail.subject, "reason": mail.reason, "advice": mail.advice}
+    answer = SendMail(
+        template="mail_refused",
+        to=(mail.sender,),
+        context=context,
+        key=f"refused:{mail.journal}",
+        in_reply_to=mail.message_id,
+        auto=True,
+    )
+    line = LogLine("refusal_sent", {"journal": mail.journal, "to": mail.sender})
+    return Decision(effects=(answer,), log=(line,))
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,39 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mailbot.desk.chart import svg_chart, weekly_counts
-from mailbot.desk.web import PREFIX, flash, form_endpoint, redirect, render, state
+from mailbot.desk.web import (
+    PREFIX,
+    flash,
+    form_endpoint,
+    redirect,
+    render,
+    signed_in_admin,
+    state,
+)
+from mailbot.loop.quarantine import request_discard
 from storage.models import Case, InboundMessage
 
 SET_ASIDE = ("ignored", "quarantined")
+# Why a mail was ignored, for the admins (the classifier's kinds and rules).
+IGNORED_LABELS = {
+    "own_mail": "message envoyé par le robot lui-même",
+    "bounce": "rapport de non-remise",
+    "auto_reply": "réponse automatique (absence, accusé de lecture…)",
+    "own_address": "envoyé depuis l’adresse générique elle-même",
+    "no_sender": "message sans expéditeur",
+}
+
+
+def set_aside_reason(message: InboundMessage) -> str:
+    """Why the mail is set aside, in French."""
+    if message.fate == "quarantined":
+        return message.reason or "erreur de traitement"
+    for key in (message.rule, message.kind):
+        if key in IGNORED_LABELS:
+            return IGNORED_LABELS[key]
+    return "message ignoré"
+
+
 MAX_ROWS = 200
 CHART_WEEKS = 12
 
@@ -51,12 +80,26 @@ def admin_page(request: Request) -> Response:
         weeks = weekly_counts(pairs, now, CHART_WEEKS)
         context = {
             "cases": [{"case": c, "age": _age(now, c.created_at)} for c in cases],
-            "messages": messages,
+            "messages": [{"m": m, "reason": set_aside_reason(m)} for m in messages],
             "weeks": weeks,
             "chart": Markup(svg_chart(weeks)),  # built from numbers and fixed labels only
             "now": now,
         }
         return render(request, "admin.html", context)
+
+
+def delete(request: Request, _form: FormData) -> Response:
+    """Delete a quarantined mail after review (the daemon removes its IMAP copy and bytes)."""
+    admin = signed_in_admin(request) or "?"
+    with state(request).db() as session:
+        if session.get(InboundMessage, request.path_params["message_id"]) is None:
+            raise HTTPException(404)
+        done = request_discard(session, request.path_params["message_id"], admin)
+    if not done:
+        flash(request, "Ce message n’est plus en quarantaine : rien n’a été modifié.", "info")
+    else:
+        flash(request, "Le message sera supprimé par le robot dans quelques instants.")
+    return redirect(f"{PREFIX}#messages")
 
 
 def replay(request: Request, _form: FormData) -> Response:
@@ -77,4 +120,7 @@ def replay(request: Request, _form: FormData) -> Response:
 routes = [
     Route(PREFIX, admin_page, methods=["GET"]),
     Route(f"{PREFIX}/messages/{{message_id:int}}/rejouer", form_endpoint(replay), methods=["POST"]),
+    Route(
+        f"{PREFIX}/messages/{{message_id:int}}/supprimer", form_endpoint(delete), methods=["POST"]
+    ),
 ]

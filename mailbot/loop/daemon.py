@@ -27,6 +27,7 @@ from mailbot.loop.ingest import Ingest, Outcome
 from mailbot.loop.lease import Lease, LeaseLost, record_poll
 from mailbot.loop.mailbox import CONNECTION_ERRORS, Mailbox
 from mailbot.loop.outage import Outage
+from mailbot.loop.quarantine import discard_requested
 from mailbot.loop.sender import DOWN_TICK_SECONDS, IDLE_SECONDS, OutboxSender
 from mailbot.loop.sending import seconds_to_next_due
 from mailbot.loop.smtp_health import SmtpHealth
@@ -130,6 +131,11 @@ class Daemon:
             ]
         return self.replay(ids)
 
+    def discard_requested(self) -> list[int]:
+        """Quarantined mail an admin deleted after review (`mailbot.loop.quarantine`)."""
+        copy = self.mailbox.discard if self.mailbox.client is not None else None
+        return discard_requested(self.engine, self.config, copy, self.ingest.wflog, self.clock())
+
     def replay(self, ids: list[int], *, force: bool = False) -> list[Outcome]:
         """Run journal entries again; a message that now succeeds leaves the Quarantine folder
         for the folder of its new fate (when the mailbox is connected)."""
@@ -211,9 +217,11 @@ class Daemon:
             outcomes = self.drain_inbox()
             record_poll(self.engine, self.lease.holder)
             replays = self.replay_requested()
+            self.discard_requested()
         finally:
             self.mailbox.close()
         fired = self.ingest.sweep_timers()
+        self.ingest.sweep_quarantine_alerts()
         operations = self.ingest.run_portal_operations()
         report = self.drain_outbox()
         return {
@@ -237,7 +245,9 @@ class Daemon:
         self.drain_inbox()
         record_poll(self.engine, self.lease.holder)
         self.replay_requested()
+        self.discard_requested()
         self.ingest.sweep_timers()
+        self.ingest.sweep_quarantine_alerts()
         self.ingest.run_portal_operations()
         self.drain_outbox()
 
@@ -312,6 +322,8 @@ def replay(engine: Engine, ingest: Ingest, journal_id: int, *, force: bool = Fal
         row = session.get(InboundMessage, journal_id)
         if row is None:
             raise LookupError(f"no journal entry {journal_id}")
+        if row.fate in ("delete", "deleted"):  # its bytes are gone (an admin's deletion)
+            raise LookupError(f"journal entry {journal_id} was deleted after review")
         if row.fate == "processed" and not force:
             raise AlreadyProcessed(
                 f"journal entry {journal_id} was processed ({row.case_ref or 'no case'}): "

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,10 +27,11 @@ from mailbot.loop import cases, events
 from mailbot.loop.effects import Decider, Pending
 from mailbot.loop.faults import InfrastructureDown, is_infrastructure
 from mailbot.loop.portal_ops import OperationReport, run_pending
+from mailbot.loop.quarantine import set_aside, sweep_alerts
 from mailbot.mail.bounces import bounce_reason, find_bounced_mail
 from mailbot.mail.classify import OWN_ADDRESS_RULE, Classification, ClassifyContext, classify
 from mailbot.mail.parse import ParsedMail, ParseLimits, parse_message
-from mailbot.mail.rawheaders import header_summary, quick_message_id
+from mailbot.mail.rawheaders import quick_message_id
 from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
@@ -39,19 +39,26 @@ from storage.models import Case, InboundMessage, OutboxMail
 from storage.upsert import insert_ignore
 from workflows.alerts import (
     OwnAddressMail,
-    Quarantined,
     RefusedReply,
     delivery_failed_without_case,
     own_address_mail,
-    quarantined,
     refuse_reviewer_reply,
 )
 from workflows.core import Event, PortalFailed, TimerFired
 
 log = logging.getLogger(__name__)
 
-FINAL_FATES = ("processed", "ignored", "quarantined")
+# `delete`/`deleted`: quarantined mail an admin deleted after review (never processed again).
+FINAL_FATES = ("processed", "ignored", "quarantined", "delete", "deleted")
 IGNORED_KINDS = ("own_mail", "bounce", "auto_reply")
+
+
+def size_fr(size: int) -> str:
+    """« 28 Mo », « 12 Ko »: a size as mail clients show it (1 Mo = 1024 Ko, so the default
+    limit of 25 × 1024 × 1024 bytes reads « 25 Mo »)."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.0f} Mo"
+    return f"{max(1, round(size / 1024))} Ko"
 
 
 class UnreadableMail(ValueError):
@@ -147,40 +154,24 @@ class Ingest:
         return outcome
 
     def _quarantine(self, journal_id: int, err: BaseException) -> Outcome:
-        """Set the mail aside with the error, and tell the admins (the sender gets nothing)."""
+        """Set the mail aside with the error (`mailbot.loop.quarantine`)."""
         summary = f"{type(err).__name__}: {err}"[:500]
-        detail = "".join(traceback.format_exception(err))[-4000:]
-        pending = Pending()
-        with session_scope(self.engine) as session:
-            row = session.get(InboundMessage, journal_id)
-            if row is not None:
-                row.fate = "quarantined"
-                row.error = detail
-                row.processed_at = self.clock()
-                sender, subject = header_summary(row.raw)
-                row.sender, row.subject = row.sender or sender, row.subject or subject
-                session.add(row)
-                french = getattr(err, "french", None) or f"erreur de traitement ({summary})"
-                notice = Quarantined(
-                    journal=journal_id,
-                    sender=row.sender,
-                    subject=row.subject or "",
-                    reason=french,
-                    folder=self.config.mailbox.folders.quarantine,
-                )
-                decision = quarantined(notice, tuple(self.config.admins.addresses))
-                self.decider.outside_case(session, None, decision, pending)
+        now = self.clock()
+        pending = set_aside(self.engine, self.config, self.decider, journal_id, err, now)
         self.wflog.write(None, "quarantined", {"journal": journal_id, "error": summary})
         pending.flush(self.wflog, self.clock())
         return Outcome("quarantined", error=summary)
 
+    def sweep_quarantine_alerts(self) -> None:
+        sweep_alerts(self.engine, self.config, self.decider, self.wflog, self.clock)
+
     def _process_row(self, session: Session, row: InboundMessage, pending: Pending) -> Outcome:
         if len(row.raw) > self.config.limits.max_message_bytes:
-            size, limit = len(row.raw) // 1_000_000, self.config.limits.max_message_bytes
+            size, limit = len(row.raw), self.config.limits.max_message_bytes
             raise UnreadableMail(
-                f"message of {len(row.raw)} bytes over the limit",
-                f"le message pèse {size} Mo, au-delà de la limite de "
-                f"{limit // 1_000_000} Mo : il n'a pas été lu",
+                f"message of {size} bytes over the limit",
+                f"le message pèse {size_fr(size)}, au-delà de la limite de {size_fr(limit)} : "
+                "il n'a pas été lu",
             )
         mail = parse_message(row.raw, self.parse_limits)
         if mail.unparsable:

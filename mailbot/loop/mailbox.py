@@ -166,6 +166,23 @@ class Mailbox:
         finally:
             self.select_inbox()
 
+    def discard(self, folder: str, message_id: str) -> int:
+        """Delete the messages with this Message-ID from `folder` (a quarantined mail an admin
+        deleted after review). Returns how many were deleted."""
+        client = self._c()
+        client.select_folder(folder)
+        try:
+            uids = [int(u) for u in client.search(["HEADER", "Message-ID", message_id])]
+            if uids:
+                client.add_flags(uids, [b"\\Deleted"], silent=True)
+                if client.has_capability("UIDPLUS"):
+                    client.uid_expunge(uids)
+                else:
+                    client.expunge()
+            return len(uids)
+        finally:
+            self.select_inbox()
+
     # ------------------------------------------------------------------ waiting
 
     def wait(self, timeout: float, should_stop: Callable[[], bool] = lambda: False) -> bool:

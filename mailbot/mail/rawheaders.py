@@ -14,20 +14,23 @@ _MID = re.compile(
 )
 
 
-def _head(raw: bytes) -> bytes:
+def head_block(raw: bytes) -> bytes:
+    """The header block of `raw` (at most 64 KiB), without the blank line."""
     return raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:65536]
 
 
 def quick_message_id(raw: bytes) -> str | None:
     """The Message-ID of the header block, found without parsing the whole message."""
-    match = _MID.search(_head(raw))
+    match = _MID.search(head_block(raw))
     return match.group(1).decode("ascii", "replace") if match else None
 
 
 def header_summary(raw: bytes) -> tuple[str | None, str]:
     """(From address, Subject) of the header block alone, for a mail that could not be read."""
     try:
-        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(_head(raw) + b"\r\n")
+        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(
+            head_block(raw) + b"\r\n"
+        )
         _, address = parseaddr(str(headers.get("from", "")))
         return (address.lower() or None), str(headers.get("subject", ""))[:1000]
     except Exception:  # a header block too broken to read: nothing to show

@@ -1,0 +1,96 @@
+"""The admin's commands beside `mailbot.cli`: `mailbot health`, and `mailbot quarantine
+list|delete` to review the mail set aside (replay is `mailbot replay`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+quarantine_app = typer.Typer(
+    help="Mail set aside: list it with its reason, delete it after review.",
+    no_args_is_help=True,
+)
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Configuration file.")]
+DEFAULT_CONFIG = Path("config.toml")
+
+
+@quarantine_app.command("list")
+def list_command(
+    config_path: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The quarantined mail, oldest first, with the reason in French."""
+    # Imported here: keeps `mailbot --help` fast.
+    from mailbot.cli import _engine, _load  # noqa: PLC0415
+    from mailbot.loop.quarantine import listing  # noqa: PLC0415
+    from storage.db import session_scope  # noqa: PLC0415
+
+    config = _load(config_path)
+    with session_scope(_engine(config)) as session:
+        rows = listing(session)
+    if as_json:
+        typer.echo(json.dumps({"quarantine": rows}, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo("La quarantaine est vide.")
+    for row in rows:
+        typer.echo(
+            f"{row['journal']:>6}  {row['received_at']}  {row['sender'] or 'expéditeur inconnu'}"
+            f"  « {row['subject'] or '(sans objet)'} »\n        motif : {row['reason']}"
+        )
+
+
+@quarantine_app.command("delete")
+def delete_command(
+    ids: Annotated[list[int], typer.Argument(help="Journal ids of quarantined mail.")],
+    admin: Annotated[str, typer.Option("--as", help="The admin who deletes (logged).")],
+    config_path: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Delete quarantined mail after review: its copy in the Quarantine folder and its raw
+    bytes; the journal keeps its date, sender and subject, and who deleted it."""
+    # Imported here: keeps `mailbot --help` fast.
+    from mailbot.cli import _engine, _load, build_ingest  # noqa: PLC0415
+    from mailbot.loop.daemon import Daemon  # noqa: PLC0415
+    from mailbot.loop.mailbox import CONNECTION_ERRORS  # noqa: PLC0415
+    from mailbot.loop.quarantine import request_discard  # noqa: PLC0415
+    from storage.db import session_scope  # noqa: PLC0415
+
+    config = _load(config_path)
+    if admin.lower() not in config.admins.addresses:
+        typer.echo(f"--as {admin}: not one of [admins] addresses", err=True)
+        raise typer.Exit(2)
+    engine = _engine(config)
+    refused = []
+    with session_scope(engine) as session:
+        for journal_id in ids:
+            if not request_discard(session, journal_id, admin.lower()):
+                refused.append(journal_id)
+    daemon = Daemon(config, engine, build_ingest(config, engine))
+    try:
+        daemon.mailbox.connect()
+    except CONNECTION_ERRORS as err:
+        typer.echo(f"Mailbox not reachable ({err}): the daemon deletes the copies.", err=True)
+        daemon.mailbox.client = None
+    try:
+        for journal_id in daemon.discard_requested():
+            typer.echo(f"{journal_id}: deleted")
+    finally:
+        daemon.mailbox.close()
+    for journal_id in refused:
+        typer.echo(f"{journal_id}: not in quarantine, left as it is", err=True)
+    raise typer.Exit(1 if refused else 0)
+
+
+def health(
+    config_path: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Database, IMAP, SMTP, last poll, outbox, quarantine, instances. Exit 0 ok, 1 degraded,
+    2 down, 3 configuration or environment unusable."""
+    # Imported here: keeps `mailbot --help` fast.
+    from mailbot.loop.health import command  # noqa: PLC0415
+
+    raise typer.Exit(command(str(config_path), as_json, typer.echo))
