@@ -1,6 +1,7 @@
 """What a replacement table changed (workflows.annex.diff), formula escaping
-(workflows.annex.formulas), and what the subscription workflow does with a follow-up's
-attachments and a replacement table (pure: no server)."""
+(workflows.annex.formulas) and the values-only copy of an annex (mailbot.annex.safecopy), with
+no server; the notification that shows them: test_followup_attachments.py, and end to end
+test_followup_attachments_e2e.py and test_threat_formulas.py."""
 
 from __future__ import annotations
 
@@ -9,32 +10,15 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from workflows_support import (
-    GROUPS,
-    REQUESTER,
-    XLSX,
-    annex,
-    apply,
-    ctx,
-    mail,
-    opened,
-    reply,
-    row,
-    sent,
-    subscription_data,
-    table_mail,
-)
+from workflows_support import XLSX, annex, ctx, mail, row, sent, subscription_data
 
 from mailbot.annex.safecopy import values_copy
 from workflows import subscription
 from workflows.annex.diff import changed_fields, diff_people
 from workflows.annex.formulas import copy_filename, escape_formula, is_formula_like
-from workflows.core import Attachment, CaseView
 from workflows.subscription_people import person_view
-from workflows.text.directives import ReviewerCommand
 
 REF = "ABO-2026-000001"
-PDF = Attachment("deliberation.pdf", "application/pdf", b"%PDF-1.4 deliberation")
 
 
 def person(n: int, **fields: Any) -> dict[str, Any]:
@@ -146,57 +130,3 @@ def test_spaces_and_addresses_compare_as_parsed() -> None:
 def test_a_changed_name_shows_escaped() -> None:
     lines = diff_people([], [person(1, first_name="=1+1", last_name="")])
     assert lines == ["ajoutée : '=1+1 <personne1@ville-exemple.fr>"]
-
-
-# --------------------------------------------------------------------------- the workflow
-
-
-def under_review(rows: int = 2) -> CaseView:
-    event = table_mail(rows)
-    return opened(subscription.start(event, ctx(), REF), event, REF, "subscription")
-
-
-def test_a_reply_to_complete_forwards_its_pdf_and_the_case_keeps_a_reference() -> None:
-    case = under_review()
-    command = ReviewerCommand("COMPLÉTER", text="Merci de joindre la délibération.")
-    case = apply(case, subscription.decide(case, reply(command=command), ctx()))
-    answer = mail("Je vous la transmets en pièce jointe.", message_id="<m2@x>", attachments=(PDF,))
-    decision = subscription.decide(case, answer, ctx())
-    assert decision.state == "under_review"
-    notes = sent(decision, "subscription_notify")
-    assert [n.to for n in notes] == [(m,) for m in GROUPS["abonnements"]]
-    assert all(n.attachments == (PDF,) for n in notes)
-    assert notes[0].context["attachments"] == ["deliberation.pdf"]
-    note = subscription_data(decision.data).notes[-1]
-    assert note.message_id == "<m2@x>"
-    assert [(a.filename, a.size) for a in note.attachments] == [("deliberation.pdf", 21)]
-
-
-def test_attachments_without_text_are_not_dropped() -> None:
-    case = under_review()
-    decision = subscription.decide(case, mail("", message_id="<m2@x>", attachments=(PDF,)), ctx())
-    forwarded = sent(decision, "subscription_requester_note")
-    assert forwarded and all(m.attachments == (PDF,) for m in forwarded)
-    assert subscription_data(decision.data).notes[-1].attachments[0].filename == PDF.filename
-
-
-def test_a_replacement_table_tells_the_reviewers_what_changed() -> None:
-    case = under_review(2)
-    new = annex([row(1, job_title="DGS"), row(3)])
-    event = mail("Tableau corrigé.", message_id="<m2@x>", annex_data=new, attachments=(XLSX,))
-    decision = subscription.decide(case, event, ctx())
-    (first, *_) = sent(decision, "subscription_notify")
-    assert first.context["stage"] == "updated"
-    assert first.context["changes"] == [
-        "modifiée : Agnès Nom1 <personne1@ville-exemple.fr> (fonction)",
-        "ajoutée : Chloé Nom3 <personne3@ville-exemple.fr>",
-        "retirée : Bruno Nom2 <personne2@ville-exemple.fr>",
-    ]
-    assert first.attachments == (XLSX,)
-    assert (
-        sent(subscription.start(table_mail(), ctx(), REF), "subscription_notify")[0].context[
-            "changes"
-        ]
-        is None
-    )
-    assert sent(decision, "subscription_ack")[0].to == (REQUESTER,)

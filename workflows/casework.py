@@ -123,6 +123,15 @@ def with_note(data: R, ctx: Context, text: str, event: MailReceived | None = Non
     return replace(data, notes=(*data.notes, note))
 
 
+def attachments_only(event: MailReceived) -> str:
+    """What stands for the text of a mail that brought attachments and no words (empty when
+    it brought neither): such a mail is passed on, never dropped."""
+    if not event.attachments:
+        return ""
+    names = ", ".join(f"« {a.filename} »" for a in event.attachments)
+    return f"(message sans texte, pièces jointes : {names})"
+
+
 def file_refs(event: MailReceived) -> tuple[FileRef, ...]:
     """The attachments of a mail as the case record keeps them."""
     return tuple(FileRef(a.filename, a.content_type, len(a.data)) for a in event.attachments)
