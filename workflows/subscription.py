@@ -245,7 +245,8 @@ def _send_for_review(
     if stage == "new":
         first = _opened_line(state=SubscriptionState.UNDER_REVIEW, group=group, people=len(people))
     else:
-        first = LogLine("review_resumed", {"stage": stage, "people": len(people)})
+        fields = {"stage": stage, "people": len(people), "attachments": len(event.attachments)}
+        first = LogLine("review_resumed", fields)
     return finish(
         case,
         SubscriptionState.UNDER_REVIEW,
@@ -326,7 +327,8 @@ def _forward_note(
         "note",
         len(data.notes),
     )
-    log = [LogLine("requester_note", {"forwarded_to": len(members), "state": case.state})]
+    fields = {"forwarded_to": len(members), "state": case.state}
+    log = [LogLine("requester_note", {**fields, "attachments": len(event.attachments)})]
     return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=log)
 
 

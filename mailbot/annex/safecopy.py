@@ -38,7 +38,9 @@ def _text(row: Mapping[str, Any], name: str) -> str:
     return "" if value is None else escape_formula(str(value))
 
 
-def _string_cell(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
+def _string_cell(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell | None:
+    if not value:
+        return None  # an empty cell
     cell = WriteOnlyCell(ws, value=value)
     cell.data_type = "s"  # a string, whatever it looks like: never a formula
     return cell
