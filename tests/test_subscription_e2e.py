@@ -85,7 +85,8 @@ def test_approval_by_reply_creates_accounts_and_invitations_that_log_in(
     assert ref in ack["Subject"] and "durand" in body_text(ack).lower()
     notif = notification(bot)
     assert ref in notif["Subject"]
-    assert any(p.get_filename() == "annexe.xlsx" for p in notif.iter_attachments())
+    # the annex goes out as its values-only copy (test_threat_formulas.py)
+    assert any(p.get_filename() == "annexe-valeurs.xlsx" for p in notif.iter_attachments())
     reviewer = env.reviewers["abonnements"].address
     submit(env, reply_to(notif, reviewer, "APPROUVER", style=style))
     bot.run_once()

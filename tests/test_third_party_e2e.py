@@ -73,7 +73,8 @@ def test_an_outsiders_table_is_forwarded_and_changes_nothing(bot: Bot) -> None:
     assert "message d'un tiers" in told["Subject"]
     text = body_text(told)
     assert outsider.address in text and "n'a rien modifié au dossier" in text
-    assert any(p.get_filename() == "annexe-corrigee.xlsx" for p in told.iter_attachments())
+    # a spreadsheet goes out only as its values-only copy (test_threat_formulas.py)
+    assert any(p.get_filename() == "annexe-corrigee-valeurs.xlsx" for p in told.iter_attachments())
     assert len(env.wait_for(alice)) == 1  # the requester's acknowledgement only
     assert "follow_up_third_party" in "\n".join(bot.log_lines())
 

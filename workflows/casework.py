@@ -22,7 +22,7 @@ from workflows.core import (
     PortalFailed,
     SendMail,
 )
-from workflows.records import CaseRecord, Note, QuestionRecord, SubscriptionRecord
+from workflows.records import CaseRecord, FileRef, Note, QuestionRecord, SubscriptionRecord
 from workflows.states import CaseKind, QuestionState, State, SubscriptionState
 
 R = TypeVar("R", SubscriptionRecord, QuestionRecord)
@@ -113,9 +113,28 @@ def after_mail(data: R, event: MailReceived) -> R:
     return replace(data, last_message_id=event.message_id) if event.message_id else data
 
 
-def with_note(data: R, ctx: Context, text: str) -> R:
-    """The record with the requester's words and their time added to its `notes`."""
-    return replace(data, notes=(*data.notes, Note(at=iso(ctx.now), text=text.strip())))
+def with_note(data: R, ctx: Context, text: str, event: MailReceived | None = None) -> R:
+    """The record with the requester's words and their time added to its `notes`; with the
+    mail (`event`), the attachments it brought are referenced too (their bytes stay in the
+    journal, under its Message-ID)."""
+    note = Note(at=iso(ctx.now), text=text.strip())
+    if event is not None and event.attachments:
+        note = replace(note, attachments=file_refs(event), message_id=event.message_id)
+    return replace(data, notes=(*data.notes, note))
+
+
+def attachments_only(event: MailReceived) -> str:
+    """What stands for the text of a mail that brought attachments and no words (empty when
+    it brought neither): such a mail is passed on, never dropped."""
+    if not event.attachments:
+        return ""
+    names = ", ".join(f"« {a.filename} »" for a in event.attachments)
+    return f"(message sans texte, pièces jointes : {names})"
+
+
+def file_refs(event: MailReceived) -> tuple[FileRef, ...]:
+    """The attachments of a mail as the case record keeps them."""
+    return tuple(FileRef(a.filename, a.content_type, len(a.data)) for a in event.attachments)
 
 
 def group_members(ctx: Context, group: str | None) -> tuple[str, ...]:

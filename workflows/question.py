@@ -15,6 +15,7 @@ from typing import Any
 from workflows import question_review, third_party
 from workflows.casework import (
     after_mail,
+    attachments_only,
     delivery_failed,
     excerpt,
     finish,
@@ -129,7 +130,7 @@ def is_thanks(text: str) -> bool:
 
 def _on_asker_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decision:
     data = after_mail(question_record(case), event)
-    text = event.new_text.strip()
+    text = event.new_text.strip() or attachments_only(event)
     if not text:
         return finish(
             case, case.state, CLOSED_STATES, data=data, log=[LogLine("asker_mail_empty", {})]

@@ -57,6 +57,7 @@ from workflows.subscription_people import (
     errors_by_row,
     people_from_rows,
     person_view,
+    table_changes,
     table_is_usable,
 )
 from workflows.text.help_texts import HELP_TEXT_SUBSCRIPTION
@@ -101,13 +102,6 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
 # --------------------------------------------------------------------------- the table
 
 
-def _annex_attachment(event: MailReceived) -> tuple[Attachment, ...]:
-    for att in event.attachments:
-        if event.annex_filename and att.filename == event.annex_filename:
-            return (att,)
-    return event.attachments[:1] if len(event.attachments) == 1 else ()
-
-
 def _on_table(
     case: CaseView, event: MailReceived, ctx: Context, data: SubscriptionRecord
 ) -> Decision:
@@ -122,6 +116,7 @@ def _on_table(
         SubscriptionState.UNDER_REVIEW: "updated",
     }
     stage = stages.get(case.state, "renewed")
+    previous = data.people
     if data.decision:
         data = replace(data, history=(*data.history, data.decision), decision=None)
     data = replace(
@@ -131,9 +126,10 @@ def _on_table(
         warnings=tuple(str(w) for w in event.annex.get("warnings") or []),
         table_received_at=iso(ctx.now),
     )
-    if event.new_text.strip() and stage != "new":
-        data = with_note(data, ctx, event.new_text)
-    return _send_for_review(case, event, ctx, data, stage, _annex_attachment(event))
+    if stage != "new" and (event.new_text.strip() or event.attachments):
+        data = with_note(data, ctx, event.new_text, event)
+    changes = table_changes(previous, data.people) if previous and stage != "new" else None
+    return _send_for_review(case, event, ctx, data, stage, changes)
 
 
 def _blank_template(ctx: Context) -> tuple[Attachment, ...]:
@@ -222,8 +218,10 @@ def _send_for_review(
     ctx: Context,
     data: SubscriptionRecord,
     stage: str,
-    attachments: tuple[Attachment, ...] = (),
+    changes: list[str] | None = None,
 ) -> Decision:
+    """A new notification round; the mail's attachments (the annex as its values-only copy, a
+    délibération…) go with it: nothing the requester sends is dropped."""
     data = next_round(data)
     round_number = data.round
     group = group_for(ctx, "subscription")
@@ -236,14 +234,19 @@ def _send_for_review(
         thread=reply_thread(event.message_id, event.references),
         auto=True,
     )
-    context = _notify_context(case, data, ctx, stage, people)
+    context = {
+        **_notify_context(case, data, ctx, stage, people),
+        "changes": changes,
+        "attachments": [a.filename for a in event.attachments],
+    }
     notified = notify_round(
-        ctx, "subscription_notify", group, context, round_number, stage, attachments
+        ctx, "subscription_notify", group, context, round_number, stage, event.attachments
     )
     if stage == "new":
         first = _opened_line(state=SubscriptionState.UNDER_REVIEW, group=group, people=len(people))
     else:
-        first = LogLine("review_resumed", {"stage": stage, "people": len(people)})
+        fields = {"stage": stage, "people": len(people), "attachments": len(event.attachments)}
+        first = LogLine("review_resumed", fields)
     return finish(
         case,
         SubscriptionState.UNDER_REVIEW,
@@ -285,10 +288,10 @@ def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Dec
         return _on_table(case, event, ctx, data)
     text = event.new_text.strip()
     if case.state == SubscriptionState.INCOMPLETE:
-        if text:
-            data = with_note(data, ctx, text)
+        if text or event.attachments:
+            data = with_note(data, ctx, text, event)
         return _ask_for_table(case, event, ctx, data, again=True)
-    if not text:
+    if not text and not event.attachments:
         return finish(
             case,
             case.state,
@@ -296,7 +299,7 @@ def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Dec
             data=data,
             log=[LogLine("requester_mail_empty", {"from": event.sender})],
         )
-    data = with_note(data, ctx, text)
+    data = with_note(data, ctx, text, event)
     if case.state == SubscriptionState.NEEDS_INFO:
         return _send_for_review(case, event, ctx, data, "reply")
     return _forward_note(case, event, ctx, data, text)
@@ -324,7 +327,8 @@ def _forward_note(
         "note",
         len(data.notes),
     )
-    log = [LogLine("requester_note", {"forwarded_to": len(members), "state": case.state})]
+    fields = {"forwarded_to": len(members), "state": case.state}
+    log = [LogLine("requester_note", {**fields, "attachments": len(event.attachments)})]
     return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=log)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from workflows.annex.diff import diff_people
+from workflows.annex.formulas import escape_formula, escape_optional
 from workflows.casework import spaces_label
 from workflows.core import Context, PersonRequest
 from workflows.records import Person
@@ -60,15 +62,16 @@ def person_view(person: Person, ctx: Context) -> dict[str, Any]:
     personal = email.rpartition("@")[2] in _PERSONAL_DOMAINS
     return {
         "number": person.number,
-        "first_name": person.first_name or "",
-        "last_name": person.last_name or "",
-        "email": email,
-        "organisation": person.organisation or "",
+        # cells as written, shown escaped: no formula a reader could paste into a spreadsheet
+        "first_name": escape_formula(person.first_name or ""),
+        "last_name": escape_formula(person.last_name or ""),
+        "email": escape_formula(email),
+        "organisation": escape_formula(person.organisation or ""),
         "requester_type_label": _REQUESTER_TYPES.get(str(person.requester_type), ""),
-        "on_behalf_of": person.on_behalf_of,
+        "on_behalf_of": escape_optional(person.on_behalf_of),
         "siren": person.siren,
         "insee_code": person.insee_code,
-        "job_title": person.job_title,
+        "job_title": escape_optional(person.job_title),
         "phone": person.phone,
         "spaces_label": spaces_label(person.spaces or ("accueil",)),
         "existing_account": existing,
@@ -76,6 +79,11 @@ def person_view(person: Person, ctx: Context) -> dict[str, Any]:
         "personal_mailbox": personal,
         "notable": bool(existing or other_case or personal),
     }
+
+
+def table_changes(old: Sequence[Person], new: Sequence[Person]) -> list[str]:
+    """What a replacement table changed, one French line per person (`workflows.annex.diff`)."""
+    return diff_people([p.to_json() for p in old], [p.to_json() for p in new])
 
 
 def person_request(person: Person) -> PersonRequest:

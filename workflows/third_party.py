@@ -13,6 +13,7 @@ from typing import Any
 
 from workflows.casework import (
     event_key,
+    file_refs,
     finish,
     group_for,
     group_members,
@@ -52,6 +53,8 @@ def on_third_party_mail(case: CaseView, event: MailReceived, ctx: Context) -> De
     data = question_record(case) if question else subscription_record(case)
     text = event.new_text.strip() or event.text.strip()
     note = Note(at=iso(ctx.now), text=text, sender=event.sender)
+    if event.attachments:
+        note = replace(note, attachments=file_refs(event), message_id=event.message_id)
     data = replace(data, notes=(*data.notes, note))
     context: dict[str, Any] = {
         "kind": "question" if question else "subscription",

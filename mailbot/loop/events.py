@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from mailbot.annex.safecopy import values_copy
 from mailbot.mail.classify import Classification
 from mailbot.mail.parse import ParsedMail
 from storage.models import OutboxMail
@@ -17,6 +18,7 @@ from workflows.text.directives import parse_directives
 from workflows.text.invisible import strip_invisible
 
 # (bytes, filename) -> what `mailbot annex parse --json` prints
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 AnnexParser = Callable[[bytes, str | None], Mapping[str, Any]]
 
 
@@ -47,14 +49,28 @@ def mail_received(
         # shown to reviewers and quoted back: no bidi override nor invisible character
         text=strip_invisible(mail.text or ""),
         new_text=strip_invisible(result.new_text),
-        attachments=tuple(
-            Attachment(a.filename or "piece-jointe", a.content_type, a.data)
-            for a in mail.attachments
-            if a.data
-        ),
+        attachments=_attachments(mail, result, annex),
         annex=annex,
         annex_filename=attachment.filename if attachment else None,
     )
+
+
+def _attachments(
+    mail: ParsedMail, result: Classification, annex: Mapping[str, Any] | None
+) -> tuple[Attachment, ...]:
+    """The mail's attachments as they may be passed on (size limits applied by the parser: an
+    oversized one has no data). The annex spreadsheet itself never is: it is replaced by its
+    values-only copy (`mailbot.annex.safecopy`), or left out when it gave no table; the
+    original stays in the journal."""
+    kept: list[Attachment] = []
+    for a in mail.attachments:
+        if a is result.annex_attachment:
+            copy = values_copy(annex, a.filename)
+            if copy is not None:
+                kept.append(Attachment(copy[0], XLSX_TYPE, copy[1]))
+        elif a.data:
+            kept.append(Attachment(a.filename or "piece-jointe", a.content_type, a.data))
+    return tuple(kept)
 
 
 def reviewer_reply(mail: ParsedMail, result: Classification, case_kind: str) -> ReviewerReply:

@@ -20,7 +20,7 @@ from workflows.records.question import (
     Similar,
     Transfer,
 )
-from workflows.records.readers import Note
+from workflows.records.readers import FileRef, Note
 from workflows.records.subscription import (
     Failure,
     InfoRequest,
@@ -35,6 +35,7 @@ __all__ = [
     "Answer",
     "CaseRecord",
     "Failure",
+    "FileRef",
     "Followup",
     "InfoRequest",
     "Invitation",

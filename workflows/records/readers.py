@@ -68,18 +68,44 @@ def _extra(data: Mapping[str, Any], known: Sequence[str]) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True)
+class FileRef:
+    """An attachment of a mail kept with the case: its name, type and size as received (the
+    bytes are in the journal, under the mail's `message_id`)."""
+
+    filename: str
+    content_type: str
+    size: int
+
+    def to_json(self) -> Json:
+        return {"filename": self.filename, "content_type": self.content_type, "size": self.size}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FileRef:
+        return cls(
+            _str(data.get("filename")), _str(data.get("content_type")), _int(data.get("size"))
+        )
+
+
+@dataclass(frozen=True)
 class Note:
     """Words of the requester, with their time; `sender` set: words of someone else (a third
-    party writing in the case's thread), recorded but deciding nothing."""
+    party writing in the case's thread), recorded but deciding nothing. `attachments`: the
+    files that came with them, found in the journal by `message_id`."""
 
     at: str
     text: str
     sender: str | None = None
+    attachments: tuple[FileRef, ...] = ()
+    message_id: str | None = None
 
     def to_json(self) -> Json:
         out: Json = {"at": self.at, "text": self.text}
         if self.sender:
             out["from"] = self.sender
+        if self.attachments:
+            out["attachments"] = [a.to_json() for a in self.attachments]
+        if self.message_id:
+            out["message_id"] = self.message_id
         return out
 
     @classmethod
@@ -89,4 +115,6 @@ class Note:
             at=_str(data.get("at")),
             text=_str(data.get("text")),
             sender=sender if isinstance(sender, str) and sender else None,
+            attachments=_items(data.get("attachments"), FileRef.from_json),
+            message_id=_opt_str(data.get("message_id")),
         )
