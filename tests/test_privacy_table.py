@@ -272,6 +272,50 @@ CASES: list[tuple[str, str]] = [
         "Avis de paiement n° 12345678901234567890123456 de 35 €.",
         "Avis de paiement n° 12345678901234567890123456 de 35 €.",
     ),
+    # found by probing: signed names, addresses of equipment, article numbers
+    (
+        "Madame, Monsieur,\nJe soussignée Claire Dubois, 14 allée des Roses, 69003 Lyon, conteste "
+        "le FPS.\nClaire Dubois",
+        "Je soussignée [nom], [adresse postale], conteste le FPS.",
+    ),
+    (
+        "L'usager, M. et Mme Martin, demeurant 3 chemin du Moulin à Ploërmel, conteste.",
+        "L'usager, M. et Mme [nom], demeurant [adresse postale] à Ploërmel, conteste.",
+    ),
+    (
+        "Oui, c'est possible.\n\nBien à vous,\n\n--\nMarie Garnier\nDGCL / FL2\n"
+        "2 place des Saussaies 75008 Paris\n01 40 07 12 34",
+        "Oui, c'est possible.",
+    ),
+    (
+        "Nous avons 2 horodateurs rue de la République et 3 avenue Foch.",
+        "Nous avons 2 horodateurs rue de la République et 3 avenue Foch.",
+    ),
+    (
+        "Les 10 et 11 rue Pasteur sont en zone rouge.",
+        "Les 10 et 11 rue Pasteur sont en zone rouge.",
+    ),
+    (
+        "Le FPS majoré passe de 35 € à 85 € (article R. 2333-120-15).",
+        "Le FPS majoré passe de 35 € à 85 € (article R. 2333-120-15).",
+    ),
+    (
+        "Appeler la préfecture au 04 72 61 60 60 ou l'éditeur au 0 811 10 10 10.",
+        "Appeler la préfecture au [téléphone] ou l'éditeur au [téléphone].",
+    ),
+    (
+        "Le numéro 3939 (Allô Service Public) renseigne les usagers.",
+        "Le numéro 3939 (Allô Service Public) renseigne les usagers.",
+    ),
+    (
+        "Code IBAN de la régie : FR76 1007 1310 0000 0020 0012 345 (trésorerie).",
+        "Code IBAN de la régie : [IBAN] (trésorerie).",
+    ),
+    ("Ligne 2 : 1 234,56 €, ligne 3 : 2 345,67 €.", "Ligne 2 : 1 234,56 €, ligne 3 : 2 345,67 €."),
+    (
+        "Convention n° 2018-04-1234 signée le 04/04/2018.",
+        "Convention n° 2018-04-1234 signée le 04/04/2018.",
+    ),
 ]
 
 

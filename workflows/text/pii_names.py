@@ -32,6 +32,25 @@ _NOT_NAMES = frozenset(
         "merci cordialement vous votre nous je et ou"
     ).split()
 )
+# Words of a service's or a title's line, not of a person's name.
+_ORG_WORDS = frozenset(
+    fold(w)
+    for w in (
+        "bureau service services direction mairie ville commune pôle cellule mission ministère "
+        "préfecture département région agglomération communauté syndicat police régie "
+        "secrétariat affaires générale général municipale municipal urbaine stationnement "
+        "payant conseil centre hôtel équipe division délégation antai dgcl desta accueil "
+        "finances locales chargé chargée mission envoyé bonne belle journée"
+    ).split()
+)
+_LOWER = "a-zàâäéèêëïîôöùûüÿç"
+_PERSON_LINE = re.compile(
+    rf"^[ \t]*(?:(?:M\.|Mme|Mlle|Madame|Monsieur)[ \u00a0]+)?"
+    rf"(?:(?P<first>[A-ZÉÈ][{_LOWER}]+(?:-[A-ZÉÈ][{_LOWER}]+)?)[ \u00a0]+"
+    rf"(?P<last>[A-ZÉÈ][\w'’-]+)"
+    rf"|(?P<last2>[A-ZÉÈ][A-ZÉÈ'’-]+)[ \u00a0]+(?P<first2>[A-ZÉÈ][{_LOWER}]+(?:-[A-ZÉÈ][{_LOWER}]+)?))"
+    rf"[ \t]*,?[ \t]*$"
+)
 _NAME_WORD = r"(?:[A-ZÉÈÊÀÂÎÔÇ][\w'’]*(?:-[A-ZÉÈÊÀÂÎÔÇ][\w'’]*)*)"
 _CIVILITY = r"(?:M\.|Mme\.?|Mmes|Mlle|MM\.|Me|Dr\.?|(?i:madame|monsieur|mademoiselle|ma[iî]tre))"
 _CIVILITY_NAME = re.compile(
@@ -81,6 +100,8 @@ _ACCENTS = {
 
 
 def _accent_class(char: str) -> str:
+    if char.isspace():
+        return r"[ \u00a0]+"
     base = fold(char)
     variants = _ACCENTS.get(base)
     if variants:
@@ -117,10 +138,37 @@ def _greeting(match: re.Match[str]) -> str:
     return match[1]
 
 
-def mask_names(text: str, identities: Iterable[str]) -> str:
-    """`text` without the names of `identities` (masked) and without the names in greetings
-    (dropped) or after a civility (masked)."""
+def person_name(line: str) -> tuple[str, str] | None:
+    """(first name, last name) when `line` is only a person's name (« Claire Dubois »,
+    « DUBOIS Claire », « Mme Claire DUBOIS »), as a signature starts."""
+    match = _PERSON_LINE.match(line)
+    if match is None:
+        return None
+    first = match["first"] or match["first2"]
+    last = match["last"] or match["last2"]
+    if any(fold(w) in _ORG_WORDS or fold(w) in _NOT_NAMES for w in (first, last)):
+        return None
+    return first, last
+
+
+def _mask_signed(text: str, signed: Iterable[tuple[str, str]]) -> str:
+    """A name read from a signature: the whole name in any case, the last name alone only when
+    it is written as a name (capitalised), since it may be a common word (« Claire »)."""
+    for first, last in signed:
+        whole = name_pattern([f"{first} {last}", f"{last} {first}"])
+        alone = name_pattern([last])
+        if whole is None or alone is None:
+            continue
+        text = whole.sub(NAME_MASK, text)
+        text = alone.sub(lambda m: NAME_MASK if m[0][0].isupper() else m[0], text)
+    return text
+
+
+def mask_names(text: str, identities: Iterable[str], signed: Iterable[tuple[str, str]] = ()) -> str:
+    """`text` without the names of `identities` and of `signed` (masked) and without the names
+    in greetings (dropped) or after a civility (masked)."""
     text = _GREETING_NAME.sub(_greeting, text)
+    text = _mask_signed(text, signed)
     text = _DEAR_NAME.sub(_greeting, text)
     pattern = name_pattern(identities)
     if pattern is not None:

@@ -191,6 +191,9 @@ _SHORT_RE = re.compile(
 )
 
 
+_DIALLED = ("+", "00", "0", "(0")
+
+
 def _digits_key(number: str) -> str:
     """A phone number as national French digits when it is French, else its digits."""
     digits = re.sub(r"\D", "", number.replace("(0)", ""))
@@ -210,7 +213,8 @@ def mask_phones(text: str, keep: Keep) -> str:
     for found in phonenumbers.PhoneNumberMatcher(
         text, "FR", leniency=phonenumbers.Leniency.POSSIBLE
     ):
-        if not keep(found.raw_string):
+        # A number without a trunk or an international prefix is an article or a reference.
+        if found.raw_string.startswith(_DIALLED) and not keep(found.raw_string):
             spans.append((found.start, found.end))
     for match in _PHONE_RE.finditer(text):
         if not keep(match[0]) and not any(s <= match.start() < e for s, e in spans):
@@ -267,19 +271,38 @@ _POSTCODE_CITY = (
     r"\d{2}[ \u00a0]?\d{3}[ \u00a0]+[A-ZÉÈÊÎÔ][\w'’\-]*(?:[ \u00a0-]+[A-ZÉÈÊÎÔa-zé][\w'’\-]*){0,3}?"
     r"(?:[ \u00a0]+(?i:cedex)(?:[ \u00a0]*\d{1,2})?)?(?=[\s,.;)]|$)"
 )
-_NAMED = r"(?:(?:de\s+la|de\s+l['’]|du|des|de|d['’]|la|le|les|l['’]|aux?)\s*)?[A-ZÉÈÊÀÂÎÔ0-9]"
+_PARTICLE = (
+    r"(?:de[ \u00a0]+la|de[ \u00a0]+l['’]|du|des|de|d['’]|la|le|les|l['’]|aux|au|sur|sous|en|et)"
+)
+_CAP_WORD = r"(?:[A-Z]\.|[A-ZÉÈÊÀÂÎÔ0-9][\w'’-]*)"
+_STREET_NAME = (
+    rf"(?:{_PARTICLE}[ \u00a0]*)?{_CAP_WORD}"
+    rf"(?:[ \u00a0]+(?:{_PARTICLE}[ \u00a0]*)?{_CAP_WORD}){{0,4}}"
+)
+_NUMBER = r"(?<![\w,.])\d{1,4}(?:[ \u00a0]?(?:bis|ter|quater|[A-D])\b)?,?[ \u00a0]+"
 _ADDRESS_RE = re.compile(
-    rf"(?<![\w,.])\d{{1,4}}(?:[ \u00a0]?(?:bis|ter|quater|[A-D])\b)?,?[ \u00a0]+"
-    rf"(?:{_STREET}\b[ \u00a0]+{_NAMED}[^\n,;()]{{0,50}}?(?:{_POSTCODE_CITY}|(?=[,;)\n]|\.\s|$))"
-    rf"|(?i:{_STREET})\b[ \u00a0]+[^\n,;()]{{1,50}}?{_POSTCODE_CITY})",
-    re.MULTILINE,
+    rf"{_NUMBER}(?:{_STREET}\b[ \u00a0]+{_STREET_NAME}(?P<city>{_POSTCODE_CITY})?"
+    rf"|(?i:{_STREET})\b[ \u00a0]+[^\n,;()]{{1,50}}?{_POSTCODE_CITY})"
+)
+# Without a post code, a street address is a person's when the text says so.
+_HOME = re.compile(
+    r"(?:domicil|demeur|habit|r[ée]sid|adresse|domicile|n[ée]e?\s+au|sis\b|vit\b|loge)",
+    re.IGNORECASE,
 )
 # A postbox with its post code: « BP 12, 31000 Toulouse Cedex ».
 _POSTBOX_RE = re.compile(rf"\b(?:BP|CS|TSA)[ \u00a0]*\d+{_POSTCODE_CITY}")
 
 
+def _address(match: re.Match[str], text: str) -> str:
+    if match.group("city") is None and not re.search(r"\d{5}", match[0]):
+        before = text[max(0, match.start() - 50) : match.start()]
+        if not _HOME.search(before):
+            return match[0]
+    return ADDRESS_MASK
+
+
 def mask_addresses(text: str) -> str:
-    text = _ADDRESS_RE.sub(ADDRESS_MASK, text)
+    text = _ADDRESS_RE.sub(lambda m: _address(m, text), text)
     text = _POSTBOX_RE.sub(ADDRESS_MASK, text)
     # A post code and city line right after a masked street line is part of the address.
     return re.sub(

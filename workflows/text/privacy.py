@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from workflows.text.invisible import strip_invisible
-from workflows.text.pii_names import NAME_MASK, mask_names, name_parts
+from workflows.text.pii_names import NAME_MASK, mask_names, name_parts, person_name
 from workflows.text.pii_patterns import (
     ADDRESS_MASK,
     CARD_MASK,
@@ -98,7 +98,6 @@ _CONTACT_LINE = re.compile(
 )
 # The direct line of a reviewer goes whatever follows it.
 _DIRECT_LINE = re.compile(r"^\s*(?:ligne\s+directe|LD|l\.\s*d\.)\s*:.*$", re.IGNORECASE)
-_FIRST_LAST = re.compile(r"^[A-ZÉÈ][a-zéèëïîç]+(?:-[A-ZÉÈ][a-zéèëïîç]+)?\s+[A-ZÉÈ][A-ZÉÈ'’ -]+$")
 _SENTENCE_END = re.compile(r"[.?!;:]\s*$")
 _MAX_TRAILING_BLOCK = 8
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]]+[^\s<>()\[\].,;:!?»]", re.IGNORECASE)
@@ -147,25 +146,40 @@ def _personal(line: str) -> bool:
     return (
         any(mask in line for mask in _MASKS)
         or bool(_CONTACT_LINE.match(line))
-        or bool(_FIRST_LAST.match(line.strip()))
+        or person_name(line) is not None
     )
 
 
-def _strip_trailing_block(lines: list[str]) -> list[str]:
-    """A last block of short lines (name, title, service, contacts) with something personal in
-    it, after the text: a signature without a closing formula."""
+def _trailing_start(lines: list[str]) -> int:
+    """Where a last block of short lines (name, title, service, contacts) starts, after some
+    text; `len(lines)` when there is none."""
     end = len(lines)
     while end and not lines[end - 1].strip():
         end -= 1
     start = end
     while start and _signature_like(lines[start - 1]) and end - start < _MAX_TRAILING_BLOCK:
         start -= 1
-    block = lines[start:end]
-    if not block or not any(x.strip() for x in lines[:start]):
-        return lines
-    if any(_personal(line) for line in block):
+    if start == end or not any(x.strip() for x in lines[:start]):
+        return len(lines)
+    return start
+
+
+def _strip_trailing_block(lines: list[str]) -> list[str]:
+    """The last block when something personal is in it: a signature without a closing
+    formula."""
+    start = _trailing_start(lines)
+    if any(_personal(line) for line in lines[start:]):
         return lines[:start]
     return lines
+
+
+def _signed_names(signature: list[str], body: list[str]) -> list[tuple[str, str]]:
+    """Names that sign the text: the first lines after the closing formula, the first line of a
+    trailing block."""
+    candidates = [x for x in signature[1:] if x.strip()][:3]
+    trailing = [x for x in body[_trailing_start(body) :] if x.strip()]
+    candidates += trailing[:1]
+    return [name for name in map(person_name, candidates) if name is not None]
 
 
 def _tidy(lines: list[str]) -> str:
@@ -244,7 +258,9 @@ def scrub(
     (`invisible.py`).
     """
     people = [Identity(sender_name, sender), *identities]
-    lines = _strip_signature(_strip_greeting(_lines(text)))
+    greeted = _strip_greeting(_lines(text))
+    lines = _strip_signature(greeted)
+    signed = _signed_names(greeted[len(lines) :], lines)
     body = "\n".join(line for line in lines if not _DIRECT_LINE.match(line))
     vault = _Vault()
     literal, kept_phones = _keeper(keep_contacts)
@@ -261,6 +277,6 @@ def scrub(
         body = EMAIL_RE.sub(lambda m: EMAIL_MASK if m[0].lower() in addresses else m[0], body)
         body = vault.hide(body, EMAIL_RE)
     parts = [w for p in people for w in name_parts(p.name, p.address)]
-    body = mask_names(body, sorted(set(parts), key=len, reverse=True))
+    body = mask_names(body, sorted(set(parts), key=len, reverse=True), signed)
     lines = _strip_trailing_block(body.split("\n"))
     return vault.restore(_tidy(lines))
