@@ -57,6 +57,7 @@ CASES: list[tuple[str, str]] = [
         "Mon numéro de sécurité sociale est le [numéro de sécurité sociale].",
     ),
     ("NIR : 185057800608436", "NIR : [numéro de sécurité sociale]"),
+    ("Dossier 185057800608491 reçu.", "Dossier [numéro de sécurité sociale] reçu."),
     (
         "L'agent (n° SS 2 90 12 2A 123 456 12) est assermenté.",
         "L'agent (n° SS [numéro de sécurité sociale]) est assermenté.",
@@ -93,6 +94,7 @@ CASES: list[tuple[str, str]] = [
     ("Le support suisse répond au +41 22 345 67 89.", "Le support suisse répond au [téléphone]."),
     ("Éditeur allemand : +49 30 1234567.", "Éditeur allemand : [téléphone]."),
     ("Numéro vert de l'éditeur : 0 800 123 456.", "Numéro vert de l'éditeur : [téléphone]."),
+    ("Mon collègue, tél. 4512, répondra.", "Mon collègue, tél. [téléphone], répondra."),
     ("Joignable au poste 4512 le matin.", "Joignable au poste [téléphone] le matin."),
     (
         "Mme Garnier est en congé, rappelez au 06 98 76 54 32.",
