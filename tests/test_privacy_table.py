@@ -318,6 +318,24 @@ CASES: list[tuple[str, str]] = [
         "Convention n° 2018-04-1234 signée le 04/04/2018.",
         "Convention n° 2018-04-1234 signée le 04/04/2018.",
     ),
+    # written as people write them
+    (
+        "Tél : +33 (0) 1 23 45 67 89 ou (+33) 6 12 34 56 78 ou +33.6.12.34.56.78.",
+        "Tél : [téléphone] ou [téléphone] ou [téléphone].",
+    ),
+    ("IBAN: fr76 3000 6000 0112 3456 7890 189 svp", "IBAN: [IBAN] svp"),
+    ("IBAN: FR76-3000-6000-0112-3456-7890-189 svp", "IBAN: [IBAN] svp"),
+    ("RIB : FR76 3000 6000 0112 3456 7890 18 (incomplet)", "RIB : [IBAN] (incomplet)"),
+    ("Écrire à AGNES.DURAND@VILLE-EXEMPLE.FR svp", "Écrire à [adresse électronique] svp"),
+    ("Question de agnès durand pour le service.", "Question de [nom] pour le service."),
+    ("Le service de Mme Martin-Leroy (DGCL) répond.", "Le service de Mme [nom] (DGCL) répond."),
+    ("Le dossier de M. Jean-Pierre DURAND est clos.", "Le dossier de M. [nom] est clos."),
+    (
+        "Mon adresse : 4, rue du Général de Gaulle – 97200 Fort-de-France.",
+        "Mon adresse : [adresse postale].",
+    ),
+    ("Bonjour Agnès Durand, merci de votre question.", "Merci de votre question."),
+    ("La réponse est claire : le FPS est dû.", "La réponse est claire : le FPS est dû."),
 ]
 
 

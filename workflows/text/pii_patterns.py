@@ -58,10 +58,14 @@ _IBAN_LENGTHS = {
     "NL": 18, "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27,
     "TN": 24, "TR": 26, "VA": 22, "DZ": 26, "SN": 28, "CI": 28,
 }  # fmt: skip
+_ISEP = "[ \u00a0\u202f-]"
 _IBAN_RE = re.compile(
-    rf"(?<![A-Za-z0-9])[A-Z]{{2}}{_SP}?\d{{2}}(?:{_SP}?[A-Z0-9]{{1,4}}){{2,8}}(?![a-z0-9])"
+    rf"(?<![A-Za-z0-9])[A-Z]{{2}}{_ISEP}?\d{{2}}(?:{_ISEP}?[A-Z0-9]{{1,4}}){{2,8}}(?![A-Za-z0-9])",
+    re.IGNORECASE,
 )
-_IBAN_GROUP = re.compile(r"[A-Z0-9]+")
+_IBAN_GROUP = re.compile(r"[A-Za-z0-9]+")
+# Said to be an IBAN: taken even when its length or its check digits are wrong (a typo).
+_IBAN_CONTEXT = re.compile(r"\b(?:IBAN|RIB|compte|virement)\b[^\n]{0,30}$", re.IGNORECASE)
 
 
 def iban_checksum_ok(compact: str) -> bool:
@@ -71,21 +75,25 @@ def iban_checksum_ok(compact: str) -> bool:
     return int(digits) % 97 == 1
 
 
-def _iban_span(match: re.Match[str]) -> int | None:
+def _iban_span(match: re.Match[str], said: bool) -> int | None:
     """The end of the longest IBAN that starts the match (trailing words such as « BIC » are
-    not part of it), or None."""
-    groups = list(_IBAN_GROUP.finditer(match[0]))
-    country = match[0][:2]
-    expected = _IBAN_LENGTHS.get(country)
+    not part of it), or None. `said`: the text calls it an IBAN."""
+    written = match[0]
+    if written[:2].islower() and not written[2].isdigit():
+        return None  # « de 12 … » is French, not a German account
+    groups = list(_IBAN_GROUP.finditer(written))
+    while groups and groups[-1][0].isalpha():
+        groups.pop()  # « … 189 BIC », « … 034 reçu »
+    expected = _IBAN_LENGTHS.get(written[:2].upper())
     for count in range(len(groups), 0, -1):
         end = groups[count - 1].end()
-        compact = re.sub(r"[^A-Z0-9]", "", match[0][:end])
+        compact = re.sub(r"[^A-Z0-9]", "", written[:end].upper())
         if len(compact) < 14:
             break
-        if compact[4:].isalpha():
-            continue
         if len(compact) == expected or iban_checksum_ok(compact):
             return match.start() + end
+    if said and groups and expected is not None:
+        return match.start() + groups[-1].end()
     return None
 
 
@@ -95,7 +103,8 @@ def mask_ibans(text: str) -> str:
     for match in _IBAN_RE.finditer(text):
         if match.start() < position:
             continue
-        end = _iban_span(match)
+        said = bool(_IBAN_CONTEXT.search(text[max(0, match.start() - 40) : match.start()]))
+        end = _iban_span(match, said)
         if end is None:
             continue
         out += [text[position : match.start()], IBAN_MASK]
@@ -180,7 +189,7 @@ _PSEP = r"[ .\-\u00a0\u202f]?"
 # What `phonenumbers` does not find: French numbers written with odd groupings, overseas and
 # other international numbers whose plan it rejects (+269 639…), « (0)1 … ».
 _PHONE_RE = re.compile(
-    rf"(?<![\w+/,])(?:(?:\+|00){_PSEP}\d{{2,3}}{_PSEP}(?:\(0\){_PSEP})?\d(?:{_PSEP}\d){{5,11}}"
+    rf"(?<![\w+/,])(?:(?:\+|00|\(\+){_PSEP}\d{{2,3}}\)?{_PSEP}(?:\(0\){_PSEP})?\d(?:{_PSEP}\d){{5,11}}"
     rf"|(?:\(0\)|0){_PSEP}[1-9](?:{_PSEP}\d){{8}})(?![\d,]|/\d)"
 )
 # Extensions and short numbers given as a direct line: « poste 4512 », « Tél. : 4512 ».
