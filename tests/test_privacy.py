@@ -148,3 +148,18 @@ def test_a_kept_mailbox_is_not_half_masked_by_a_name() -> None:
     text = "Écrivez à durand.services@ville.fr ou à jean.durand@gmail.com."
     published = scrub(text, "Jean Durand", None, keep_contacts=["durand.services@ville.fr"])
     assert published == f"Écrivez à durand.services@ville.fr ou à {EMAIL_MASK}."
+
+
+@pytest.mark.parametrize(
+    ("kept", "text"),
+    [
+        ("3939", "Tél. : 3939, Allô Service Public."),
+        ("01 40 07 60 60", "Le standard : +33 1 40 07 60 60."),
+        ("01 40 07 60 60", "Le standard : 01.40.07.60.60."),
+        ("11 rue des Saussaies, 75008 Paris", "Le bureau, 11 rue des Saussaies, 75008 Paris."),
+        ("Stationnement@Interieur.gouv.fr", "Écrire à stationnement@interieur.gouv.fr."),
+    ],
+)
+def test_kept_contacts_stay_however_written(kept: str, text: str) -> None:
+    assert scrub(text, None, None, keep_contacts=[kept]) == text
+    assert scrub(text, None, None) != text
