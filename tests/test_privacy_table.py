@@ -336,6 +336,27 @@ CASES: list[tuple[str, str]] = [
     ),
     ("Bonjour Agnès Durand, merci de votre question.", "Merci de votre question."),
     ("La réponse est claire : le FPS est dû.", "La réponse est claire : le FPS est dû."),
+    # whole mails, as the issue saw them published
+    (
+        "Bonjour Madame, Monsieur,\n\n"
+        "Un usager, M. Bernard Leclerc, demeurant 8 rue des Tilleuls, 59000 Lille, demande le "
+        "remboursement d'un FPS payé deux fois sur son compte FR76 3000 4000 0312 3456 7890 143. "
+        "Il nous a transmis son numéro de sécurité sociale (1 72 03 59 350 012 45) : faut-il le "
+        "conserver ?\n\nBien cordialement,\n\nAgnès Durand\nRégisseuse – Ville d'Exemple\n"
+        "Tél. 03 20 12 34 56",
+        "Un usager, M. [nom], demeurant [adresse postale], demande le remboursement d'un FPS payé "
+        "deux fois sur son compte [IBAN]. Il nous a transmis son numéro de sécurité sociale "
+        "([numéro de sécurité sociale]) : faut-il le conserver ?",
+    ),
+    (
+        "Bonjour Madame Durand,\n\nLe remboursement se fait par la régie, sur l'IBAN de l'usager "
+        "(FR76 3000 4000 0312 3456 7890 143) ; le NIR ne doit pas être conservé. Pour un cas "
+        "précis, écrivez à jean.dupont@gmail.com, qui suit le dossier.\n\n"
+        "Marie Garnier\nBureau FL2 – DGCL\nLigne directe : 01 40 07 12 34",
+        "Le remboursement se fait par la régie, sur l'IBAN de l'usager ([IBAN]) ; le NIR ne doit "
+        "pas être conservé. Pour un cas précis, écrivez à [adresse électronique], qui suit le "
+        "dossier.",
+    ),
 ]
 
 
