@@ -229,6 +229,13 @@ class LeaseConfig(_Section):
     renew_seconds: int = Field(default=5, ge=1, le=300)
 
 
+class PrivacyConfig(_Section):
+    # Contacts of the administration published on purpose (functional mailboxes, official
+    # numbers): the privacy scrubber leaves them in published text. The generic address is
+    # always kept.
+    keep_contacts: list[str] = Field(default_factory=list)
+
+
 class Config(_Section):
     instance: InstanceConfig
     portal: PortalConfig
@@ -244,6 +251,7 @@ class Config(_Section):
     questions: QuestionsConfig = QuestionsConfig()
     devmail: DevMailConfig = DevMailConfig()
     lease: LeaseConfig = LeaseConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
 
     # -- derived views ---------------------------------------------------------------------
     def group_for(self, handle: str) -> str | None:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.text.privacy import EMAIL_MASK, NAME_MASK, PHONE_MASK, scrub, strip_courtesy
+from workflows.text.pii_patterns import iban_checksum_ok, luhn_ok, nir_key
+from workflows.text.privacy import (
+    EMAIL_MASK,
+    IBAN_MASK,
+    NAME_MASK,
+    PHONE_MASK,
+    Identity,
+    scrub,
+    strip_courtesy,
+)
 
 QUESTION = """Bonjour Madame, Monsieur,
 
@@ -114,3 +123,43 @@ def test_published_text_has_no_bidi_or_invisible_characters(contacts: bool) -> N
     published = scrub(text, "Jean Dupont", "jean@exemple.fr", contacts=contacts)
     assert published == f"Le tarif est-il applicable ? Merci de {NAME_MASK}."
     assert strip_courtesy("\u202eBonjour,\nLa question\u2067.") == "La question."
+
+
+def test_checksums_of_the_validated_identifiers() -> None:
+    assert iban_checksum_ok("FR7630006000011234567890189")
+    assert not iban_checksum_ok("FR7630006000011234567890188")
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    assert nir_key("1850578006084") == 91  # « 1 85 05 78 006 084 91 »
+    assert nir_key("290122A123456") == nir_key("2901219123456")  # Corsica: 2A reads 19
+
+
+def test_older_callers_without_contacts_still_lose_bank_numbers_and_identities() -> None:
+    answer = (
+        "Écrivez à support@antai.gouv.fr ou à marie.garnier@interieur.gouv.fr, "
+        "IBAN FR76 3000 6000 0112 3456 7890 189."
+    )
+    reviewer = Identity("Marie Garnier", "marie.garnier@interieur.gouv.fr")
+    assert scrub(answer, None, None, contacts=False, identities=[reviewer]) == (
+        f"Écrivez à support@antai.gouv.fr ou à {EMAIL_MASK}, IBAN {IBAN_MASK}."
+    )
+
+
+def test_a_kept_mailbox_is_not_half_masked_by_a_name() -> None:
+    text = "Écrivez à durand.services@ville.fr ou à jean.durand@gmail.com."
+    published = scrub(text, "Jean Durand", None, keep_contacts=["durand.services@ville.fr"])
+    assert published == f"Écrivez à durand.services@ville.fr ou à {EMAIL_MASK}."
+
+
+@pytest.mark.parametrize(
+    ("kept", "text"),
+    [
+        ("3939", "Tél. : 3939, Allô Service Public."),
+        ("01 40 07 60 60", "Le standard : +33 1 40 07 60 60."),
+        ("01 40 07 60 60", "Le standard : 01.40.07.60.60."),
+        ("11 rue des Saussaies, 75008 Paris", "Le bureau, 11 rue des Saussaies, 75008 Paris."),
+        ("Stationnement@Interieur.gouv.fr", "Écrire à stationnement@interieur.gouv.fr."),
+    ],
+)
+def test_kept_contacts_stay_however_written(kept: str, text: str) -> None:
+    assert scrub(text, None, None, keep_contacts=[kept]) == text
+    assert scrub(text, None, None) != text

@@ -208,6 +208,9 @@ class Context:
     similar_answers: tuple[SimilarAnswer, ...] = ()
     triage: TriageResult | None = None  # for questions (None: unclassified)
     blank_annex: bytes | None = None  # the template xlsx, for subscription_intent replies
+    # The administration's contacts that stay in published text (`[privacy] keep_contacts` and
+    # the generic address).
+    keep_contacts: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- outputs

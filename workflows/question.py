@@ -46,6 +46,7 @@ from workflows.core import (
     TimerFired,
     Withdrawn,
 )
+from workflows.publication import reviewer_identities
 from workflows.question_routing import (
     DEFAULT_SPACE,
     MAX_SIMILAR,
@@ -79,7 +80,13 @@ def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
     question = event.new_text.strip() or event.text.strip()
     data = QuestionRecord(
         question=question,
-        published_question=privacy.scrub(question, event.sender_name, event.sender),
+        published_question=privacy.scrub(
+            question,
+            event.sender_name,
+            event.sender,
+            keep_contacts=ctx.keep_contacts,
+            identities=reviewer_identities(ctx),
+        ),
         triage=triage,
         similar=tuple(similar_view(s) for s in ctx.similar_answers[:MAX_SIMILAR]),
         last_message_id=event.message_id,
@@ -144,7 +151,13 @@ def _on_asker_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decisio
     followup = Followup(
         at=iso(ctx.now),
         text=text,
-        published=privacy.scrub(text, case.requester_name, case.requester),
+        published=privacy.scrub(
+            text,
+            case.requester_name,
+            case.requester,
+            keep_contacts=ctx.keep_contacts,
+            identities=reviewer_identities(ctx),
+        ),
         after_answer=after_answer,
     )
     data = replace(data, followups=(*data.followups, followup))

@@ -27,6 +27,7 @@ from workflows.core import (
     ReviewerReply,
     SendMail,
 )
+from workflows.publication import reviewer_identities
 from workflows.question_routing import (
     DEFAULT_SPACE,
     gist,
@@ -224,9 +225,15 @@ def _publish(
     log: list[LogLine],
 ) -> Decision:
     question_text = wording or published_question(data)
-    # The answer is published without the greeting, the signature or the asker's name; its
-    # contact details stay (they are the administration's, given on purpose).
-    public_answer = privacy.scrub(answer, case.requester_name, case.requester, contacts=False)
+    # The answer is published without the greeting, the signature, the asker's or the
+    # reviewer's name and contacts; the administration's own (`keep_contacts`) stay.
+    public_answer = privacy.scrub(
+        answer,
+        case.requester_name,
+        case.requester,
+        keep_contacts=ctx.keep_contacts,
+        identities=reviewer_identities(ctx, event.reviewer, event.reviewer_name),
+    )
     previous = data.published_answer
     if previous and data.publications:
         public_answer = f"{previous}\n\nRéponse complémentaire : {public_answer}"

@@ -79,6 +79,7 @@ def build_context(
         similar_answers=similar,
         triage=triage_result,
         blank_annex=blank,
+        keep_contacts=(config.instance.generic_address, *config.privacy.keep_contacts),
     )
 
 
