@@ -14,6 +14,7 @@ from typing import Any
 from workflows.records.question import (
     Answer,
     Followup,
+    HeldAnswer,
     PendingAnswer,
     Publication,
     QuestionRecord,
@@ -36,6 +37,7 @@ __all__ = [
     "CaseRecord",
     "Failure",
     "Followup",
+    "HeldAnswer",
     "InfoRequest",
     "Invitation",
     "Note",
