@@ -186,7 +186,19 @@ def _preview(
     replacing: bool,
 ) -> SendMail:
     asker_mail = _asker_mail(case, ctx, data, held, preview=True)
-    asker = dict(asker_mail.context) if asker_mail else {}
+    context: dict[str, Any] = {
+        **(asker_mail.context if asker_mail else {}),  # the asker's mail, shown as it will go
+        "outcome": held.outcome,
+        "mail_template": asker_mail.template if asker_mail else None,
+        "mail_answer": held.mail_answer,
+        "published_question": held.question if held.outcome == "published" else None,
+        "published_answer": held.answer if held.outcome == "published" else None,
+        "space_label": space_label(held.space),
+        "at_time": paris_time(due),
+        "delay_minutes": ctx.publish_delay_minutes,
+        "replacing": replacing,
+        "parse_errors": list(held.notes),
+    }
     return reviewer_notice(
         "question_preview",
         case,
@@ -195,17 +207,7 @@ def _preview(
         event.message_id,
         event.references,
         f"preview:{held.seq}",
-        **asker,  # the asker's mail, rendered in the preview as it will be sent
-        outcome=held.outcome,
-        mail_template=asker_mail.template if asker_mail else None,
-        mail_answer=held.mail_answer,
-        published_question=held.question if held.outcome == "published" else None,
-        published_answer=held.answer if held.outcome == "published" else None,
-        space_label=space_label(held.space),
-        at_time=paris_time(due),
-        delay_minutes=ctx.publish_delay_minutes,
-        replacing=replacing,
-        parse_errors=list(held.notes),
+        **context,
     )
 
 
