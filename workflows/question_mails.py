@@ -44,7 +44,10 @@ def opens_with_greeting(text: str | None) -> bool:
     for line in (text or "").split("\n"):
         if line.strip():
             words = fold_words(line)
-            return len(line.strip()) <= 80 and bool(_GREETING.match(words))
+            # A formula, not a sentence: « Bonjour Madame Garnier, » but not « Monsieur le
+            # maire a transmis la délibération. »
+            formula = line.rstrip().endswith((",", "!")) or len(words.split()) <= 3
+            return formula and len(line.strip()) <= 80 and bool(_GREETING.match(words))
     return False
 
 
