@@ -15,9 +15,21 @@ import pytest
 from harness import INSTANCE_DOMAIN, Bot, body_text, compose, make_bot, reply_to, submit
 from mailservers import MailEnv
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
 from mailbot.mail.tokens import parse_our_message_id
+from portal_stub.app import create_app
 from portal_stub.models import PortalPublication as Publication
+from portal_stub.testing import (
+    SECRET_ENV,
+    SECRET_VALUE,
+    RecordingMailer,
+    WebEnv,
+    cheap_hasher,
+    make_config,
+    sign_in,
+)
+from portal_stub.testing import Clock as PortalClock
 from storage.models import Case
 
 pytestmark = pytest.mark.integration
@@ -32,6 +44,7 @@ ANSWER = (
 )
 # Monday 7 December 2026, 14:17 in Paris: the hold ends at 14 h 32.
 START = datetime(2026, 12, 7, 13, 17, tzinfo=UTC)
+READER = "lecteur@ville-exemple.test"
 
 
 class Clock:
@@ -247,3 +260,34 @@ def test_the_hold_survives_a_restart(mail_env: MailEnv, clock: Clock) -> None:
     answer = mail_env.wait_for(mail_env.requesters[0], count=2)[-1]
     assert "l'ANTAI édite et envoie" in body_text(answer)
     assert len(publications(again)) == 1
+
+
+def portal_pages(bot: Bot) -> WebEnv:
+    """The portal stand-in's web pages on the bot's database, with a reader of DESTA/ANTAI."""
+    base = bot.config.portal.base_url
+    config = make_config(bot.config.database.url, base)
+    clock, hasher = PortalClock(START), cheap_hasher()
+    mailer = RecordingMailer()
+    app = create_app(config, bot.engine, mailer=mailer, now=clock, hasher=hasher)
+    web = WebEnv(config, bot.engine, clock, hasher, TestClient(app, base_url=base), mailer)
+    web.add_account(READER, "une phrase de passe solide", ("accueil", "antai"))
+    assert sign_in(web.client, READER, "une phrase de passe solide").status_code == 303
+    return web
+
+
+def test_the_portal_shows_the_correction_mark_then_nothing_once_withdrawn(
+    bot: Bot, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET_VALUE)
+    confirmation = released(bot, clock)
+    reply_as_reviewer(bot, confirmation, "CORRIGER : En cycle complet, c'est l'ANTAI.")
+    [pub, *_] = publications(bot)
+    path = f"/espaces/antai/questions/{pub.case_ref}"
+    web = portal_pages(bot)
+    page = web.client.get(path)
+    assert page.status_code == 200
+    assert "Réponse corrigée le 7 décembre 2026." in page.text and "version 2" in page.text
+    told = bot.env.wait_for(bot.env.reviewers["antai"], count=4)[-1]
+    reply_as_reviewer(bot, told, "RETIRER")
+    assert web.client.get(path).status_code == 410
+    assert pub.case_ref not in web.client.get("/espaces/antai").text
