@@ -301,3 +301,12 @@ def test_hold_commands_are_read_on_the_first_line(text: str, verb: str, rest: st
 )
 def test_an_answer_opening_with_a_verb_of_the_hold_stays_an_answer(text: str) -> None:
     assert read_hold_command(text, strict=True) is None
+
+
+@pytest.mark.parametrize("text", ["CORRIGER : Finalement, oui.", "Une autre réponse."])
+def test_a_closed_or_redirected_question_has_no_answer_to_correct(text: str) -> None:
+    case, _ = held("CLASSER : Doublon.")
+    case, _ = end_of_hold(case)
+    decision = say(case, text, mid="<r3@x>")
+    (told,) = sent(decision)
+    assert told.context["problem"] == "already_closed" and effects_of(decision, Publish) == []

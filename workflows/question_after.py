@@ -28,6 +28,9 @@ from workflows.states import QuestionState
 from workflows.text import privacy
 from workflows.text.hold_commands import read_hold_command
 
+# The outcomes of an answer that CORRIGER may correct.
+_ANSWERED = frozenset({"published", "not_published", "corrected"})
+
 
 def is_online(data: QuestionRecord) -> bool:
     """A published answer that is still on the portal."""
@@ -38,6 +41,8 @@ def on_after(case: CaseView, event: ReviewerReply, ctx: Context, log: list[LogLi
     """A reviewer's reply on an answered question."""
     data = question_record(case)
     command = read_hold_command(event.new_text.strip())
+    if data.outcome not in _ANSWERED:  # CLASSER or HORS PÉRIMÈTRE: no answer to correct
+        return question_help(case, event, ctx, "already_closed", log)
     if command is None or command.verb in ("ANNULER", "PUBLIER"):
         log.append(LogLine("answer_already_sent", {"by": event.reviewer}))
         return question_help(case, event, ctx, "hold_over", log)
