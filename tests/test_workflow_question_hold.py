@@ -310,3 +310,10 @@ def test_a_closed_or_redirected_question_has_no_answer_to_correct(text: str) -> 
     decision = say(case, text, mid="<r3@x>")
     (told,) = sent(decision)
     assert told.context["problem"] == "already_closed" and effects_of(decision, Publish) == []
+
+
+def test_a_reply_while_ones_own_answer_is_being_published_points_to_corriger() -> None:
+    case, _ = held()
+    case, _ = end_of_hold(case)  # publishing: the portal has not answered yet
+    (told,) = sent(say(case, "Un ajout.", mid="<r3@x>"))
+    assert told.template == "review_help" and told.context["problem"] == "hold_over"

@@ -49,6 +49,9 @@ def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
     if case.state == QuestionState.ANSWERED:
         return question_after.on_after(case, event, ctx, log)
     if case.state != QuestionState.OPEN:
+        pending = question_record(case).pending
+        if pending is not None and pending.by == event.reviewer:  # their own answer, going out
+            return _help(case, event, ctx, "hold_over", log)
         return _already_answered(case, event, ctx, log)
     command = read_hold_command(answer, strict=True)
     if command is not None and command.verb != "CLASSER":
