@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from harness import INSTANCE_DOMAIN, Bot, body_text, compose, make_bot, reply_to, submit
 from mailservers import MailEnv
+from pgutil import postgres_database
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
@@ -58,10 +59,9 @@ class Clock:
         self.now += timedelta(minutes=minutes)
 
 
-def _bot(env: MailEnv, workdir: Path, clock: Clock) -> Bot:
-    bot = make_bot(
-        env, f"sqlite:///{workdir}/mailbot.db", workdir, **{"questions.publish_delay_minutes": 15}
-    )
+def _bot(env: MailEnv, workdir: Path, clock: Clock, db_url: str | None = None) -> Bot:
+    url = db_url or f"sqlite:///{workdir}/mailbot.db"
+    bot = make_bot(env, url, workdir, **{"questions.publish_delay_minutes": 15})
     bot.ingest.clock = clock
     bot.daemon.clock = clock
     return bot
@@ -249,17 +249,30 @@ def test_classer_with_a_message_closes_without_publication(bot: Bot, clock: Cloc
     assert publications(bot) == [] and the_case(bot).state == "answered"
 
 
-def test_the_hold_survives_a_restart(mail_env: MailEnv, clock: Clock) -> None:
+def _restart_during_the_hold(env: MailEnv, clock: Clock, db_url: str | None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="mailbot-hold-"))
-    first = _bot(mail_env, workdir, clock)
+    first = _bot(env, workdir, clock, db_url)
     answered_and_previewed(first)
     first.engine.dispose()
     clock.advance(20)
-    again = _bot(mail_env, workdir, clock)  # a new process on the same database
+    again = _bot(env, workdir, clock, db_url)  # a new process on the same database
     again.run_once()
-    answer = mail_env.wait_for(mail_env.requesters[0], count=2)[-1]
+    answer = env.wait_for(env.requesters[0], count=2)[-1]
     assert "l'ANTAI édite et envoie" in body_text(answer)
     assert len(publications(again)) == 1
+    again.run_once()
+    assert len(env.fetch(env.requesters[0])) == 2  # fired once
+    again.engine.dispose()
+
+
+def test_the_hold_survives_a_restart(mail_env: MailEnv, clock: Clock) -> None:
+    _restart_during_the_hold(mail_env, clock, None)
+
+
+@pytest.mark.postgres
+def test_the_hold_survives_a_restart_on_postgresql(mail_env: MailEnv, clock: Clock) -> None:
+    with postgres_database() as url:
+        _restart_during_the_hold(mail_env, clock, url)
 
 
 def portal_pages(bot: Bot) -> WebEnv:
