@@ -206,6 +206,9 @@ class QuestionsConfig(_Section):
     auto_redirect_out_of_scope: bool = False
     min_score: float = 1.0
     rules: list[TriageRule] = Field(default_factory=list)
+    # A reviewer's answer is held this long (previewed, cancellable) before it is mailed and
+    # published; 0: at once.
+    publish_delay_minutes: int = Field(default=15, ge=0, le=24 * 60)
 
 
 class DevMailConfig(_Section):

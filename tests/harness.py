@@ -81,8 +81,9 @@ def config_data(env: MailEnv, db_url: str, workdir: Path, **overrides: Any) -> d
         "log": {"file": str(workdir / "workflow.log")},
         "devmail": {"enabled": False},
         "limits": {"annex_allow_test_domains": True},
-        # the shipped triage rules, so routing in tests is what users get
-        "questions": shipped_config()["questions"],
+        # the shipped triage rules, so routing in tests is what users get; answers go out at
+        # once unless a test is about the hold (tests/test_hold_e2e.py sets a delay)
+        "questions": {**shipped_config()["questions"], "publish_delay_minutes": 0},
     }
     for dotted, value in overrides.items():
         node = data

@@ -82,6 +82,9 @@ MINE = (
     "question_cerema",
     "question_reminder",
     "question_escalation",
+    "question_preview",
+    "question_released",
+    "question_closed",
     "delivery_failed_alert",
     "reviewer_auth_failed",
     "reviewer_auth_alert",
@@ -342,7 +345,51 @@ def alert_mails() -> list[tuple[str | None, SendMail]]:
     return out
 
 
-ALL = subscription_mails() + question_mails() + alert_mails()
+def hold_mails() -> list[tuple[str, SendMail]]:
+    """Held answers (publish_delay_minutes): previews of each outcome, ANNULER, the end of the
+    hold, CORRIGER, RETIRER and CLASSER with messages (workflows.question_hold/_after)."""
+    out: list[tuple[str, SendMail]] = []
+    event = mail(
+        f"Bonjour,\nQuand l'interface CCSP sera-t-elle publiée ? {HOSTILE}\nJean Dupont",
+        subject=f"Interface {HOSTILE}",
+        sender="jean.dupont@ville.fr",
+        sender_name="Jean Dupont",
+    )
+    held = ctx(publish_delay_minutes=15)
+    start = question.start(event, held, QREF)
+    case = opened(start, event, QREF, "question")
+    desta = "relecteur.desta@demo.test"
+    greeting = f"Bonjour Monsieur Dupont,\nLa réponse {HOSTILE}."
+    for n, (text_, directives) in enumerate(
+        (
+            (f"Hors de notre champ {HOSTILE}.", ("HORS PÉRIMÈTRE",)),
+            (greeting, ("NE PAS PUBLIER",)),
+            (f"CLASSER : Doublon de votre question {HOSTILE}.", ()),
+        )
+    ):
+        answer = reply(text_, reviewer=desta, directives=directives, message_id=f"<h{n}@x>")
+        decision = question.decide(case, answer, held)
+        out += [(QREF, m) for m in sent(decision)]
+        timer = TimerFired("hold", {"seq": 1})
+        out += [(QREF, m) for m in sent(question.decide(apply(case, decision), timer, held))]
+    case = _step(case, question.decide(case, reply(greeting, reviewer=desta), held), out)
+    case = _step(case, question.decide(case, reply("ANNULER", reviewer=desta), held), out)
+    answer = reply(greeting, reviewer=desta, message_id="<h9@x>")
+    case = _step(case, question.decide(case, answer, held), out)
+    case = _step(case, question.decide(case, TimerFired("hold", {"seq": 2}), held), out)
+    url = f"https://portail.example.gouv.fr/espaces/desta/questions/{QREF}"
+    case = _step(case, question.decide(case, Published(url, 1), held), out)
+    fix = reply(f"CORRIGER\nLa bonne réponse {HOSTILE}.", reviewer=desta, message_id="<c1@x>")
+    case = _step(case, question.decide(case, fix, held), out)
+    case = _step(case, question.decide(case, Published(url, 2), held), out)
+    withdraw = reply(f"RETIRER\nRéponse retirée {HOSTILE}.", reviewer=desta, message_id="<c2@x>")
+    case = _step(case, question.decide(case, withdraw, held), out)
+    fix = reply(f"CORRIGER : Autre {HOSTILE}.", reviewer=desta, message_id="<c3@x>")
+    _step(case, question.decide(case, fix, held), out)
+    return out
+
+
+ALL = subscription_mails() + question_mails() + hold_mails() + alert_mails()
 
 
 def _id(item: tuple[str | None, SendMail]) -> str:
@@ -511,6 +558,8 @@ def test_every_help_problem_has_a_sentence() -> None:
     for problem in (
         "unknown_command", "bad_numbers", "missing_reason", "missing_text", "nothing_to_decide",
         "empty_answer", "unknown_group", "unknown_space", "command_on_question",
+        "nothing_held", "nothing_published", "held_by_other", "hold_over", "hold_pending",
+        "already_closed", "empty_correction",
     ):  # fmt: skip
         context = {
             "kind": "question", "state": "open", "requester": "a@b.fr", "requester_name": None,

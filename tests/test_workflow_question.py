@@ -308,7 +308,7 @@ def test_command_on_a_question_gets_help() -> None:
     assert sent(question.decide(case, event, ctx()))[0].context["problem"] == "command_on_question"
 
 
-def test_a_second_answer_on_an_answered_question_changes_nothing() -> None:
+def test_a_second_answer_on_an_answered_question_changes_nothing_and_points_to_corriger() -> None:
     case, _ = ask()
     case, _ = answered(case)
     decision = answer(
@@ -316,8 +316,8 @@ def test_a_second_answer_on_an_answered_question_changes_nothing() -> None:
     )
     assert decision.state is None and decision.closed is True
     (told,) = sent(decision)
-    assert told.template == "review_already_decided"
-    assert told.context["decided_by"] == DESTA and told.context["url"] == PUBLIC_URL
+    # Not « Dossier déjà traité… prenez contact avec <yourself> »: CORRIGER is the path.
+    assert told.template == "review_help" and told.context["problem"] == "hold_over"
 
 
 # --------------------------------------------------------------------------- the asker writes again

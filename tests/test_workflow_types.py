@@ -26,7 +26,7 @@ def test_states_are_the_stored_strings() -> None:
         "refused", "closed",
     ]  # fmt: skip
     assert [s.value for s in QuestionState] == [
-        "new", "received", "open", "publishing", "answered"
+        "new", "received", "open", "held", "publishing", "answered"
     ]  # fmt: skip
     assert SUBSCRIPTION_CLOSED == {"refused", "closed"} and QUESTION_CLOSED == {"answered"}
     assert state_of("subscription", "needs_info") is SubscriptionState.NEEDS_INFO

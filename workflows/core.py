@@ -202,6 +202,9 @@ class Context:
     invitation_reminder_days: int
     invitation_expiry_days: int
     add_business_days: Callable[[datetime, int], datetime]
+    # `[questions] publish_delay_minutes`: how long a reviewer's answer is held (0: at once).
+    # 0 here keeps hand-built contexts immediate; the shell passes the configured value.
+    publish_delay_minutes: int = 0
     # Lookups prepared by the shell for this event (empty when irrelevant):
     existing_accounts: Mapping[str, ExistingAccount] = field(default_factory=dict)
     open_requests: Mapping[str, str] = field(default_factory=dict)  # email -> other case ref

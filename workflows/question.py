@@ -1,8 +1,9 @@
 """The question workflow (`Q-…`): acknowledged, triaged to a space, answered by a reviewer,
 mailed to the asker and published without personal data.
 
-States: `open` (waiting for a reviewer) → `publishing` (answer given, waiting for the portal)
-→ `answered` (closed). A follow-up of the asker after the answer reopens the case (`open`,
+States: `open` (waiting for a reviewer) → `held` (answer given, previewed, waiting for the end
+of its hold: workflows.question_hold) → `publishing` (waiting for the portal) → `answered`
+(closed; CORRIGER and RETIRER still act on it: workflows.question_after). A follow-up of the asker after the answer reopens the case (`open`,
 same group). HORS PÉRIMÈTRE and NE PAS PUBLIER go straight to `answered`.
 """
 
@@ -12,7 +13,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from workflows import question_review, third_party
+from workflows import question_hold, question_review, third_party
 from workflows.casework import (
     after_mail,
     attachments_only,
@@ -95,7 +96,7 @@ def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
     out_of_scope = triage is not None and triage.out_of_scope
     if ctx.auto_redirect_out_of_scope and out_of_scope and space is None:
         opened = LogLine("case_opened", {"kind": "question", "outcome": "redirected"})
-        return question_review.redirect(case, ctx, data, None, None, [opened])
+        return question_review.redirect(case, ctx, data, [opened])
     group = group_for(ctx, f"question:{space}", "question:unclassified")
     similar = [s.to_json() for s in data.similar]
     ack = _ack(case, event, "new", similar, question, key="ack")
@@ -216,6 +217,8 @@ def _forward_followup(
 
 
 def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
+    if event.kind == question_hold.HOLD_TIMER:
+        return question_hold.on_hold_timer(case, event, ctx)
     if event.kind not in REVIEW_TIMERS:
         return ignored(case, CLOSED_STATES, "timer_unknown", kind=event.kind)
     return on_review_timer(

@@ -37,6 +37,7 @@ class QuestionState(StrEnum):
     NEW = "new"  # the case a first mail opens, before `start` decided (never stored)
     RECEIVED = "received"  # the row the shell inserts before `start` decides (same transaction)
     OPEN = "open"  # acknowledged and routed: waiting for a reviewer
+    HELD = "held"  # answer given, held until its hold ends (previewed to the reviewer)
     PUBLISHING = "publishing"  # answer given, waiting for the portal's `Published`
     ANSWERED = "answered"  # closed: answered (published or not) or redirected to CEREMA
 

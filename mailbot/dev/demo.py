@@ -3,7 +3,8 @@
 Run `make run` in one terminal, then `mailbot demo` in another: a requester asks a question,
 another mails a subscription annex, an auto-reply and a bounce arrive; the acknowledgements
 come back; the subscription reviewer approves by replying; the invitations arrive; the
-question's reviewer answers by replying; the answer arrives and is published; the demo ends
+question's reviewer answers by replying, gets the preview of the held answer and replies
+PUBLIER; the answer arrives and is published; the demo ends
 with the portal address and the credentials of an invitee.
 """
 
@@ -206,6 +207,13 @@ class Demo:
                 "Bien cordialement,\nLe relecteur ANTAI",
             )
         )
+        if self.config.questions.publish_delay_minutes > 0:
+            preview = self.wait_for(
+                q_reviewer, lambda m: ref_q in str(m["Subject"]) and "Aperçu" in str(m["Subject"]),
+                "preview",
+            )  # fmt: skip
+            say(f"   → {q_reviewer} got the preview «{preview['Subject']}» and replies PUBLIER.")
+            self.send(self.reply(q_reviewer, preview, "PUBLIER"))
         answer = self.wait_for(
             mairie,
             lambda m: ref_q in str(m["Subject"]) and "édite et envoie" in _text(m),

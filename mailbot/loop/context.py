@@ -74,6 +74,7 @@ def build_context(
         invitation_reminder_days=timers.invitation_reminder_days,
         invitation_expiry_days=timers.invitation_expiry_days,
         add_business_days=add_business_days,
+        publish_delay_minutes=config.questions.publish_delay_minutes,
         existing_accounts=existing,
         open_requests=open_requests,
         similar_answers=similar,

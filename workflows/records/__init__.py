@@ -14,6 +14,7 @@ from typing import Any
 from workflows.records.question import (
     Answer,
     Followup,
+    HeldAnswer,
     PendingAnswer,
     Publication,
     QuestionRecord,
@@ -37,6 +38,7 @@ __all__ = [
     "Failure",
     "FileRef",
     "Followup",
+    "HeldAnswer",
     "InfoRequest",
     "Invitation",
     "Note",

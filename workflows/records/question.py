@@ -169,9 +169,14 @@ class PendingAnswer:
     reviewer_message_id: str | None = None
     reviewer_references: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # the directive parser's notes on the reply
+    correction: bool = False  # CORRIGER: a new version of a published answer
+    held: bool = False  # it was held: the reviewer gets the short confirmation
 
     def to_json(self) -> Json:
+        # `correction` and `held` only when set: rows written before read back the same.
+        flags = {k: True for k, v in (("correction", self.correction), ("held", self.held)) if v}
         return {
+            **flags,
             "space": self.space,
             "question": self.question,
             "answer": self.answer,
@@ -192,6 +197,63 @@ class PendingAnswer:
             mail_answer=_str(data.get("mail_answer")),
             by=_str(data.get("by")),
             at=_str(data.get("at")),
+            reviewer_message_id=_opt_str(data.get("reviewer_message_id")),
+            reviewer_references=_strs(data.get("reviewer_references")),
+            notes=_strs(data.get("notes")),
+            correction=bool(data.get("correction")),
+            held=bool(data.get("held")),
+        )
+
+
+@dataclass(frozen=True)
+class HeldAnswer:
+    """A reviewer's answer held before it goes out (`[questions] publish_delay_minutes`): what
+    will happen when the hold ends (`outcome`: `published`, `not_published`, `redirected`,
+    `closed`), what the asker will receive (`mail_answer`; None: no mail) and what the portal
+    will publish. `seq` counts the holds of the case: the hold timer carries it, so a timer of
+    a replaced answer does nothing."""
+
+    outcome: str
+    space: str
+    question: str
+    answer: str  # as it will be published
+    mail_answer: str | None  # as it will be mailed to the asker
+    by: str
+    at: str
+    due_at: str
+    seq: int
+    reviewer_message_id: str | None = None
+    reviewer_references: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> Json:
+        return {
+            "outcome": self.outcome,
+            "space": self.space,
+            "question": self.question,
+            "answer": self.answer,
+            "mail_answer": self.mail_answer,
+            "by": self.by,
+            "at": self.at,
+            "due_at": self.due_at,
+            "seq": self.seq,
+            "reviewer_message_id": self.reviewer_message_id,
+            "reviewer_references": list(self.reviewer_references),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HeldAnswer:
+        return cls(
+            outcome=_str(data.get("outcome")),
+            space=_str(data.get("space")),
+            question=_str(data.get("question")),
+            answer=_str(data.get("answer")),
+            mail_answer=_opt_str(data.get("mail_answer")),
+            by=_str(data.get("by")),
+            at=_str(data.get("at")),
+            due_at=_str(data.get("due_at")),
+            seq=_int(data.get("seq")),
             reviewer_message_id=_opt_str(data.get("reviewer_message_id")),
             reviewer_references=_strs(data.get("reviewer_references")),
             notes=_strs(data.get("notes")),
@@ -217,6 +279,9 @@ _QUESTION_KEYS = (
     "pending",
     "published_question_text",
     "published_answer",
+    "held",
+    "holds",
+    "withdrawn_at",
 )
 
 
@@ -243,6 +308,9 @@ class QuestionRecord:
     pending: PendingAnswer | None = None
     published_question_text: str | None = None
     published_answer: str | None = None
+    held: HeldAnswer | None = None  # an answer waiting for the end of its hold
+    holds: int = 0  # holds so far (`HeldAnswer.seq`)
+    withdrawn_at: str | None = None  # RETIRER: the publication was withdrawn
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys of a newer version, kept
 
     def to_json(self) -> Json:
@@ -266,12 +334,24 @@ class QuestionRecord:
             "pending": self.pending.to_json() if self.pending else None,
             "published_question_text": self.published_question_text,
             "published_answer": self.published_answer,
+            **self._hold_json(),
+        }
+
+    def _hold_json(self) -> Json:
+        """The keys of the hold, only once a case has had one (older rows read back the same)."""
+        if not (self.held or self.holds or self.withdrawn_at):
+            return {}
+        return {
+            "held": self.held.to_json() if self.held else None,
+            "holds": self.holds,
+            "withdrawn_at": self.withdrawn_at,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> QuestionRecord:
         triage = data.get("triage")
         pending = data.get("pending")
+        held = data.get("held")
         return cls(
             round=_int(data.get("round")),
             round_at=_opt_str(data.get("round_at")),
@@ -291,5 +371,8 @@ class QuestionRecord:
             pending=PendingAnswer.from_json(pending) if isinstance(pending, Mapping) else None,
             published_question_text=_opt_str(data.get("published_question_text")),
             published_answer=_opt_str(data.get("published_answer")),
+            held=HeldAnswer.from_json(held) if isinstance(held, Mapping) else None,
+            holds=_int(data.get("holds")),
+            withdrawn_at=_opt_str(data.get("withdrawn_at")),
             extra=_extra(data, _QUESTION_KEYS),
         )

@@ -201,6 +201,12 @@ def _parse_question(new_text: str) -> DirectiveResult:
                 # Fail closed: obeyed, but the sentence stays in the answer and is reported.
                 kept.append(line)
                 errors.append(f"La ligne « {line.strip()} » a été lue comme la consigne {keyword}.")
+            elif value and colon and keyword == "HORS PÉRIMÈTRE":
+                # « HORS PÉRIMÈTRE : votre question relève du CEREMA… »: the text after the
+                # colon is the reviewer's message to the asker, kept (NE PAS PUBLIER's is a
+                # note for the reviewers, dropped as before).
+                kept.append(value[:1].upper() + value[1:])
+                at_top = False
             continue
         if at_top and _is_greeting(line):
             kept.append(line)

@@ -50,6 +50,23 @@ NE PAS PUBLIER
 HORS PÉRIMÈTRE
     la question ne relève pas du portail : le demandeur reçoit les coordonnées du CEREMA.
 
+Votre réponse ne part pas tout de suite : vous recevez d'abord un aperçu (le message qui \
+sera envoyé, le texte qui sera publié, l'heure d'envoi). En réponse à cet aperçu :
+ANNULER
+    rien n'est envoyé ; la question attend de nouveau une réponse.
+PUBLIER (ou « Ok », « Je valide »)
+    envoie et publie tout de suite.
+un nouveau texte
+    remplace la réponse en attente.
+CLASSER : <message facultatif au demandeur>
+    clôt la question sans réponse ni publication (aussi en réponse à ce message).
+
+Une fois la réponse envoyée, en réponse à l'aperçu ou à la confirmation :
+CORRIGER : <nouveau texte>
+    publie une version corrigée et l'envoie au demandeur.
+RETIRER
+    retire la publication (ajoutez un texte pour prévenir le demandeur).
+
 Majuscules et accents sont facultatifs. Exemple :
 
 ESPACE : ANTAI
