@@ -3,7 +3,8 @@ the arguments that every `privacy.scrub` of a question or an answer takes from t
 
 from __future__ import annotations
 
-from workflows.core import Context
+from workflows.core import CaseView, Context, ReviewerReply
+from workflows.text import privacy
 from workflows.text.privacy import Identity
 
 
@@ -17,3 +18,14 @@ def reviewer_identities(
     if reviewer is not None or reviewer_name is not None:
         people.insert(0, Identity(reviewer_name, reviewer))
     return tuple(people)
+
+
+def public_text(case: CaseView, event: ReviewerReply, ctx: Context, text: str) -> str:
+    """A reviewer's text as the portal publishes it (`workflows.text.privacy`)."""
+    return privacy.scrub(
+        text,
+        case.requester_name,
+        case.requester,
+        keep_contacts=ctx.keep_contacts,
+        identities=reviewer_identities(ctx, event.reviewer, event.reviewer_name),
+    )

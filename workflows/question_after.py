@@ -20,7 +20,7 @@ from workflows.core import (
     ReviewerReply,
     Withdraw,
 )
-from workflows.question_hold import public_text
+from workflows.publication import public_text
 from workflows.question_mails import answer_mail, asker_note, correction_mark, question_help
 from workflows.records import Answer, PendingAnswer, QuestionRecord
 from workflows.reviewing import confirmation, parse_errors

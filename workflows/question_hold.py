@@ -28,7 +28,7 @@ from workflows.core import (
     SetTimer,
     TimerFired,
 )
-from workflows.publication import reviewer_identities
+from workflows.publication import public_text
 from workflows.question_mails import (
     answer_mail,
     asker_note,
@@ -48,7 +48,6 @@ from workflows.reviewing import (
 )
 from workflows.states import QUESTION_CLOSED as CLOSED_STATES
 from workflows.states import QuestionState
-from workflows.text import privacy
 from workflows.text.hold_commands import read_hold_command
 
 HOLD_TIMER = "hold"
@@ -89,17 +88,6 @@ def record_answer(
 
 
 # --------------------------------------------------------------------------- preparing
-
-
-def public_text(case: CaseView, event: ReviewerReply, ctx: Context, text: str) -> str:
-    """A reviewer's text as the portal publishes it (`workflows.text.privacy`)."""
-    return privacy.scrub(
-        text,
-        case.requester_name,
-        case.requester,
-        keep_contacts=ctx.keep_contacts,
-        identities=reviewer_identities(ctx, event.reviewer, event.reviewer_name),
-    )
 
 
 def prepare(
