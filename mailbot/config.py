@@ -195,6 +195,7 @@ class TriageRule(_Section):
     space: Literal["accueil", "desta", "antai", "out_of_scope"]
     weight: float = 1.0
     terms: list[str]
+    unless: list[str] = Field(default_factory=list)  # negative terms: any of them, no score
 
 
 class QuestionsConfig(_Section):
@@ -202,6 +203,8 @@ class QuestionsConfig(_Section):
     auto_redirect_out_of_scope: bool = False
     min_score: float = 1.0
     rules: list[TriageRule] = Field(default_factory=list)
+    model_weight: float = Field(default=3.0, ge=0)  # the learnt model's share of the score
+    close_margin: float = Field(default=1.0, ge=0)  # runner-up this close: named as possible
 
 
 class DevMailConfig(_Section):

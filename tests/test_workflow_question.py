@@ -155,7 +155,7 @@ def test_out_of_scope_signs_are_flagged_to_the_reviewer() -> None:
     _, decision = ask("Quel tarif pour nos horodateurs ?", subject="Horodateurs")
     (notify,) = sent(decision, "question_notify")
     assert notify.context["out_of_scope"] is True
-    assert notify.context["out_of_scope_terms"] == ["horodateurs", "tarif"]
+    assert notify.context["out_of_scope_terms"] == ["horodateur", "tarif"]
 
 
 def test_auto_redirect_when_configured_and_out_of_scope() -> None:
