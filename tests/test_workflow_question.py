@@ -138,8 +138,15 @@ def test_acknowledgement_and_notification_contents() -> None:
     assert context["question"].startswith("Bonjour Madame")
     assert context["organisation"] == "Commune d'Exemple"
     assert context["reasons"] == [
-        {"space_label": "DESTA", "score": 8.0, "terms": ["ccsp", "interface"]}
+        {
+            "space_label": "DESTA",
+            "score": 8.0,
+            "score_text": "8",
+            "terms": ["ccsp", "interface"],
+            "learnt": [],
+        }
     ]
+    assert context["alternative"] is None
     published = context["published_question"]
     assert NAME_MASK in published and PHONE_MASK in published
     assert (
