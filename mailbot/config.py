@@ -205,6 +205,7 @@ class QuestionsConfig(_Section):
     rules: list[TriageRule] = Field(default_factory=list)
     model_weight: float = Field(default=3.0, ge=0)  # the learnt model's share of the score
     close_margin: float = Field(default=1.0, ge=0)  # runner-up this close: named as possible
+    seed_examples: str = "bench/triage_questions.tsv"  # labelled set the model starts from
 
 
 class DevMailConfig(_Section):

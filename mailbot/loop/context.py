@@ -58,7 +58,7 @@ def build_context(
             questions = config.questions
             text = event.new_text or event.text
             settings = Settings(questions.min_score, questions.model_weight, questions.close_margin)
-            model = model_for(session)
+            model = model_for(session, config)
             triage_result = triage(
                 event.subject, text, questions.rules, questions.min_score, model, settings
             )

@@ -64,7 +64,7 @@ def start_scheduler(
         coalesce=True,
     )
     scheduler.add_job(  # every instance keeps its own model: not only the active one
-        guarded(daemon, lambda: retrain(daemon.engine)),
+        guarded(daemon, lambda: retrain(daemon.engine, config)),
         "cron",
         hour=6,
         minute=30,

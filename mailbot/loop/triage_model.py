@@ -8,7 +8,10 @@ An example is recorded when a decision on a question says where it belongs:
 - `redirected_cerema` by a reviewer (HORS PÉRIMÈTRE) → `out_of_scope`;
 - `answer_submitted` in a space other than the one the triage guessed (ESPACE:) → that space;
 - `reassigned` (an admin's reassignment: its `space`, else its group `to`) → that space.
-The model is kept per database (one per engine URL), in memory: it is rebuilt in milliseconds.
+The model also learns the project's labelled set (`[questions] seed_examples`), so that it
+helps from the first day; a reviewer's example weighs `REVIEWER_WEIGHT` times a seed or a
+published question (it is a correction). The model is kept per database (one per engine URL),
+in memory: it is rebuilt in milliseconds.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -28,11 +33,14 @@ from storage.models import Case, Publication, TriageExample
 from workflows.core import SPACES, Decision
 from workflows.records import QuestionRecord
 from workflows.text.triage import OUT_OF_SCOPE
-from workflows.triage.model import Model, train
+from workflows.triage.evaluate import read_examples
+from workflows.triage.model import Model, train_weighted
 
 log = logging.getLogger(__name__)
 
 MAX_EXAMPLES = 5000  # the most recent ones; a few thousand train in well under a second
+REVIEWER_WEIGHT = 3
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LABELS = (*SPACES, OUT_OF_SCOPE)
 
 _models: dict[str, Model | None] = {}
@@ -89,9 +97,23 @@ def record_examples(
         )
 
 
-def training_examples(session: Session) -> Iterator[tuple[str, str]]:
-    """(text, label): the latest example of each case, then every published Q&A (the latest
-    version of each case, withdrawn ones left out)."""
+@lru_cache(maxsize=4)
+def seed_examples(path: str) -> tuple[tuple[str, str], ...]:
+    """The labelled set at `path` (relative to the project's root), () when none."""
+    if not path:
+        return ()
+    file = Path(path) if Path(path).is_absolute() else PROJECT_ROOT / path
+    try:
+        examples = read_examples(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        log.warning("triage seed examples not read: %s", err)
+        return ()
+    return tuple((e.text, e.label) for e in examples)
+
+
+def training_examples(session: Session, seed: str = "") -> Iterator[tuple[str, str, int]]:
+    """(text, label, weight): the latest reviewer example of each case, every published Q&A
+    (the latest version of each case, withdrawn ones left out), then the seed set."""
     examples = session.exec(
         select(TriageExample).order_by(col(TriageExample.at).desc()).limit(MAX_EXAMPLES)
     ).all()
@@ -99,7 +121,7 @@ def training_examples(session: Session) -> Iterator[tuple[str, str]]:
     for example in examples:
         if example.case_ref not in seen:
             seen.add(example.case_ref)
-            yield example.text, example.label
+            yield example.text, example.label, REVIEWER_WEIGHT
     published = session.exec(
         select(Publication)
         .where(col(Publication.withdrawn_at).is_(None))
@@ -109,14 +131,16 @@ def training_examples(session: Session) -> Iterator[tuple[str, str]]:
     for row in published:
         if row.case_ref not in seen and row.space in SPACES:
             seen.add(row.case_ref)
-            yield row.question, row.space
+            yield row.question, row.space, 1
+    for text, label in seed_examples(seed):
+        yield text, label, 1
 
 
-def retrain(engine: Engine) -> Model | None:
+def retrain(engine: Engine, config: Config) -> Model | None:
     """Learn the model again from the database; the triage uses it from now on."""
     started = time.perf_counter()
     with read_scope(engine) as session:
-        model = train(training_examples(session))
+        model = train_weighted(training_examples(session, config.questions.seed_examples))
     _models[str(engine.url)] = model
     took = (time.perf_counter() - started) * 1000
     learnt = dict(model.examples) if model else {}
@@ -124,11 +148,11 @@ def retrain(engine: Engine) -> Model | None:
     return model
 
 
-def model_for(session: Session) -> Model | None:
+def model_for(session: Session, config: Config) -> Model | None:
     """The model of this session's database, learnt on first use if the process has none."""
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     key = str(engine.url)
     if key not in _models:
-        _models[key] = train(training_examples(session))
+        _models[key] = train_weighted(training_examples(session, config.questions.seed_examples))
     return _models[key]

@@ -98,10 +98,16 @@ class Model:
 
 def train(examples: Iterable[tuple[str, str]]) -> Model | None:
     """`examples` are (text, label) pairs; None when fewer than two labels can be learnt."""
+    return train_weighted((text, label, 1) for text, label in examples)
+
+
+def train_weighted(examples: Iterable[tuple[str, str, int]]) -> Model | None:
+    """(text, label, weight): an example of weight 3 counts as three copies of it."""
     counts: dict[str, Counter[str]] = {}
     seen: Counter[str] = Counter()
-    for text, label in examples:
-        counts.setdefault(label, Counter()).update(f.key for f in features(text))
+    for text, label, weight in examples:
+        found = Counter(f.key for f in features(text))
+        counts.setdefault(label, Counter()).update({k: n * weight for k, n in found.items()})
         seen[label] += 1
     kept = {label: c for label, c in counts.items() if seen[label] >= MIN_EXAMPLES}
     if len(kept) < 2:

@@ -56,11 +56,11 @@ def compile_term(term: str) -> Term | None:
     return Term(raw.rstrip("*"), found, prefix) if found else None
 
 
-def count(text_stems: Sequence[str], term: Term) -> int:
-    """Occurrences of `term` as a contiguous run of stems."""
+def starts(text_stems: Sequence[str], term: Term) -> list[int]:
+    """Where `term` occurs as a contiguous run of stems."""
     size = len(term.stems)
     last = size - 1
-    hits = 0
+    found = []
     for i in range(len(text_stems) - last):
         window = text_stems[i : i + size]
         if tuple(window[:last]) != term.stems[:last]:
@@ -68,8 +68,12 @@ def count(text_stems: Sequence[str], term: Term) -> int:
         word = window[last]
         wanted = term.stems[last]
         if word == wanted or (term.prefix and word.startswith(wanted)):
-            hits += 1
-    return hits
+            found.append(i)
+    return found
+
+
+def count(text_stems: Sequence[str], term: Term) -> int:
+    return len(starts(text_stems, term))
 
 
 def _first_found(text_stems: Sequence[str], terms: Sequence[str]) -> list[str]:
@@ -94,24 +98,30 @@ def _distinct(terms: Sequence[str]) -> list[Term]:
 
 
 def apply_rules(text_stems: Sequence[str], rules: Sequence[TriageRuleLike]) -> RuleHits:
+    """Longest terms first: words already matched by a longer term of the same space do not
+    count again (« commission du contentieux » is one term, not three)."""
     scores: dict[str, float] = {}
     matched: dict[str, list[str]] = {}
     cancelled: dict[str, list[str]] = {}
+    weighted: list[tuple[str, float, Term]] = []
     for rule in rules:
         scores.setdefault(rule.space, 0.0)
         negatives = _first_found(text_stems, getattr(rule, "unless", None) or ())
         if negatives:
             cancelled.setdefault(rule.space, []).extend(negatives)
             continue
-        found = matched.setdefault(rule.space, [])
-        for term in _distinct(rule.terms):
-            hits = count(text_stems, term)
-            if hits:
-                scores[rule.space] += min(hits, MAX_HITS) * rule.weight
-                if term.text not in found:
-                    found.append(term.text)
-    return RuleHits(
-        scores=scores,
-        matched={s: t for s, t in matched.items() if t},
-        cancelled=cancelled,
-    )
+        weighted += [(rule.space, rule.weight, t) for t in _distinct(rule.terms)]
+    covered: dict[str, set[int]] = {}
+    for space, weight, term in sorted(weighted, key=lambda w: -len(w[2].stems)):
+        taken = covered.setdefault(space, set())
+        size = len(term.stems)
+        fresh = [i for i in starts(text_stems, term) if not taken & set(range(i, i + size))]
+        if not fresh:
+            continue
+        for i in fresh:
+            taken.update(range(i, i + size))
+        scores[space] += min(len(fresh), MAX_HITS) * weight
+        found = matched.setdefault(space, [])
+        if term.text not in found:
+            found.append(term.text)
+    return RuleHits(scores=scores, matched=matched, cancelled=cancelled)
