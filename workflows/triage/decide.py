@@ -17,7 +17,7 @@ OUT_OF_SCOPE = "out_of_scope"
 @dataclass(frozen=True)
 class Settings:
     min_score: float = 1.0
-    model_weight: float = 3.0  # the model adds model_weight × its probability to each label
+    model_weight: float = 3.0  # a sure model adds model_weight to a label, a guess 0
     close_margin: float = 1.0  # runner-up within this margin: named as possible
 
 
@@ -46,8 +46,11 @@ def judge(
     hits = apply_rules(stems(whole), rules)
     scores = dict(hits.scores)
     probabilities = model.probabilities(whole) if model is not None else {}
+    chance = 1 / len(probabilities) if probabilities else 0.0
     for name, p in probabilities.items():
-        scores[name] = round(scores.get(name, 0.0) + settings.model_weight * p, 3)
+        # what the model knows beyond chance: 0 for a uniform guess, model_weight when sure
+        lift = max(0.0, (p - chance) / (1 - chance))
+        scores[name] = round(scores.get(name, 0.0) + settings.model_weight * lift, 3)
     ranked = [*_ranked(scores), ("", 0.0), ("", 0.0)]
     (best, top), (second, next_score) = ranked[0], ranked[1]
     tie = second != "" and next_score == top

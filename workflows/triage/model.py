@@ -28,7 +28,7 @@ MIN_EXAMPLES = 3  # a label with fewer examples is not learnt
 @dataclass(frozen=True)
 class Feature:
     key: str  # stems: "abrog" or "environ recet"
-    words: str  # the words as written (folded): "abrogees", "environnement recette"
+    words: str  # the words as written (lower-case): "abrogées", "environnement recette"
 
 
 def features(text: str) -> list[Feature]:
@@ -93,7 +93,7 @@ class Model:
             other = math.fsum(self.log_likelihood(o, feature.key) for o in others) / len(others)
             weights[feature.words] = self.log_likelihood(label, feature.key) - other
         ranked = sorted(weights.items(), key=lambda kv: -kv[1])
-        return [words for words, weight in ranked if weight > 0.5][:limit]
+        return [words for words, weight in ranked if weight > 0.1][:limit]
 
 
 def train(examples: Iterable[tuple[str, str]]) -> Model | None:

@@ -56,9 +56,9 @@ def content_stems(text: str) -> list[str]:
 
 
 def tokens(text: str) -> list[tuple[str, str]]:
-    """Every word of `text` as (folded word, stem), in order: the words explain, stems match."""
+    """Every word of `text` as (lower-case word, stem), in order: words explain, stems match."""
     words = _WORD.findall(text.lower().replace("œ", "oe").replace("æ", "ae"))
-    pairs = [(_NOT_ASCII_WORD.sub("", fold(w)), stem_word(w)) for w in words]
+    pairs = [(w, stem_word(w)) for w in words]
     return [(w, s) for w, s in pairs if s]
 
 
