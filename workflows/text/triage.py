@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflows.text.fold import fold
 from workflows.triage.decide import OUT_OF_SCOPE, Settings, judge
 from workflows.triage.model import Model
 from workflows.triage.rules import TriageRuleLike
@@ -109,7 +110,13 @@ def triage(
         alternative = None
     matched = {s: list(t) for s, t in verdict.rule_terms.items()}
     oos_terms = matched.pop(OUT_OF_SCOPE, [])
-    model_terms = dict(verdict.model_terms)
+    model_terms = {  # the model's words that the rules did not already name
+        label: [
+            w for w in words if fold(w) not in {fold(t) for t in verdict.rule_terms.get(label, [])}
+        ]
+        for label, words in verdict.model_terms.items()
+    }
+    model_terms = {label: words for label, words in model_terms.items() if words}
     if out_of_scope:
         oos_terms += [w for w in model_terms.pop(OUT_OF_SCOPE, []) if w not in oos_terms]
     return TriageResult(
