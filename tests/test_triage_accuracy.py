@@ -102,3 +102,15 @@ def test_a_reviewers_correction_moves_questions_of_the_same_kind(
     after = triage("", asked, questions.rules, questions.min_score, model, settings)
     assert after.space == "antai" and not after.out_of_scope
     assert "vidéoverbalisation" in after.model_terms["antai"]  # the notification's words
+
+
+def test_an_out_of_scope_flag_from_the_model_names_its_words(
+    questions: QuestionsConfig, settings: Settings
+) -> None:
+    model = train((e.text, e.label) for e in examples("triage_questions.tsv"))
+    asked = "Faut-il une formation particulière pour les agents qui contrôlent le stationnement ?"
+    alone = triage("Agents", asked, questions.rules, questions.min_score, None, settings)
+    assert not alone.out_of_scope and alone.space is None  # no rule knows this one
+    result = triage("Agents", asked, questions.rules, questions.min_score, model, settings)
+    assert result.out_of_scope and result.space is None
+    assert "agents" in result.out_of_scope_terms
