@@ -9,13 +9,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import eval_mail
 import eval_replies
+import eval_triage
 
 
 def main(argv: list[str]) -> int:
     print("== Mail understanding: parsing, bounces, auto-replies ==")
     code = eval_mail.main(argv)
     print("\n== Reply text: ours beside mail-parser-reply alone ==")
-    return code or eval_replies.main(argv)
+    code = code or eval_replies.main(argv)
+    print("\n== Triage: accuracy per space, confusion matrices ==")
+    return eval_triage.main(argv) or code
 
 
 if __name__ == "__main__":

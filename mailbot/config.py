@@ -199,6 +199,7 @@ class TriageRule(_Section):
     space: Literal["accueil", "desta", "antai", "out_of_scope"]
     weight: float = 1.0
     terms: list[str]
+    unless: list[str] = Field(default_factory=list)  # negative terms: any of them, no score
 
 
 class QuestionsConfig(_Section):
@@ -209,6 +210,9 @@ class QuestionsConfig(_Section):
     # A reviewer's answer is held this long (previewed, cancellable) before it is mailed and
     # published; 0: at once.
     publish_delay_minutes: int = Field(default=15, ge=0, le=24 * 60)
+    model_weight: float = Field(default=3.0, ge=0)  # the learnt model's share of the score
+    close_margin: float = Field(default=1.0, ge=0)  # runner-up this close: named as possible
+    seed_examples: str = "bench/triage_questions.tsv"  # labelled set the model starts from
 
 
 class DevMailConfig(_Section):

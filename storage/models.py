@@ -157,6 +157,21 @@ class Publication(SQLModel, table=True):
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class TriageExample(SQLModel, table=True):
+    """A labelled question for the triage model: each time a reviewer or an admin sets or
+    changes a question's space (ESPACE, TRANSFÉRER, HORS PÉRIMÈTRE, a reassignment). `label` is
+    a space or `out_of_scope`; `source` says which decision taught it."""
+
+    __tablename__ = "triage_example"
+    id: int | None = Field(default=None, primary_key=True)
+    case_ref: str = Field(index=True, max_length=20)
+    label: str = Field(max_length=20)
+    text: str
+    source: str = Field(max_length=40)
+    by: str | None = Field(default=None, max_length=320)
+    at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
+
+
 class NoticeSent(SQLModel, table=True):
     """A publication version already announced to a person, by mail or in a digest: each
     version reaches a person at most once."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from mailbot.cli import build_ingest
 from mailbot.config import load_config
 from mailbot.dev.embedded import demo_users
+from mailbot.loop import triage_model
 from mailbot.loop.daemon import Daemon
 from mailbot.loop.scheduler import start_scheduler
 from mailbot.wiring import daily_digest
@@ -36,7 +38,18 @@ def test_scheduler_runs_timers_outbox_and_the_daily_digest(
     scheduler = start_scheduler(config, daemon, daily_digest(config, engine))
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"timers", "portal", "outbox", "digest"}
+        assert set(jobs) == {"timers", "portal", "outbox", "digest", "triage_model"}
+        assert "hour='6', minute='30'" in str(jobs["triage_model"].trigger)
+        deadline = time.monotonic() + 10
+        while str(engine.url) not in triage_model._models and time.monotonic() < deadline:
+            time.sleep(0.05)  # the start-up run, in the scheduler's thread
+        model = triage_model._models.get(str(engine.url))
+        assert model is not None and set(model.labels) == {
+            "accueil",
+            "desta",
+            "antai",
+            "out_of_scope",
+        }
         assert str(jobs["digest"].trigger).startswith("cron[")
         assert "hour='7'" in str(jobs["digest"].trigger)
         assert (

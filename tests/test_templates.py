@@ -236,6 +236,8 @@ def question_mails() -> list[tuple[str, SendMail]]:
         {"desta": ["ccsp", "interface"]},
         False,
         ["tarif"],
+        alternative="antai",
+        model_terms={"desta": ["environnement recette"]},
     )
     start = question.start(event, ctx(triage=guess, similar_answers=similar(2)), QREF)
     case = opened(start, event, QREF, "question")

@@ -1,4 +1,5 @@
-"""Triage of a question to a space: weighted terms, whole words, accents and case ignored."""
+"""Triage of a question to a space: weighted terms on French stems, whole words, accents and
+case ignored, negative terms, and a close runner-up named."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from mailbot.config import TriageRule
-from workflows.text.triage import triage
+from workflows.text.triage import Settings, triage
 
 RULES = [
     TriageRule(
@@ -62,7 +63,7 @@ def test_out_of_scope_wins_only_over_every_space() -> None:
     alone = triage("Horodateurs", "Quel tarif pour nos horodateurs ?", RULES, 1.0)
     assert alone.out_of_scope is True
     assert alone.space is None
-    assert alone.out_of_scope_terms == ["horodateurs", "tarif"]
+    assert alone.out_of_scope_terms == ["horodateur", "tarif"]  # one term per stem
     mixed = triage("", "Le tarif du FPS et l'avis de paiement ANTAI", RULES, 1.0)
     assert mixed.out_of_scope is False
     assert mixed.space == "antai"
@@ -79,3 +80,44 @@ def test_rules_are_duck_typed() -> None:
     result = triage("", "question sur la CCSP", [Rule("desta", 1.0, ("ccsp",))], 1.0)
     assert result.space == "desta"
     assert result.as_data()["scores"] == {"desta": 1.0}
+
+
+def test_one_term_covers_its_inflections() -> None:
+    rules = [
+        TriageRule(space="accueil", weight=2.0, terms=["abrogation"]),
+        TriageRule(space="desta", weight=2.0, terms=["juridiction*", "environnement de recette"]),
+    ]
+    abrogated = triage("", "Quelles dispositions ont été ABROGÉES ?", rules, 1.0)
+    assert abrogated.space == "accueil" and abrogated.matched == {"accueil": ["abrogation"]}
+    court = triage("", "Le système juridictionnel", rules, 1.0)
+    assert court.space == "desta" and court.matched == {"desta": ["juridiction"]}
+    # a multi-word term matches its words in order, each inflected
+    assert triage("", "les environnements de recettes", rules, 1.0).space == "desta"
+    assert triage("", "la recette de l'environnement", rules, 1.0).space is None
+
+
+def test_a_negative_term_silences_its_rule() -> None:
+    rules = [
+        TriageRule(space="desta", weight=2.0, terms=["recours"], unless=["marché", "contrat"]),
+        TriageRule(space="out_of_scope", weight=2.0, terms=["prestataire"]),
+    ]
+    assert triage("", "Comment la CCSP traite-t-elle un recours ?", rules, 1.0).space == "desta"
+    contract = triage("", "Quel recours contre le titulaire de notre marché ?", rules, 1.0)
+    assert contract.space is None and contract.scores["desta"] == 0.0
+
+
+def test_a_close_runner_up_is_named() -> None:
+    close = triage("", "La loi et le FPS", RULES, 1.0, settings=Settings(close_margin=1.0))
+    assert close.space == "antai" and close.alternative == "accueil"
+    clear = triage("", "Le FPS et l'avis de paiement selon la loi", RULES, 1.0)
+    assert clear.space == "antai" and clear.alternative is None
+
+
+def test_out_of_scope_over_a_space_goes_to_that_space_flagged() -> None:
+    result = triage("", "Le tarif de l'avis de paiement", RULES, 1.0)
+    # out of scope 2.0 and ANTAI 2.0 tie: a person decides
+    assert result.space is None and not result.out_of_scope
+    rules = [*RULES, TriageRule(space="out_of_scope", weight=0.5, terms=["stationnement"])]
+    flagged = triage("", "Le tarif du stationnement et l'avis de paiement", rules, 1.0)
+    assert flagged.out_of_scope and flagged.space == "antai"
+    assert flagged.out_of_scope_terms == ["tarif", "stationnement"]

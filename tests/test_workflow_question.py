@@ -138,8 +138,15 @@ def test_acknowledgement_and_notification_contents() -> None:
     assert context["question"].startswith("Bonjour Madame")
     assert context["organisation"] == "Commune d'Exemple"
     assert context["reasons"] == [
-        {"space_label": "DESTA", "score": 8.0, "terms": ["ccsp", "interface"]}
+        {
+            "space_label": "DESTA",
+            "score": 8.0,
+            "score_text": "8",
+            "terms": ["ccsp", "interface"],
+            "learnt": [],
+        }
     ]
+    assert context["alternative"] is None
     published = context["published_question"]
     assert NAME_MASK in published and PHONE_MASK in published
     assert (
@@ -155,7 +162,7 @@ def test_out_of_scope_signs_are_flagged_to_the_reviewer() -> None:
     _, decision = ask("Quel tarif pour nos horodateurs ?", subject="Horodateurs")
     (notify,) = sent(decision, "question_notify")
     assert notify.context["out_of_scope"] is True
-    assert notify.context["out_of_scope_terms"] == ["horodateurs", "tarif"]
+    assert notify.context["out_of_scope_terms"] == ["horodateur", "tarif"]
 
 
 def test_auto_redirect_when_configured_and_out_of_scope() -> None:

@@ -24,7 +24,7 @@ from workflows.states import QUESTION_CLOSED as CLOSED_STATES
 from workflows.states import QuestionState
 from workflows.text import privacy
 from workflows.text.help_texts import HELP_TEXT_QUESTION
-from workflows.text.triage import TriageResult
+from workflows.text.triage import OUT_OF_SCOPE, TriageResult
 
 DEFAULT_SPACE = "accueil"  # every account sees Accueil (CONTRACTS.md)
 MAX_SIMILAR = 3
@@ -97,14 +97,7 @@ def notify_context(
     account = ctx.existing_accounts.get(case.requester)
     answers = data.answers
     publications = data.publications
-    reasons = [
-        {
-            "space_label": space_label(name),
-            "score": triage.scores.get(name, 0),
-            "terms": list(terms),
-        }
-        for name, terms in triage.matched.items()
-    ]
+    reasons = triage_reasons(triage)
     return {
         "stage": stage,
         "round": data.round,
@@ -122,6 +115,7 @@ def notify_context(
         "reasons": reasons,
         "out_of_scope": triage.out_of_scope,
         "out_of_scope_terms": list(triage.out_of_scope_terms),
+        "alternative": alternative_view(ctx, triage.alternative),
         "similar": [s.to_json() for s in data.similar],
         "previous_answer": answers[-1].text if answers else None,
         "previous_url": publications[-1].url if publications else None,
@@ -133,6 +127,32 @@ def notify_context(
         "followup_text": None,
         **extra,
     }
+
+
+def triage_reasons(triage: TriageResult) -> list[dict[str, Any]]:
+    """Per space, the rule terms and the words the learnt model leaned on (« 2,5 » scores)."""
+    names = [*triage.matched, *(n for n in triage.model_terms if n not in triage.matched)]
+    return [
+        {
+            "space_label": space_label(name),
+            "score": triage.scores.get(name, 0),
+            "score_text": f"{triage.scores.get(name, 0):.1f}".replace(".", ",").replace(",0", ""),
+            "terms": list(triage.matched.get(name, ())),
+            "learnt": list(triage.model_terms.get(name, ())),
+        }
+        for name in names
+        if name != OUT_OF_SCOPE
+    ]
+
+
+def alternative_view(ctx: Context, alternative: str | None) -> dict[str, Any] | None:
+    """The close runner-up, with the group a TRANSFÉRER would name."""
+    if alternative is None:
+        return None
+    if alternative == OUT_OF_SCOPE:
+        return {"out_of_scope": True, "space_label": None, "group": None}
+    group = ctx.handles.get(f"question:{alternative}")
+    return {"out_of_scope": False, "space_label": space_label(alternative), "group": group}
 
 
 def published_question(data: QuestionRecord) -> str:

@@ -13,12 +13,13 @@ from sqlmodel import Session, col, select
 
 from mailbot.annex.template import build_template
 from mailbot.config import Config
+from mailbot.loop.triage_model import model_for
 from mailbot.portal import Portal
 from storage.models import Case
 from workflows.calendar import add_business_days
 from workflows.core import Context, Event, MailReceived, SimilarAnswer, TimerFired
 from workflows.records import SubscriptionRecord
-from workflows.text.triage import triage
+from workflows.text.triage import Settings, triage
 
 
 @lru_cache(maxsize=1)
@@ -56,7 +57,11 @@ def build_context(
         else:
             questions = config.questions
             text = event.new_text or event.text
-            triage_result = triage(event.subject, text, questions.rules, questions.min_score)
+            settings = Settings(questions.min_score, questions.model_weight, questions.close_margin)
+            model = model_for(session, config)
+            triage_result = triage(
+                event.subject, text, questions.rules, questions.min_score, model, settings
+            )
             hits = portal.search(f"{event.subject} {event.new_text}"[:500], None, 3)
             similar = tuple(SimilarAnswer(h.case_ref, h.space, h.question, h.url) for h in hits)
     timers = config.timers

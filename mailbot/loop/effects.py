@@ -25,6 +25,7 @@ from mailbot.loop.context import build_context
 from mailbot.loop.notices import notify_publication, record_publication, record_withdrawal
 from mailbot.loop.outbox import enqueue_mail
 from mailbot.loop.portal_ops import enqueue_operation
+from mailbot.loop.triage_model import record_examples
 from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.models import Case, CaseEvent, Timer
@@ -110,6 +111,7 @@ def apply_decision(
             CaseEvent(case_ref=case.ref, at=now, event=line.event, data=jsonable(line.fields))
         )
         pending.add(case.ref, line.event, **dict(line.fields))
+    record_examples(session, config, case, decision, now)  # what the triage learns
     case.due_at = _next_due(session, case.ref)
     session.add(case)
     return portal_ops

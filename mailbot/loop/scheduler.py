@@ -1,5 +1,5 @@
 """The daemon's scheduler (APScheduler 3): the timer sweep, portal-operation and outbox
-retries, and the 07:00 digest; and `serve_forever`, which runs the daemon until SIGTERM/SIGINT."""
+retries, the 07:00 digest, the triage model (at start-up and at 06:30); and `serve_forever`, which runs the daemon until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from mailbot.config import Config
 from mailbot.loop.daemon import Daemon
 from mailbot.loop.faults import is_database_fault
+from mailbot.loop.triage_model import retrain
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,15 @@ def start_scheduler(
         id="outbox",
         max_instances=1,
         coalesce=True,
+    )
+    scheduler.add_job(  # every instance keeps its own model: not only the active one
+        guarded(daemon, lambda: retrain(daemon.engine, config)),
+        "cron",
+        hour=6,
+        minute=30,
+        id="triage_model",
+        coalesce=True,
+        next_run_time=datetime.now(UTC),  # and once at start-up
     )
     if digest is not None:
 

@@ -1,33 +1,23 @@
-"""Triage of a question to a space by weighted terms (`[[questions.rules]]` of config.toml).
+"""Triage of a question to a space: the rules of config.toml (`[[questions.rules]]`) read
+through French stems, plus the model learnt from the reviewers (`workflows.triage`).
 
-Matching is accent- and case-insensitive and on whole words or phrases: both the text and the
-terms are folded to lower-case ASCII letters and digits separated by single spaces, so
-« Système d’information » matches `système d'information` and « post stationnement » matches
-`post-stationnement`. Every occurrence of a term adds the rule's weight to its space.
+Matching is accent- and case-insensitive, on whole words or phrases, and on stems: « abrogées »
+matches the term « abrogation », « post stationnement » matches `post-stationnement`. The result
+says which words decided (rule terms and model words), and names a close runner-up.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
-from workflows.text.fold import fold_words
+from workflows.text.fold import fold
+from workflows.triage.decide import OUT_OF_SCOPE, Settings, judge
+from workflows.triage.model import Model
+from workflows.triage.rules import TriageRuleLike
 
-OUT_OF_SCOPE = "out_of_scope"
-
-
-class TriageRuleLike(Protocol):
-    @property
-    def space(self) -> str: ...
-
-    @property
-    def weight(self) -> float: ...
-
-    @property
-    def terms(self) -> Sequence[str]: ...
+__all__ = ["OUT_OF_SCOPE", "Settings", "TriageResult", "TriageRuleLike", "triage"]
 
 
 @dataclass(frozen=True)
@@ -35,23 +25,32 @@ class TriageResult:
     """`space`: the winning space, None when unclassified. `scores`: every rule space's score,
     `out_of_scope` included. `matched`: space -> distinct terms found (real spaces only; the
     out-of-scope ones are in `out_of_scope_terms`). `out_of_scope`: the out-of-scope score
-    reaches `min_score` and beats every space."""
+    reaches `min_score` and beats every space. `alternative`: a close runner-up (a space or
+    `out_of_scope`), None when the lead is clear. `model_terms`: label -> the words that made
+    the learnt model lean that way."""
 
     space: str | None
     scores: dict[str, float] = field(default_factory=dict)
     matched: dict[str, list[str]] = field(default_factory=dict)
     out_of_scope: bool = False
     out_of_scope_terms: list[str] = field(default_factory=list)
+    alternative: str | None = None
+    model_terms: dict[str, list[str]] = field(default_factory=dict)
 
     def as_data(self) -> dict[str, object]:
         """A JSON-ready copy for the case data."""
-        return {
+        data: dict[str, object] = {
             "space": self.space,
             "scores": dict(self.scores),
             "matched": {k: list(v) for k, v in self.matched.items()},
             "out_of_scope": self.out_of_scope,
             "out_of_scope_terms": list(self.out_of_scope_terms),
         }
+        if self.alternative is not None:
+            data["alternative"] = self.alternative
+        if self.model_terms:
+            data["model_terms"] = {k: list(v) for k, v in self.model_terms.items()}
+        return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> TriageResult:
@@ -60,6 +59,8 @@ class TriageResult:
         matched = data.get("matched")
         terms = data.get("out_of_scope_terms")
         space = data.get("space")
+        alternative = data.get("alternative")
+        model_terms = data.get("model_terms")
         return cls(
             space=None if space is None else str(space),
             scores={
@@ -74,50 +75,56 @@ class TriageResult:
             },
             out_of_scope=bool(data.get("out_of_scope")),
             out_of_scope_terms=[str(t) for t in terms] if isinstance(terms, list) else [],
+            alternative=None if alternative is None else str(alternative),
+            model_terms={
+                str(k): [str(t) for t in v]
+                for k, v in (model_terms.items() if isinstance(model_terms, Mapping) else ())
+                if isinstance(v, list)
+            },
         )
 
 
-@lru_cache(maxsize=1024)
-def _pattern(term: str) -> re.Pattern[str] | None:
-    folded = fold_words(term)
-    if not folded:
-        return None
-    # Lookarounds instead of consuming the spaces, so that "fps fps" counts twice.
-    return re.compile(rf"(?<![a-z0-9]){re.escape(folded)}(?![a-z0-9])")
-
-
-def count_term(folded_text: str, term: str) -> int:
-    pattern = _pattern(term)
-    return 0 if pattern is None else len(pattern.findall(folded_text))
-
-
 def triage(
-    subject: str, text: str, rules: Sequence[TriageRuleLike], min_score: float
+    subject: str,
+    text: str,
+    rules: Sequence[TriageRuleLike],
+    min_score: float,
+    model: Model | None = None,
+    settings: Settings | None = None,
 ) -> TriageResult:
-    """Score the subject and the text against `rules`; the best space at or above `min_score`
-    wins. A tie between the best spaces leaves the question unclassified (a person sorts it)."""
-    folded = fold_words(f"{subject}\n{text}")
-    scores: dict[str, float] = {}
-    matched: dict[str, list[str]] = {}
-    for rule in rules:
-        scores.setdefault(rule.space, 0.0)
-        found = matched.setdefault(rule.space, [])
-        for term in rule.terms:
-            hits = count_term(folded, term)
-            if hits:
-                scores[rule.space] += hits * rule.weight
-                if term not in found:
-                    found.append(term)
+    """Score the subject and the text against `rules` (and `model`, when one has been learnt);
+    the best label at or above `min_score` wins; a tie is left to a person (unclassified).
+    When out of scope wins, the question still goes to the best space that reached
+    `min_score`, flagged (its reviewers decide), else it is unclassified."""
+    chosen = settings or Settings(min_score=min_score)
+    if settings is None or settings.min_score != min_score:
+        chosen = Settings(min_score, chosen.model_weight, chosen.close_margin)
+    verdict = judge(subject, text, rules, chosen, model)
+    out_of_scope = verdict.label == OUT_OF_SCOPE
+    space = verdict.label
+    alternative = verdict.runner_up
+    if out_of_scope:  # the best space that reached min_score still gets it, flagged
+        spaces = {k: v for k, v in verdict.scores.items() if k != OUT_OF_SCOPE}
+        best = max(spaces, key=lambda k: (spaces[k], k == alternative), default=None)
+        space = best if best is not None and spaces[best] >= chosen.min_score else None
+        alternative = None
+    matched = {s: list(t) for s, t in verdict.rule_terms.items()}
     oos_terms = matched.pop(OUT_OF_SCOPE, [])
-    oos_score = scores.get(OUT_OF_SCOPE, 0.0)
-    space_scores = {s: v for s, v in scores.items() if s != OUT_OF_SCOPE}
-    best = max(space_scores.values(), default=0.0)
-    leaders = [s for s, v in space_scores.items() if v == best]
-    space = leaders[0] if best >= min_score and len(leaders) == 1 else None
+    model_terms = {  # the model's words that the rules did not already name
+        label: [
+            w for w in words if fold(w) not in {fold(t) for t in verdict.rule_terms.get(label, [])}
+        ]
+        for label, words in verdict.model_terms.items()
+    }
+    model_terms = {label: words for label, words in model_terms.items() if words}
+    if out_of_scope:
+        oos_terms += [w for w in model_terms.pop(OUT_OF_SCOPE, []) if w not in oos_terms]
     return TriageResult(
         space=space,
-        scores=scores,
-        matched={s: terms for s, terms in matched.items() if terms},
-        out_of_scope=oos_score >= min_score and oos_score > best,
+        scores=verdict.scores,
+        matched=matched,
+        out_of_scope=out_of_scope,
         out_of_scope_terms=oos_terms,
+        alternative=alternative,
+        model_terms=model_terms,
     )
