@@ -64,6 +64,7 @@ class PortalLoginThrottle(SQLModel, table=True):
     __tablename__ = "portal_login_throttle"
     identifier: str = Field(primary_key=True, max_length=320)
     failures: int = 0
+    # The last failure (identifier) or the start of the counting window (address).
     last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

@@ -15,6 +15,8 @@ import re
 
 from zxcvbn import zxcvbn
 
+from workflows.text.fold import fold
+
 MIN_PASSWORD_LENGTH = 12
 MIN_SCORE = 3
 MAX_CHECKED_CHARS = 72  # zxcvbn's own limit; whatever follows only adds strength
@@ -55,11 +57,17 @@ def password_rule() -> str:
 
 
 def personal_words(identifier: str, *names: str) -> list[str]:
-    """What an attacker who knows the person and the portal tries first."""
-    words = [identifier, identifier.split("@", 1)[0], *names]
-    for value in (identifier, *names):
-        words += [w for w in re.split(r"[^\w]+", value.lower()) if len(w) >= 3]
-    return [w for w in words if w]
+    """What an attacker who knows the person and the portal tries first: each value whole,
+    glued (« espacecollectivites »), its parts, with and without accents."""
+    parts: dict[str, None] = {}  # ordered: zxcvbn counts a word's rank as its guesses
+    wholes: dict[str, None] = {}
+    for value in (identifier, identifier.split("@", 1)[0], *names):
+        for form in (value.lower(), fold(value)):
+            words = [w for w in re.split(r"[^\w]+", form) if len(w) >= 3]
+            parts.update(dict.fromkeys(words))
+            glued = ["".join(words[i : i + 2]) for i in range(len(words) - 1)]
+            wholes.update(dict.fromkeys([form, "".join(words), *glued]))
+    return [w for w in dict.fromkeys([*parts, *wholes]) if w]
 
 
 def strength_problem(password: str, identifier: str, *names: str) -> str | None:
@@ -68,7 +76,8 @@ def strength_problem(password: str, identifier: str, *names: str) -> str | None:
         return TOO_SHORT.format(n=MIN_PASSWORD_LENGTH)
     if password.strip().lower() == identifier.strip().lower():
         return IS_IDENTIFIER
-    inputs = [*personal_words(identifier, *names), *FRENCH_WORDS]
+    # Without duplicates: zxcvbn would rank a repeated word by its last place in the list.
+    inputs = list(dict.fromkeys([*personal_words(identifier, *names), *FRENCH_WORDS]))
     result = zxcvbn(password[:MAX_CHECKED_CHARS], user_inputs=inputs)
     if int(result["score"]) < MIN_SCORE:
         return TOO_WEAK

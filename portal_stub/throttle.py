@@ -55,7 +55,7 @@ def _store(db: Session, key: str, row: PortalLoginThrottle | None, new: Throttle
     row = row or PortalLoginThrottle(identifier=key)
     row.failures, row.last_failure_at, row.locked_until = (
         new.failures,
-        new.last_failure_at,
+        new.since,
         new.wait_until,
     )
     db.add(row)

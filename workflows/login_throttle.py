@@ -9,8 +9,9 @@ Two counters are kept for every attempt, and both must allow it:
   (a password the policy accepts needs far more). The count is forgotten after `FORGET_AFTER`
   without a failure, and cleared by a successful sign-in or a password reset.
 - **Per client address** (a whole town hall behind one NAT shares it): `ADDRESS_LIMIT` failures
-  without a quiet `ADDRESS_WINDOW` block the address for `ADDRESS_WINDOW`. Normal use (a few
-  typos per person) never reaches it; one machine trying many identifiers does.
+  within one `ADDRESS_WINDOW` (counted from the window's first failure) block the address
+  until `ADDRESS_WINDOW` after the failure that reached the limit. Normal use (a few typos per
+  person) never reaches it; one machine trying many identifiers does.
 
 The portal keeps these states in its database, the admin's desk in its process's memory.
 """
@@ -30,10 +31,11 @@ ADDRESS_WINDOW = timedelta(minutes=15)
 
 @dataclass(frozen=True)
 class ThrottleState:
-    """The failures counted for one identifier or one address."""
+    """The failures counted for one identifier or one address. `since` is the last failure for
+    an identifier, the start of the current window for an address."""
 
     failures: int = 0
-    last_failure_at: datetime | None = None
+    since: datetime | None = None
     wait_until: datetime | None = None
 
 
@@ -54,7 +56,7 @@ def identifier_delay(failures: int) -> timedelta:
 def identifier_failed(state: ThrottleState | None, now: datetime) -> ThrottleState:
     """The identifier's state after one more wrong password."""
     state = state or ThrottleState()
-    last = state.last_failure_at
+    last = state.since
     failures = 0 if last is None or now - last >= FORGET_AFTER else state.failures
     failures += 1
     delay = identifier_delay(failures)
@@ -64,12 +66,13 @@ def identifier_failed(state: ThrottleState | None, now: datetime) -> ThrottleSta
 def address_failed(state: ThrottleState | None, now: datetime) -> ThrottleState:
     """The address's state after one more failure from it."""
     state = state or ThrottleState()
-    last = state.last_failure_at
-    failures = 0 if last is None or now - last >= ADDRESS_WINDOW else state.failures
-    failures += 1
+    start = state.since
+    if start is None or now - start >= ADDRESS_WINDOW:
+        state = ThrottleState(0, now)  # a new window
+    failures = state.failures + 1
     if failures >= ADDRESS_LIMIT:
-        return ThrottleState(0, now, now + ADDRESS_WINDOW)
-    return replace(state, failures=failures, last_failure_at=now)
+        return ThrottleState(0, None, now + ADDRESS_WINDOW)
+    return replace(state, failures=failures)
 
 
 def seconds_left(until: datetime, now: datetime) -> int:
