@@ -37,7 +37,10 @@ TOO_SHORT = (
     "Le mot de passe doit comporter au moins {n} caractères. Une phrase de quatre ou cinq mots "
     "sans rapport entre eux est facile à retenir et difficile à deviner."
 )
-IS_IDENTIFIER = "Le mot de passe ne peut pas être votre identifiant."
+IS_IDENTIFIER = (
+    "Le mot de passe ne peut pas être votre identifiant. Choisissez par exemple une phrase de "
+    "quatre ou cinq mots sans rapport entre eux."
+)
 TOO_WEAK = (
     "Ce mot de passe est trop facile à deviner\u00a0: il repose sur des mots courants, une suite "
     "de touches ou de chiffres, des répétitions, votre nom, votre adresse ou le nom du "
@@ -79,6 +82,20 @@ def strength_problem(password: str, identifier: str, *names: str) -> str | None:
     # Without duplicates: zxcvbn would rank a repeated word by its last place in the list.
     inputs = list(dict.fromkeys([*personal_words(identifier, *names), *FRENCH_WORDS]))
     result = zxcvbn(password[:MAX_CHECKED_CHARS], user_inputs=inputs)
-    if int(result["score"]) < MIN_SCORE:
+    if int(result["score"]) < MIN_SCORE or _decorated_word(password, inputs):
         return TOO_WEAK
     return None
+
+
+def _decorated_word(password: str, inputs: list[str]) -> bool:
+    """A guessable word dressed up with capitals, digits and symbols (« MotDePasse2026! »):
+    zxcvbn scores any three pieces at 10⁸ guesses at least, so the letters are judged alone."""
+    letters = "".join(c for c in fold(password) if c.isalpha())
+    if len(letters) < 4:
+        return False
+    result = zxcvbn(letters[:MAX_CHECKED_CHARS], user_inputs=inputs)
+    known = all(m["pattern"] != "bruteforce" for m in result["sequence"])
+    return known and float(result["guesses"]) < MIN_GUESSES
+
+
+MIN_GUESSES = 1e8  # zxcvbn's score 3
