@@ -94,8 +94,10 @@ def _decorated_word(password: str, inputs: list[str]) -> bool:
     if len(letters) < 4:
         return False
     result = zxcvbn(letters[:MAX_CHECKED_CHARS], user_inputs=inputs)
-    known = all(m["pattern"] != "bruteforce" for m in result["sequence"])
+    known = all(m["pattern"] in GUESSABLE_PATTERNS for m in result["sequence"])
     return known and float(result["guesses"]) < MIN_GUESSES
 
 
 MIN_GUESSES = 1e8  # zxcvbn's score 3
+# Every zxcvbn pattern but "bruteforce" (random characters, which the letters alone may be).
+GUESSABLE_PATTERNS = frozenset({"dictionary", "spatial", "repeat", "sequence", "regex", "date"})
