@@ -31,6 +31,7 @@ from mailbot.config import Config, ConfigError
 from mailbot.portal import PortalMailer
 from portal_stub import auth, pages
 from portal_stub.security import DEFAULT_HASHER
+from portal_stub.sessions import SESSION_LIFETIME
 from portal_stub.web import (
     CSRF_MESSAGE,
     CsrfRefused,
@@ -46,7 +47,7 @@ HERE = Path(__file__).parent
 DSFR_DIST = HERE / "node_modules" / "@gouvfr" / "dsfr" / "dist"
 OWN_STATIC = HERE / "static"
 SESSION_COOKIE = "portail_session"
-SESSION_MAX_AGE = 8 * 3600  # a working day; the cookie is signed and carries its age
+SESSION_MAX_AGE = int(SESSION_LIFETIME.total_seconds())  # the cookie lives as long as its row
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"

@@ -1,12 +1,15 @@
 """Signing in and out, the first-login password change, and « mot de passe oublié ».
 
-- Wrong passwords are counted per identifier typed, whether an account has it or not:
-  `MAX_FAILURES` in a row lock that identifier for `LOCK_MINUTES`, and the page says so. An
-  unknown identifier costs an argon2 verification too and gets the same answers, so the
-  login and reset pages never tell whether an address has an account.
+- Wrong passwords are counted per identifier typed (whether an account has it or not) and per
+  client address (`portal_stub.throttle`, rules in `workflows.login_throttle`): progressive
+  delays per identifier, never a lock the owner cannot get past; a block per address for a
+  machine that tries many. An unknown identifier costs an argon2 verification too and gets the
+  same answers, so the login and reset pages never tell whether an address has an account.
+- Sessions are server-side (`portal_stub.sessions`): logout ends the session for every copy of
+  the cookie, a password change or reset ends every other session of the account.
 - A temporary password opens the account once, until its expiry; the person must then choose
-  their own password (`MIN_PASSWORD_LENGTH` characters at least, neither the identifier nor the
-  temporary password).
+  their own password, strong enough (`portal_stub.passwords`: zxcvbn score 3 at least, the
+  identifier, names and portal's name counted as known words) and not the temporary one.
 - A reset link is single use, valid `RESET_MINUTES`; only the token's SHA-256 is stored. The
   mail goes through the `PortalMailer` the application was given (mailbot's outbox), once the
   token is committed: a failure in between leaves an unused token, never a link that does not
@@ -25,17 +28,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal_stub.models import PortalAccount, PortalLoginThrottle, PortalResetToken
-from portal_stub.security import (
-    MIN_PASSWORD_LENGTH,
-    new_token,
-    password_problem,
-    token_hash,
-    verify_password,
-)
+from portal_stub.models import PortalAccount, PortalResetToken
+from portal_stub.passwords import MIN_PASSWORD_LENGTH, password_rule
+from portal_stub.security import new_token, password_problem, token_hash, verify_password
+from portal_stub.sessions import close_all_sessions
+from portal_stub.throttle import Refusal, client_address, count_failure, forgive, refusal
 from portal_stub.web import (
     PARIS,
     current_account,
+    end_session,
     flash,
     form_endpoint,
     form_text,
@@ -48,8 +49,6 @@ from portal_stub.web import (
 )
 from workflows.calendar import french_date
 
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
 RESET_MINUTES = 60
 MAX_RESETS_PER_HOUR = 3
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
@@ -58,14 +57,6 @@ RESET_SENT = (
     "réinitialisation vient de lui être envoyé. Ce lien est valable une heure et ne peut "
     "servir qu’une fois. Pensez à vérifier votre dossier de courriers indésirables."
 )
-
-
-def _lock_message(until: datetime) -> str:
-    return (
-        f"Trop de tentatives de connexion ont échoué : cet identifiant est bloqué pendant "
-        f"{LOCK_MINUTES} minutes. Réessayez après {until.astimezone(PARIS).strftime('%H h %M')}, "
-        "ou utilisez « Mot de passe oublié ? »."
-    )
 
 
 # --------------------------------------------------------------------------------- login
@@ -94,53 +85,40 @@ def login(request: Request, form: FormData) -> Response:
     portal = state(request)
     identifier = form_text(form, "identifiant", 320).strip().lower()
     password = form_text(form, "mot_de_passe", 1000)
+    address = client_address(request)
     now = portal.now()
     with portal.db() as session:
-        throttle = session.get(PortalLoginThrottle, identifier)
-        if throttle and throttle.locked_until and throttle.locked_until > now:
-            return _login_form(request, _lock_message(throttle.locked_until), identifier, 429)
+        if waiting := refusal(session, identifier, address, now):
+            return _refused(request, waiting, identifier, now)
         account = session.exec(
             select(PortalAccount).where(PortalAccount.email == identifier)
         ).first()
         if not verify_password(portal.hasher, account.password_hash if account else None, password):
-            locked_until = _count_failure(session, identifier, throttle, now)
-            if locked_until:
-                return _login_form(request, _lock_message(locked_until), identifier, 429)
+            if waiting := count_failure(session, identifier, address, now):
+                return _refused(request, waiting, identifier, now, BAD_CREDENTIALS + " ")
             return _login_form(request, BAD_CREDENTIALS, identifier, 400)
         assert account is not None
         expiry = account.temp_password_expires_at
         if account.must_change_password and expiry is not None and expiry <= now:
             return _login_form(request, _expired_message(request, expiry), identifier, 400)
-        if throttle is not None:
-            session.delete(throttle)
+        forgive(session, identifier)
         account.last_login_at = now
         if portal.hasher.check_needs_rehash(account.password_hash):
             account.password_hash = portal.hasher.hash(password)
         session.add(account)
-        start_session(request, account)
+        start_session(request, session, account)
         forced = account.must_change_password
     if forced:
         return redirect("/compte/mot-de-passe")
     return redirect(safe_next(form_text(form, "suite")) or "/espaces/accueil")
 
 
-def _count_failure(
-    session: Session, identifier: str, throttle: PortalLoginThrottle | None, now: datetime
-) -> datetime | None:
-    """Count a wrong password; the end of the lock when this failure starts one."""
-    if throttle is None:
-        throttle = PortalLoginThrottle(identifier=identifier)
-    window_start = now - timedelta(minutes=LOCK_MINUTES)
-    if throttle.last_failure_at is None or throttle.last_failure_at < window_start:
-        throttle.failures = 0  # old failures are forgiven
-    throttle.failures += 1
-    throttle.last_failure_at = now
-    locked_until = None
-    if throttle.failures >= MAX_FAILURES:
-        locked_until = now + timedelta(minutes=LOCK_MINUTES)
-        throttle.locked_until, throttle.failures = locked_until, 0
-    session.add(throttle)
-    return locked_until
+def _refused(
+    request: Request, waiting: Refusal, identifier: str, now: datetime, prefix: str = ""
+) -> Response:
+    response = _login_form(request, prefix + waiting.message, identifier, 429)
+    response.headers["Retry-After"] = waiting.retry_after(now)
+    return response
 
 
 def _expired_message(request: Request, expiry: datetime) -> str:
@@ -153,7 +131,8 @@ def _expired_message(request: Request, expiry: datetime) -> str:
 
 
 def logout(request: Request, _form: FormData) -> Response:
-    request.session.clear()
+    with state(request).db() as session:
+        end_session(request, session)
     flash(request, "Votre session est fermée. À bientôt sur le portail.")
     return redirect("/connexion")
 
@@ -170,10 +149,14 @@ def change_password_page(request: Request) -> Response:
 def _change_form(
     request: Request, account: PortalAccount, error: str | None = None, status_code: int = 200
 ) -> Response:
-    context: dict[str, Any] = {"error": error, "min_length": MIN_PASSWORD_LENGTH}
+    context = _rule_context(error)
     return render(
         request, "change_password.html", context, account=account, status_code=status_code
     )
+
+
+def _rule_context(error: str | None) -> dict[str, Any]:
+    return {"error": error, "min_length": MIN_PASSWORD_LENGTH, "password_rule": password_rule()}
 
 
 def change_password(request: Request, form: FormData) -> Response:
@@ -191,7 +174,7 @@ def change_password(request: Request, form: FormData) -> Response:
         if problem:
             return _change_form(request, account, problem, 400)
         _set_password(session, portal, account, new)
-        start_session(request, account)
+        start_session(request, session, account)  # every other session has ended
     flash(request, "Votre mot de passe a été enregistré.")
     return redirect("/espaces/accueil")
 
@@ -201,7 +184,8 @@ def _new_password_problem(
 ) -> str | None:
     if new != confirm:
         return "Les deux mots de passe saisis ne sont pas identiques."
-    return password_problem(portal.hasher, new, account.email, account.password_hash)
+    names = (account.first_name, account.last_name, portal.config.instance.name)
+    return password_problem(portal.hasher, new, account.email, account.password_hash, names)
 
 
 def _set_password(session: Session, portal: Any, account: PortalAccount, password: str) -> None:
@@ -209,8 +193,10 @@ def _set_password(session: Session, portal: Any, account: PortalAccount, passwor
     account.must_change_password = False
     account.temp_password_expires_at = None
     account.password_changed_at = portal.now()
-    account.session_epoch += 1  # every other session of this account ends
+    account.session_epoch += 1
     session.add(account)
+    assert account.id is not None
+    close_all_sessions(session, account.id)  # every session of this account ends
     session.flush()
 
 
@@ -310,7 +296,7 @@ def reset_page(request: Request) -> Response:
     with portal.db() as session:
         if _valid_token(session, request.path_params["token"], portal.now()) is None:
             return _invalid_link(request)
-    return render(request, "reset.html", {"error": None, "min_length": MIN_PASSWORD_LENGTH})
+    return render(request, "reset.html", _rule_context(None))
 
 
 def reset(request: Request, form: FormData) -> Response:
@@ -326,8 +312,7 @@ def reset(request: Request, form: FormData) -> Response:
             portal, account, form_text(form, "nouveau"), form_text(form, "confirmation")
         )
         if problem:
-            context = {"error": problem, "min_length": MIN_PASSWORD_LENGTH}
-            return render(request, "reset.html", context, status_code=400)
+            return render(request, "reset.html", _rule_context(problem), status_code=400)
         _set_password(session, portal, account, form_text(form, "nouveau"))
         for other in session.exec(
             select(PortalResetToken).where(
@@ -337,10 +322,8 @@ def reset(request: Request, form: FormData) -> Response:
         ).all():
             other.used_at = now  # this link and any other pending one are spent
             session.add(other)
-        throttle = session.get(PortalLoginThrottle, account.email)
-        if throttle is not None:
-            session.delete(throttle)
-    request.session.clear()
+        forgive(session, account.email)  # the link proves the owner: no wait left
+        end_session(request, session)
     flash(request, "Votre mot de passe a été enregistré. Vous pouvez vous connecter.")
     return redirect("/connexion")
 

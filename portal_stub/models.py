@@ -39,16 +39,32 @@ class PortalAccount(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # Part of every session cookie: bumped on a password change, which ends other sessions.
+    # Bumped on every password change (sessions themselves are `PortalSession` rows, which a
+    # password change deletes); kept for the history of the schema.
     session_epoch: int = 0
 
 
+class PortalSession(SQLModel, table=True):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is stored, so a
+    copy of the database opens no session. Logout deletes the row (a copied cookie then opens
+    nothing), a password change or reset deletes every row of the account."""
+
+    __tablename__ = "portal_session"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="portal_account.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class PortalLoginThrottle(SQLModel, table=True):
-    """Failed logins per identifier typed, account or not (so a lock reveals nothing)."""
+    """Failed logins per identifier typed, account or not (so a delay reveals nothing), and per
+    client address (key `ip:` + the address): see `portal_stub.throttle`.
+    `locked_until` is the instant before which the next attempt is refused unchecked."""
 
     __tablename__ = "portal_login_throttle"
     identifier: str = Field(primary_key=True, max_length=320)
     failures: int = 0
+    # The last failure (identifier) or the start of the counting window (address).
     last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

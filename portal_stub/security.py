@@ -13,7 +13,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-MIN_PASSWORD_LENGTH = 12
+from portal_stub.passwords import strength_problem
+
 TEMPORARY_PASSWORD_LENGTH = 14
 # No look-alike characters (0/O/o, 1/l/I) in a password people copy from a mail.
 _LOWER = "abcdefghijkmnpqrstuvwxyz"
@@ -47,13 +48,17 @@ def verify_password(hasher: PasswordHasher, password_hash: str | None, password:
 
 
 def password_problem(
-    hasher: PasswordHasher, new_password: str, identifier: str, current_hash: str | None
+    hasher: PasswordHasher,
+    new_password: str,
+    identifier: str,
+    current_hash: str | None,
+    names: tuple[str, ...] = (),
 ) -> str | None:
-    """Why `new_password` is refused (French, for the form), or None when it is acceptable."""
-    if len(new_password) < MIN_PASSWORD_LENGTH:
-        return f"Le mot de passe doit comporter au moins {MIN_PASSWORD_LENGTH} caractères."
-    if new_password.strip().lower() == identifier.strip().lower():
-        return "Le mot de passe ne peut pas être votre identifiant."
+    """Why `new_password` is refused (French, for the form), or None when it is acceptable:
+    too weak (`portal_stub.passwords`, which also knows the person's `names` and the portal's),
+    or the current (or temporary) password again."""
+    if problem := strength_problem(new_password, identifier, *names):
+        return problem
     if current_hash and verify_password(hasher, current_hash, new_password):
         return "Choisissez un mot de passe différent de votre mot de passe actuel ou provisoire."
     return None

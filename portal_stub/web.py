@@ -1,5 +1,6 @@
 """What every page of the portal's web application shares: the application state, page
-rendering, the signed-cookie session, the signed-in person, CSRF checks and French error pages.
+rendering, the session (a signed cookie holding a server-side session's token, see
+`portal_stub.sessions`), the signed-in person, CSRF checks and French error pages.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mailbot.config import Config
 from mailbot.portal import PortalMailer
 from portal_stub.models import PortalAccount
 from portal_stub.service import readable_spaces
+from portal_stub.sessions import close_session, open_session, session_account
 from portal_stub.spaces import FREQUENCY_LABELS, SPACE_INFO
 from storage.db import session_scope
 from workflows.calendar import french_date, french_datetime
@@ -109,12 +111,19 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def start_session(request: Request, account: PortalAccount) -> None:
-    """A fresh session for a signed-in person (no value of the anonymous one survives)."""
+def start_session(request: Request, db: Session, account: PortalAccount) -> None:
+    """A fresh session for a signed-in person (no value of the anonymous one survives): a new
+    `PortalSession` row, whose token the cookie carries."""
+    assert account.id is not None
+    token = open_session(db, account.id, state(request).now())
     request.session.clear()
-    request.session.update(
-        {"uid": account.id, "epoch": account.session_epoch, "csrf": secrets.token_urlsafe(32)}
-    )
+    request.session.update({"sid": token, "csrf": secrets.token_urlsafe(32)})
+
+
+def end_session(request: Request, db: Session) -> None:
+    """Log out: the server-side session is deleted, whatever copies of the cookie exist."""
+    close_session(db, request.session.get("sid"))
+    request.session.clear()
 
 
 def flash(request: Request, message: str, kind: str = "success") -> None:
@@ -122,14 +131,12 @@ def flash(request: Request, message: str, kind: str = "success") -> None:
 
 
 def current_account(request: Request, session: Session) -> PortalAccount | None:
-    """The signed-in person, or None (a cookie from before a password change is void)."""
-    uid = request.session.get("uid")
-    if not isinstance(uid, int):
-        return None
-    account = session.get(PortalAccount, uid)
-    if account is None or request.session.get("epoch") != account.session_epoch:
-        request.session.pop("uid", None)
-        return None
+    """The signed-in person, or None: the cookie's session must still exist server-side (not
+    ended by a logout, a password change or its expiry)."""
+    uid = session_account(session, request.session.get("sid"), state(request).now())
+    account = session.get(PortalAccount, uid) if uid is not None else None
+    if account is None:
+        request.session.pop("sid", None)
     return account
 
 

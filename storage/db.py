@@ -1,7 +1,10 @@
 """Engines, sessions and the schema check.
 
 SQLite runs in WAL mode with a busy timeout (one daemon, a CLI and the portal may share the
-file); PostgreSQL is the same code with another URL.
+file), and with `secure_delete` on every connection: deleted or overwritten content (a redacted
+mail, a spent token) is zeroed in the page instead of left in a free block. `checkpoint_wal`
+then empties the -wal file, which still holds the pages as they were before the change.
+PostgreSQL is the same code with another URL.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA secure_delete=ON")  # secrets are zeroed, not just unlinked
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -49,6 +53,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+CHECKPOINT_BUSY_MS = 2000
+
+
+def checkpoint_wal(engine: Engine) -> bool:
+    """Copy the SQLite write-ahead log into the database and truncate it to zero bytes, so that
+    pages from before a redaction leave the disk. True when the log was emptied; False when a
+    reader still needed it (it is emptied by a later checkpoint) or on PostgreSQL (nothing to do:
+    its own WAL is recycled by the server)."""
+    if engine.dialect.name != "sqlite":
+        return False
+    # The DB-API connection in autocommit: a checkpoint cannot run inside a transaction.
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        # Wait briefly for readers, never the long busy timeout of ordinary writes.
+        cur.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
+        busy, _log, _done = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+    finally:
+        raw.close()
+    return int(busy) == 0
 
 
 @contextmanager

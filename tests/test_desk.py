@@ -15,7 +15,6 @@ from starlette.testclient import TestClient
 
 from mailbot.config import Config
 from mailbot.desk.app import SESSION_COOKIE, create_desk_app
-from mailbot.desk.auth import LOCK_MINUTES, MAX_FAILURES
 from mailbot.desk.chart import WeekCount, svg_chart, weekly_counts
 from mailbot.wiring import portal_server_app
 from portal_stub.app import create_app
@@ -221,23 +220,7 @@ def test_only_configured_admins_with_the_right_password_get_in(
     assert env.client.get("/admin", follow_redirects=False).status_code == 303
 
 
-def test_failed_attempts_lock_the_identifier_for_a_while(env: DeskEnv) -> None:
-    for _ in range(MAX_FAILURES - 1):
-        assert sign_in(env.client, ADMIN, "faux").status_code == 400
-    locked = sign_in(env.client, ADMIN, "faux")
-    assert locked.status_code == 429 and "bloqué pendant 15 minutes" in locked.text
-    assert "Réessayez après 10 h 15" in locked.text  # Paris time
-    assert sign_in(env.client, ADMIN).status_code == 429  # even the right password
-    assert sign_in(env.client, "autre@demo.test", "faux").status_code == 400  # per identifier
-    env.clock.advance(minutes=LOCK_MINUTES, seconds=1)
-    assert sign_in(env.client, ADMIN).status_code == 303
-
-
-def test_failures_are_forgiven_after_a_quiet_while(env: DeskEnv) -> None:
-    for _ in range(MAX_FAILURES - 1):
-        sign_in(env.client, ADMIN, "faux")
-    env.clock.advance(minutes=LOCK_MINUTES + 1)
-    assert sign_in(env.client, ADMIN, "faux").status_code == 400
+# Throttling and server-side sessions of the desk: tests/test_threat_desk.py.
 
 
 @pytest.mark.parametrize("target", ["//ailleurs.example/admin", "/espaces/accueil", "/admin\\x"])

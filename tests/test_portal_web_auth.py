@@ -1,4 +1,4 @@
-"""The portal's accounts over HTTP: login, forced password change, expiry, throttling,
+"""The portal's accounts over HTTP: login, forced password change, expiry,
 « mot de passe oublié » through the `PortalMailer` (mailbot's outbox), CSRF, sessions."""
 
 from __future__ import annotations
@@ -166,28 +166,7 @@ def test_expired_temporary_password_is_refused_with_a_clear_message(env: WebEnv)
     assert env.client.get("/espaces/accueil", follow_redirects=False).status_code == 303
 
 
-def test_five_failures_lock_the_identifier_for_fifteen_minutes(env: WebEnv) -> None:
-    env.add_account(EMAIL, PASSWORD)
-    for _ in range(4):
-        assert sign_in(env.client, EMAIL, "faux").status_code == 400
-    locked = sign_in(env.client, EMAIL, "faux")
-    assert locked.status_code == 429
-    assert "bloqué pendant 15 minutes" in locked.text and "10 h 15" in locked.text
-    assert sign_in(env.client, EMAIL, PASSWORD).status_code == 429  # even the right one
-    env.clock.advance(minutes=15)
-    assert sign_in(env.client, EMAIL, PASSWORD).status_code == 303
-
-
-def test_unknown_identifier_is_locked_the_same_way(env: WebEnv) -> None:
-    answers = [sign_in(env.client, "personne@ville.fr", "faux").status_code for _ in range(6)]
-    assert answers == [400, 400, 400, 400, 429, 429]
-
-
-def test_failures_far_apart_do_not_lock(env: WebEnv) -> None:
-    env.add_account(EMAIL, PASSWORD)
-    for _ in range(8):
-        assert sign_in(env.client, EMAIL, "faux").status_code == 400
-        env.clock.advance(minutes=16)
+# Throttling (per identifier, per address, progressive delays): tests/test_threat_throttling.py.
 
 
 def test_logout_ends_the_session(env: WebEnv) -> None:

@@ -36,6 +36,7 @@ from mailbot.config import Config
 from mailbot.desk import auth, views
 from mailbot.desk.auth import LoginThrottle
 from mailbot.desk.healthz import PATH as HEALTHZ_PATH
+from mailbot.desk.sessions import SESSION_LIFETIME, DeskSessions
 from mailbot.desk.web import (
     CSRF_MESSAGE,
     LOGIN_PATH,
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 OWN_STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "bureau_session"
-SESSION_MAX_AGE = 8 * 3600  # a working day; the cookie is signed and carries its age
+SESSION_MAX_AGE = int(SESSION_LIFETIME.total_seconds())  # as long as the server-side session
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
@@ -104,10 +105,11 @@ class RequireAdmin:
             await self.app(scope, receive, send)
             return
         desk: DeskState = scope["app"].state.desk
-        if desk.is_admin(scope["session"].get("admin")):
+        if desk.admin_of(scope["session"]) is not None:
             await self.app(scope, receive, send)
             return
         scope["session"].pop("admin", None)
+        scope["session"].pop("sid", None)
         target = LOGIN_PATH
         if scope["method"] in ("GET", "HEAD"):
             query = scope.get("query_string", b"").decode("latin-1")
@@ -189,6 +191,7 @@ def create_desk_app(
         now=now or (lambda: datetime.now(UTC)),
         dsfr_available=dsfr,
         throttle=LoginThrottle(),
+        sessions=DeskSessions(),
     )
     return app
 

@@ -37,6 +37,7 @@ STATIC_PREFIX = f"{PREFIX}/static"
 
 if TYPE_CHECKING:
     from mailbot.desk.auth import LoginThrottle
+    from mailbot.desk.sessions import DeskSessions
 
 PortalFactory = Callable[[Session], Portal]
 
@@ -51,6 +52,7 @@ class DeskState:
     now: Callable[[], datetime]
     dsfr_available: bool
     throttle: LoginThrottle
+    sessions: DeskSessions
     templates: jinja2.Environment = field(init=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +66,12 @@ class DeskState:
     def is_admin(self, email: object) -> bool:
         admins = {a.strip().lower() for a in self.config.admins.addresses}
         return isinstance(email, str) and email.lower() in admins
+
+    def admin_of(self, cookie: dict[str, Any]) -> str | None:
+        """The admin a session cookie stands for: a live server-side session (not ended by a
+        logout or its expiry) of an address still among `[admins] addresses`."""
+        email = self.sessions.email(cookie, self.now())
+        return email if email is not None and self.is_admin(email) else None
 
 
 def make_environment() -> jinja2.Environment:
@@ -100,24 +108,28 @@ def csrf_token(request: Request) -> str:
 
 
 def signed_in_admin(request: Request) -> str | None:
-    """The admin's address for this session, or None (an address no longer among
-    `[admins] addresses` ends the session)."""
+    """The admin's address for this session, or None (a session ended server-side, or an
+    address no longer among `[admins] addresses`, clears the cookie)."""
     if "session" not in request.scope:
         return None
-    email = request.session.get("admin")
-    if email is None:
-        return None
-    if not state(request).is_admin(email):
+    email = state(request).admin_of(request.session)
+    if email is None and "admin" in request.session:
         request.session.clear()
-        return None
-    assert isinstance(email, str)
     return email
 
 
 def start_session(request: Request, email: str) -> None:
-    """A fresh session for a signed-in admin (nothing of the anonymous one survives)."""
+    """A fresh session for a signed-in admin (nothing of the anonymous one survives), known
+    server-side (`DeskSessions`) so that logging out ends it for every copy of the cookie."""
+    desk = state(request)
+    token = desk.sessions.open(email, desk.now())
     request.session.clear()
-    request.session.update({"admin": email, "csrf": secrets.token_urlsafe(32)})
+    request.session.update({"admin": email, "sid": token, "csrf": secrets.token_urlsafe(32)})
+
+
+def end_session(request: Request) -> None:
+    state(request).sessions.close(request.session)
+    request.session.clear()
 
 
 def flash(request: Request, message: str, kind: str = "success") -> None:

@@ -12,7 +12,9 @@ relay (`loop/smtp_health.py`), not per row: no row is postponed, the relay is pr
 backoff pace and every due row goes out as soon as it answers. A 4xx reply to one mail retries
 that mail with exponential backoff (`retry_base_seconds`, jittered); 421 ends the session as an
 outage; a 5xx marks the mail failed with a case event and an admin alert. Sensitive mails
-(temporary passwords) have their stored copy redacted as soon as the server has accepted them.
+(temporary passwords, reset links) have their stored copy redacted as soon as the server has
+accepted them, and the SQLite -wal file is then checkpointed and truncated (`checkpoint_wal`),
+so the clear copy leaves the disk too.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from mailbot.loop.sending import (
 )
 from mailbot.loop.smtp_health import SmtpHealth
 from mailbot.mail.compose import WIRE_POLICY
-from storage.db import session_scope
+from storage.db import checkpoint_wal, session_scope
 from storage.models import OutboxMail
 
 __all__ = ["DeliveryReport", "FailureHook", "deliver_pending", "redact", "smtp_client"]
@@ -125,6 +127,7 @@ def _finish(
     error: str | None,
     on_failure: FailureHook | None,
 ) -> None:
+    redacted = False
     with session_scope(engine) as session:
         row = session.get(OutboxMail, row_id)
         assert row is not None
@@ -136,6 +139,7 @@ def _finish(
             row.last_error = None
             if row.sensitive:
                 row.raw = redact(row.raw)
+                redacted = True
         elif outcome == "unavailable":  # 421: the server answered, it is closing down
             row.state = "pending"
             row.next_attempt_at = now
@@ -147,6 +151,8 @@ def _finish(
             if on_failure is not None:
                 on_failure(session, row, error or "échec de remise")
         session.add(row)
+    if redacted:  # the -wal file still holds the clear copy: fold it in and empty it
+        checkpoint_wal(engine)
 
 
 async def deliver_pending(

@@ -29,7 +29,7 @@ ADMIN = (
     "admin.stationnement@demo.test"  # in [admins] addresses (make_config), with a portal account
 )
 ADMIN_PASSWORD = "mot de passe administrateur"
-NEW_PASSWORD = "stationnement payant 2026"
+NEW_PASSWORD = "girafe tulipe horloge 1957"
 DSFR_SCRIPT = "/static/dsfr/dsfr.module.min.js"
 HOSTILE = "Et si la question contient <script>alert('x')</script> &amp; des entités ?"
 
