@@ -66,6 +66,8 @@ DESIGN_DIFFERENCES: dict[str, str] = {
     "email_2_1.txt:test_gmail_header:replies[0].body": "upstream keeps a trailing '-----' line",
     "email_nl_1_2.txt:test_dutch_gmail_header:replies[0].body": "upstream keeps '-----'",
     "test_retains_bullets": "we collapse runs of blank lines into one",
+    "email_pl_1_1.txt:test_pl_simple_body": "a mail that opens with a header block is a forward"
+    " with no note above it: nothing was newly written (a forwarded question is no answer)",
 }
 
 Extractor = Callable[[str, str | None], str]

@@ -14,6 +14,14 @@ from collections.abc import Callable
 
 from mailparser_reply import EmailReplyParser
 
+from workflows.text.footers import drop_footers
+from workflows.text.quote_markers import (
+    ANY_LANGUAGE_ATTRIBUTION,
+    FORWARDED_LINE,
+    LABEL_ROLES,
+    ORIGINAL_MESSAGE_LINE,
+    VERB_ONLY_LINE,
+)
 from workflows.text.reply_html import html_to_text
 from workflows.text.signature import drop_signature, islice_from
 
@@ -36,8 +44,7 @@ _QUOTED = re.compile(r"^\s*>")
 _BOLD = r"[*_]{0,2}"
 
 # Labels of the header block that Outlook, Zimbra, Samsung and webmails write above a quote,
-# by role. French and English first; the other languages are those of Outlook installs that
-# contractors may use (mail-parser-reply and talon know the same words).
+# by role: French and English here, the other languages in quote_markers.HEADER_LABELS.
 _LABEL_GROUPS: dict[str, tuple[str, ...]] = {
     "from": ("from", "de", "von", "van", "fra", "från", "от", "od", "da"),
     "date": (
@@ -50,7 +57,20 @@ _LABEL_GROUPS: dict[str, tuple[str, ...]] = {
     "other": ("cc", "cci", "bcc", "kopie", "kopi", "копия", "dw", "reply-to", "répondre à",
               "repondre a", "importance", "pièces jointes", "pièce jointe", "attachments"),
 }  # fmt: skip
-_LABEL_ROLE = {word: role for role, words in _LABEL_GROUPS.items() for word in words}
+_LABEL_ROLE = {
+    **LABEL_ROLES,
+    **{word: role for role, words in _LABEL_GROUPS.items() for word in words},
+}
+_INLINE_LABEL = re.compile(
+    r"\s(?:\*\*|\*)?("
+    + "|".join(
+        re.escape(word)
+        for word, role in _LABEL_ROLE.items()
+        if role in ("date", "subject") and " " not in word and len(word) >= 4
+    )
+    + r")(?:\*\*|\*)?\s*:\s",
+    re.IGNORECASE,
+)
 _LABEL = re.compile(
     rf"^\s*{_BOLD}\s*(?P<label>"
     + "|".join(
@@ -60,19 +80,9 @@ _LABEL = re.compile(
     re.IGNORECASE,
 )
 
-_ORIGINAL_MESSAGE = re.compile(
-    r"^\s*-{2,}\s*(message d['’]origine|original message|mail original|message original"
-    r"|courriel original|e-mail original)\s*-{2,}\s*$",
-    re.IGNORECASE,
-)
-_FORWARDED = re.compile(
-    r"^\s*(-{2,}\s*(forwarded message|message transf[ée]r[ée]|mail transf[ée]r[ée]"
-    r"|courriel transf[ée]r[ée]|e-mail transf[ée]r[ée])\s*-{2,}"
-    r"|(d[ée]but du message (r[ée]exp[ée]di[ée]|transf[ée]r[ée])|begin forwarded message)\s*:)\s*$",
-    re.IGNORECASE,
-)
 # Orange and La Poste webmails: "Message du 03/03/25 10:02" above their De/A/Objet block.
-_MESSAGE_DU = re.compile(r"^\s*(?:>\s*)?message du \d{1,2}/\d{1,2}/\d{2,4}\b", re.IGNORECASE)
+# Newer ones write "Message du : 03/03/2025 10:02".
+_MESSAGE_DU = re.compile(r"^\s*(?:>\s*)?message du\s*:?\s*\d{1,2}/\d{1,2}/\d{2,4}\b", re.IGNORECASE)
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 _SEPARATOR_ONLY = re.compile(r"^\s*[-_=*~]{3,}\s*$")
 # Outlook writes "[cid:image001.png@01DB…]" where an inline image (a logo) stood.
@@ -97,9 +107,15 @@ _ATTRIBUTIONS = (
         r"^(?=.*\d{1,2}[:.h]\d{2}(?!\d))(?=.*(?:19|20)\d{2})"
         r".{0,250}[<(]\s*[^<>()\s]+@[^<>()\s]+\s*[>)][\"']?\s*(?:[^\s<>()@:]+\s*){0,4}:$"
     ),
+    # The verbs of quote_markers in every language: "Am … um 10:02 schrieb Max:", "W dniu …
+    # o 10:02, Jan pisze:", "Matti <m@x.fi> kirjoitti 3.3.2025 klo 10.02:".
+    ANY_LANGUAGE_ATTRIBUTION,
 )
 _MAX_ATTRIBUTION = 400
-_ATTRIBUTION_START = re.compile(r"^\s*(?:-+\s*)?(?:le|on)\s|^\s*\d|[<@]", re.IGNORECASE)
+_ATTRIBUTION_START = re.compile(
+    r"^\s*(?:-+\s*)?(?:le|on|am|el|il|em|op|w\s+dniu|den|dne|às|wiadomość)\s|^\s*\d|[<@]",
+    re.IGNORECASE,
+)
 
 _PLACEHOLDER = re.compile(
     r"^\s*\[?\s*(?:ce message (?:est|a été envoyé) au format html|this is an? html(?: only)? "
@@ -141,9 +157,11 @@ def _extract_plain(source: str) -> str:
     lines = _normalise(source[:MAX_TEXT_CHARS])
     headers = library_header_lines(lines)
     lines = lines[: _first_hard_cut(lines, headers)]
-    lines = _drop_quotes(lines, headers)
-    lines = drop_signature(lines)
-    return _tidy(lines)
+    written = _drop_quotes(lines, headers)
+    text = _tidy(drop_footers(drop_signature(written)))
+    # Never empty when the person wrote something: a reply that is only a sign-off ("Merci,
+    # Marie", "Cordialement") keeps it rather than turning into nothing.
+    return text or _tidy(written)
 
 
 def _normalise(text: str) -> list[str]:
@@ -163,12 +181,19 @@ def _is_header_block(lines: list[str], i: int) -> bool:
     first = _label_role(lines[i])
     if first not in ("from", "date"):
         return False
-    roles = {first}
+    roles = {first} | _inline_roles(lines[i])
     for line in lines[i + 1 : i + 7]:
         role = _label_role(line)
         if role:
             roles.add(role)
     return len(roles) >= 2 and bool(roles & {"date", "subject"})
+
+
+def _inline_roles(line: str) -> set[str]:
+    """Date and subject labels further on the same line: HTML rendered "From: x Date: y" as
+    one line when both sat in one <font>."""
+    found = (_LABEL_ROLE.get(m.group(1).lower()) for m in _INLINE_LABEL.finditer(line[:400]))
+    return {role for role in found if role in ("date", "subject")}
 
 
 def _label_role(line: str) -> str | None:
@@ -179,8 +204,8 @@ def _label_role(line: str) -> str | None:
 
 
 HARD_RULES: list[tuple[str, HardRule]] = [
-    ("original_message_separator", lambda lines, i: bool(_ORIGINAL_MESSAGE.match(lines[i]))),
-    ("forwarded_message_separator", lambda lines, i: bool(_FORWARDED.match(lines[i]))),
+    ("original_message_separator", lambda lines, i: bool(ORIGINAL_MESSAGE_LINE.match(lines[i]))),
+    ("forwarded_message_separator", lambda lines, i: bool(FORWARDED_LINE.match(lines[i]))),
     ("webmail_message_du", lambda lines, i: bool(_MESSAGE_DU.match(lines[i]))),
     ("underscore_separator", lambda lines, i: bool(_UNDERSCORES.match(lines[i]))),
     ("header_block", _is_header_block),
@@ -201,7 +226,9 @@ def attribution_span(lines: list[str], i: int) -> int:
         if n > 1 and not _ATTRIBUTION_START.search(chunk[0]):
             return 0
         if _is_attribution(chunk):
-            return n
+            # Two-line Gmail: "2016-03-03 17:21 GMT+01:00 Some One <x@y>:" then "wrote:".
+            following = lines[i + n] if i + n < len(lines) else ""
+            return n + 1 if VERB_ONLY_LINE.match(following) else n
     return 0
 
 
@@ -237,6 +264,16 @@ def _next_content(lines: list[str], i: int) -> str | None:
     return next((line for line in islice_from(lines, i) if line.strip()), None)
 
 
+def _is_soft_separator(lines: list[str], i: int) -> bool:
+    """A one-line separator ("-----Original Message-----", "---------- Forwarded message",
+    "Message du …") right above `>`-quoted lines: the quote is marked, so it is dropped line
+    by line and what the person wrote between its lines stays."""
+    one_line = (ORIGINAL_MESSAGE_LINE, FORWARDED_LINE, _MESSAGE_DU, _UNDERSCORES)
+    if not any(pattern.match(lines[i]) for pattern in one_line):
+        return False
+    return bool(_QUOTED.match(_next_content(lines, i + 1) or ""))
+
+
 def _first_hard_cut(lines: list[str], headers: dict[int, int]) -> int:
     """Index of the first line where the quoted or forwarded part begins (len when none).
 
@@ -248,6 +285,8 @@ def _first_hard_cut(lines: list[str], headers: dict[int, int]) -> int:
         if _QUOTED.match(line) or not line.strip():
             continue
         if any(rule(lines, i) for _, rule in HARD_RULES):
+            if _is_soft_separator(lines, i):
+                continue  # "-----Original Message-----" over `>` lines: answers between them
             return i
         span = attribution_span(lines, i) or headers.get(i, 0)
         if span:
@@ -267,6 +306,9 @@ def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
         span = attribution_span(lines, i) or headers.get(i, 0)
         if span and (_next_content(lines, i + span) or "").lstrip().startswith(">"):
             i += span
+            continue
+        if _is_soft_separator(lines, i):
+            i += 1
             continue
         if _QUOTED.match(line):
             i += 1
