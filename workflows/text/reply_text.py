@@ -298,7 +298,8 @@ def _first_hard_cut(lines: list[str], headers: dict[int, int]) -> int:
 
 def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
     """Drop `>` lines, the attribution above them, and a quoted URL's tail that the client
-    wrapped without its `>`; unquoted text between quotes (inline answers) is kept."""
+    wrapped without its `>`; unquoted text between quotes (inline answers) is kept, a quote
+    that stood between two of its lines leaving a blank line."""
     kept: list[str] = []
     i = 0
     while i < len(lines):
@@ -311,6 +312,9 @@ def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
             i += 1
             continue
         if _QUOTED.match(line):
+            # Answers written between quoted lines stay separate paragraphs.
+            if kept and kept[-1].strip():
+                kept.append("")
             i += 1
             continue
         # A quoted URL broken by the client without its ">": one word, under a "://" line.
