@@ -112,6 +112,11 @@ def test_outlook_header_block_in_each_language(lang: str) -> None:
         "2025. 03. 03. 10:02 keltezéssel, Kovács Péter írta:",
         "Dne 03. 03. 25 v 10:02 Jan Novák napsal(a):",
         "Le 3 mars 2025 à 10:02, Jean Dupont <jean@x.fr> a écrit :",
+        "El jueves, 21 de noviembre de 2013, Juan escribió:",
+        "суббота, 14 марта 2015 г. пользователь Иван написал:",  # noqa: RUF001
+        "2016-03-03 17:21 GMT+01:00 Jean Dupont",
+        "Max Mustermann <max@x.de> schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:",
+        "----- Reply message -----",
         "On Mon, Mar 3, 2025 at 10:02 AM John <john@x.org> wrote:",
     ],
 )
@@ -166,10 +171,28 @@ def test_closings_in_each_language(closing: str) -> None:
         "Saludos a todo el equipo por el trabajo realizado en la plaza.\nHasta pronto.",
         "Il sindaco ha scritto una lettera.\nLa invio domani.",
         "Pozdrawiam was wszystkich i proszę o odpowiedź w sprawie uchwały nr 12.",
+        "Le 3 mars 2025, le maire a écrit au préfet pour contester.\nLa suite est en cours.",
+        "En 2019, le ministre a écrit :\n« Le FPS remplace l'amende. »",
+        "Am 3. März habe ich geschrieben, dass es geht.\nDanke.",
     ],
 )
 def test_prose_in_other_languages_is_kept(text: str) -> None:
     assert extract_new_text(text) == text
+
+
+def test_one_word_inline_answers_are_not_taken_for_names() -> None:
+    text = (
+        "Le 3 mars 2025 à 10:02, S <s@x.fr> a écrit :\n> Quelle commune ?\nVernon.\n"
+        "> Est-ce payant ?\nOui.\n> Depuis quand ?\n"
+    )
+    assert extract_new_text(text) == "Vernon.\n\nOui."
+    # A signature under the last answer still goes.
+    assert (
+        extract_new_text(text + "\nDepuis 2018.\n\n-- \nMarie") == "Vernon.\n\nOui.\n\nDepuis 2018."
+    )
+    assert extract_new_text(text + "\nDepuis 2018.\n\nCordialement,\nMarie") == (
+        "Vernon.\n\nOui.\n\nDepuis 2018."
+    )
 
 
 def test_a_reply_that_is_only_a_sign_off_is_not_emptied() -> None:

@@ -1,4 +1,5 @@
-"""Mobile footers and closing formulas in the languages of quote_markers.py.
+"""Mobile footers and closing formulas in the languages of quote_markers.py, and the one pass
+that cuts a reply's signature with these rules and those of signature.py.
 
 signature.py knows the French and English ones; this module adds the same two cues for DE, ES,
 IT, PT, NL, PL, SV, DA, NO, FI, RU, HU and CS ("Gesendet von Outlook für Android", "Enviado
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 import re
 
-from workflows.text.directives import is_protective_line
+from workflows.text.directives import is_directive_line, is_protective_line
+from workflows.text.signature import SIGNATURE_RULES
 
 # Whole lines; "{app}" stands for a device or app name of at most a few words.
 MOBILE_FOOTERS: dict[str, tuple[str, ...]] = {
@@ -120,11 +122,25 @@ FOOTER_RULES = (
 )
 
 
-def drop_footers(lines: list[str]) -> list[str]:
-    """Cut at the first footer or closing of the tables; NE PAS PUBLIER / HORS PÉRIMÈTRE lines
-    below the cut are kept, as signature.drop_signature does."""
-    for i, line in enumerate(lines):
-        if line.strip() and any(rule(lines, i) for _, rule in FOOTER_RULES):
-            protective = [kept for kept in lines[i:] if is_protective_line(kept)]
-            return lines[:i] + (["", *protective] if protective else [])
-    return lines
+def drop_signatures(written: list[str], answers: list[int]) -> list[str]:
+    """Cut at the first signature, footer or closing (signature.SIGNATURE_RULES, then
+    footers.FOOTER_RULES); a NE PAS PUBLIER / HORS PÉRIMÈTRE line below the cut is kept, and a
+    directive line is never a cut. An inline answer ("Oui." or "Vernon." under a quote) is not
+    a name: only the strong rules (`-- `, a mobile footer, a closing, a contact card) cut there.
+    """
+    inline = set(answers)
+    for i, line in enumerate(written):
+        if not line.strip() or is_directive_line(line):
+            continue
+        rules = _STRONG_SIGNATURE_RULES if i in inline else _ALL_SIGNATURE_RULES
+        if any(rule(written, i) for rule in rules):
+            protective = [kept for kept in written[i:] if is_protective_line(kept)]
+            return written[:i] + (["", *protective] if protective else [])
+    return written
+
+
+_WEAK_SIGNATURE_RULES = {"thanks_and_name", "dash_name", "lone_name", "slash_name"}
+_ALL_SIGNATURE_RULES = [rule for _, rule in (*SIGNATURE_RULES, *FOOTER_RULES)]
+_STRONG_SIGNATURE_RULES = [
+    rule for name, rule in (*SIGNATURE_RULES, *FOOTER_RULES) if name not in _WEAK_SIGNATURE_RULES
+]

@@ -33,11 +33,18 @@ ATTRIBUTION_VERBS: dict[str, tuple[str, ...]] = {
     "cs": ("napsal", "napsala", "napsal(a)"),
 }
 
+# Words that open an "On <date> … wrote:" attribution ("Am", "El", "Il giorno", "W dniu" …).
+ATTRIBUTION_OPENERS: dict[str, tuple[str, ...]] = {
+    "fr": ("le",), "en": ("on", "at"), "de": ("am",), "es": ("el",), "it": ("il giorno",),
+    "pt": ("em", "às"), "nl": ("op",), "pl": ("w dniu", "dnia"), "sv": ("den",),
+    "da": ("den",), "no": ("den",), "cs": ("dne",),
+}  # fmt: skip
+
 # Separators above the quoted mail: "-----Original Message-----" and its translations.
 ORIGINAL_MESSAGE: dict[str, tuple[str, ...]] = {
     "fr": ("message d'origine", "message d’origine", "mail original", "message original",
            "courriel original", "e-mail original"),
-    "en": ("original message", "original e-mail", "original email"),
+    "en": ("original message", "original e-mail", "original email", "reply message"),
     "de": ("ursprüngliche nachricht", "original nachricht", "originalnachricht",
            "ursprüngliche e-mail"),
     "es": ("mensaje original", "correo original"),
@@ -173,6 +180,32 @@ ANY_LANGUAGE_ATTRIBUTION = re.compile(
     rf"-*\s*.{{0,300}}?(?<!\w)(?:{_VERBS})(?!\w).{{0,160}}:\s*-*$",
     re.IGNORECASE,
 )
+# "El jueves, 21 de noviembre de 2013, Juan escribió:", "Dne 3. 3. 2025 Jan Novák napsal(a)":
+# an opener of ATTRIBUTION_OPENERS, a digit, and the verb at the end (no time needed).
+_OPENERS = _alternation(_union(ATTRIBUTION_OPENERS))
+OPENER_ATTRIBUTION = re.compile(
+    rf"^[\s>-]*(?:{_OPENERS})\s(?=.{{0,300}}\d).{{0,300}}?(?<!\w)(?:{_VERBS})\s*:?\s*-*$",
+    re.IGNORECASE,
+)
+# "суббота, 14 марта 2015 … написал:" (Russian): a year, then a verb right before the final
+# colon. Not for French and English verbs: « En 2019, le ministre a écrit : » is prose.
+_FOREIGN_VERBS = _alternation(
+    {
+        verb
+        for lang, verbs in ATTRIBUTION_VERBS.items()
+        if lang not in ("fr", "en")
+        for verb in verbs
+    }
+)
+YEAR_VERB_ATTRIBUTION = re.compile(
+    rf"^(?=.{{0,300}}(?:19|20)\d{{2}}).{{0,300}}?(?<!\w)(?:{_FOREIGN_VERBS})\s*:\s*$",
+    re.IGNORECASE,
+)
+# Old Gmail: "2016-03-03 17:21 GMT+01:00 Some One" (the address and "wrote:" may follow).
+ISO_DATE_ATTRIBUTION = re.compile(
+    r"^\s*(?:19|20)\d{2}-\d{2}-\d{2} \d{1,2}:\d{2} GMT[+-]\d{2}:?\d{2} [^\s:][^:]{0,120}:?\s*$"
+)
+
 # Only a verb and a colon: the second line of a two-line Gmail attribution ("… <x@y>" then
 # "wrote:" or "a écrit :").
 VERB_ONLY_LINE = re.compile(rf"^\s*(?:{_VERBS})\s*:\s*$", re.IGNORECASE)

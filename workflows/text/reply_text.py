@@ -14,16 +14,19 @@ from collections.abc import Callable
 
 from mailparser_reply import EmailReplyParser
 
-from workflows.text.footers import drop_footers
+from workflows.text.footers import drop_signatures
 from workflows.text.quote_markers import (
     ANY_LANGUAGE_ATTRIBUTION,
     FORWARDED_LINE,
+    ISO_DATE_ATTRIBUTION,
     LABEL_ROLES,
+    OPENER_ATTRIBUTION,
     ORIGINAL_MESSAGE_LINE,
     VERB_ONLY_LINE,
+    YEAR_VERB_ATTRIBUTION,
 )
 from workflows.text.reply_html import html_to_text
-from workflows.text.signature import drop_signature, islice_from
+from workflows.text.signature import islice_from
 
 __all__ = ["MAX_TEXT_CHARS", "extract_new_text", "html_to_text"]
 
@@ -110,6 +113,9 @@ _ATTRIBUTIONS = (
     # The verbs of quote_markers in every language: "Am … um 10:02 schrieb Max:", "W dniu …
     # o 10:02, Jan pisze:", "Matti <m@x.fi> kirjoitti 3.3.2025 klo 10.02:".
     ANY_LANGUAGE_ATTRIBUTION,
+    OPENER_ATTRIBUTION,
+    YEAR_VERB_ATTRIBUTION,
+    ISO_DATE_ATTRIBUTION,
 )
 _MAX_ATTRIBUTION = 400
 _ATTRIBUTION_START = re.compile(
@@ -157,8 +163,8 @@ def _extract_plain(source: str) -> str:
     lines = _normalise(source[:MAX_TEXT_CHARS])
     headers = library_header_lines(lines)
     lines = lines[: _first_hard_cut(lines, headers)]
-    written = _drop_quotes(lines, headers)
-    text = _tidy(drop_footers(drop_signature(written)))
+    written, answers = _drop_quotes(lines, headers)
+    text = _tidy(drop_signatures(written, answers))
     # Never empty when the person wrote something: a reply that is only a sign-off ("Merci,
     # Marie", "Cordialement") keeps it rather than turning into nothing.
     return text or _tidy(written)
@@ -296,11 +302,16 @@ def _first_hard_cut(lines: list[str], headers: dict[int, int]) -> int:
     return len(lines)
 
 
-def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
+def _drop_quotes(lines: list[str], headers: dict[int, int]) -> tuple[list[str], list[int]]:
     """Drop `>` lines, the attribution above them, and a quoted URL's tail that the client
     wrapped without its `>`; unquoted text between quotes (inline answers) is kept, a quote
-    that stood between two of its lines leaving a blank line."""
+    that stood between two of its lines leaving a blank line.
+
+    Also returns the indexes (in the kept lines) of each first line written right under a
+    dropped quote: an inline answer, which no weak signature rule may take for a name."""
     kept: list[str] = []
+    answers: list[int] = []
+    after_quote = False
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -315,6 +326,7 @@ def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
             # Answers written between quoted lines stay separate paragraphs.
             if kept and kept[-1].strip():
                 kept.append("")
+            after_quote = True
             i += 1
             continue
         # A quoted URL broken by the client without its ">": one word, under a "://" line.
@@ -326,9 +338,12 @@ def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
             and bool(_QUOTED.match(lines[i + 1]))
         )
         if not wrapped:
+            if after_quote and line.strip():
+                answers.append(len(kept))
+                after_quote = False
             kept.append(line)
         i += 1
-    return kept
+    return kept, answers
 
 
 # --------------------------------------------------------------------------- tidy
