@@ -151,6 +151,7 @@ def test_two_line_gmail_attribution_is_dropped_between_inline_answers() -> None:
         "Az iPhone-omról küldve",
         "Odesláno z iPhonu",
         "Envoyé de mon iPhone",
+        "Téléchargez Outlook pour Android",
     ],
 )
 def test_mobile_footers_in_each_language(footer: str) -> None:
@@ -174,6 +175,7 @@ def test_closings_in_each_language(closing: str) -> None:
         "Le 3 mars 2025, le maire a écrit au préfet pour contester.\nLa suite est en cours.",
         "En 2019, le ministre a écrit :\n« Le FPS remplace l'amende. »",
         "Am 3. März habe ich geschrieben, dass es geht.\nDanke.",
+        "Le conseil a voté la délibération.\nDate : 3 mars 2025\nPour : 12\nContre : 3",
     ],
 )
 def test_prose_in_other_languages_is_kept(text: str) -> None:

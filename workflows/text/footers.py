@@ -19,6 +19,7 @@ from workflows.text.signature import SIGNATURE_RULES
 
 # Whole lines; "{app}" stands for a device or app name of at most a few words.
 MOBILE_FOOTERS: dict[str, tuple[str, ...]] = {
+    "fr": (r"t[ée]l[ée]chargez\s+outlook\s+pour\s+{app}",),
     "de": (r"(?:gesendet|versendet|verschickt)\s+(?:von|vom|mit|aus|über)\s+{app}",
            r"von\s+meinem\s+{app}\s+gesendet", r"outlook\s+für\s+(?:android|ios)\s+herunterladen"),
     "es": (r"enviado\s+(?:desde|con|de|a\s+trav[ée]s\s+de)\s+{app}",

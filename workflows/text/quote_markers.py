@@ -103,7 +103,7 @@ FORWARD_INTROS: dict[str, tuple[str, ...]] = {
 # Labels of the header block Outlook, OWA, Zimbra and the webmails write above a quote, by role.
 HEADER_LABELS: dict[str, dict[str, tuple[str, ...]]] = {
     "fr": {"from": ("de", "expéditeur"), "date": ("envoyé", "envoye", "date", "envoyé le"),
-           "to": ("à", "a", "pour", "destinataire"), "subject": ("objet", "sujet"),
+           "to": ("à", "a", "destinataire"), "subject": ("objet", "sujet"),
            "other": ("cc", "cci", "copie à", "copie a", "répondre à", "repondre a",
                      "pièces jointes", "pièce jointe", "importance")},
     "en": {"from": ("from",), "date": ("sent", "date"), "to": ("to",),
