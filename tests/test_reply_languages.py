@@ -176,6 +176,7 @@ def test_closings_in_each_language(closing: str) -> None:
         "En 2019, le ministre a écrit :\n« Le FPS remplace l'amende. »",
         "Am 3. März habe ich geschrieben, dass es geht.\nDanke.",
         "Le conseil a voté la délibération.\nDate : 3 mars 2025\nPour : 12\nContre : 3",
+        "Le courrier doit être écrit avant le 31 mars 2025 à 12:00 :\n- le nom\n- l'adresse",
     ],
 )
 def test_prose_in_other_languages_is_kept(text: str) -> None:

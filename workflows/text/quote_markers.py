@@ -171,15 +171,6 @@ FORWARDED_LINE = re.compile(
     rf"|(?:{_alternation(_union(FORWARD_INTROS))})\s*:)\s*[*_]{{0,2}}\s*$",
     re.IGNORECASE,
 )
-# "Am 03.03.2025 um 10:02 schrieb Max <m@x.de>:", "W dniu … pisze:", "… kirjoitti 3.3.2025
-# klo 10.02:", "Péter <p@x.hu> ezt írta (időpont: 2025. márc. 3., H, 10:02):": a date or time,
-# one of the verbs as a word, and a colon at the end; plus a time or an address, which prose
-# that merely mentions a date and someone writing rarely has.
-ANY_LANGUAGE_ATTRIBUTION = re.compile(
-    r"^(?=.{0,300}\d)(?=.{0,300}(?:\d{1,2}[:.h]\d{2}(?!\d)|@))"
-    rf"-*\s*.{{0,300}}?(?<!\w)(?:{_VERBS})(?!\w).{{0,160}}:\s*-*$",
-    re.IGNORECASE,
-)
 # "El jueves, 21 de noviembre de 2013, Juan escribió:", "Dne 3. 3. 2025 Jan Novák napsal(a)":
 # an opener of ATTRIBUTION_OPENERS, a digit, and the verb at the end (no time needed).
 _OPENERS = _alternation(_union(ATTRIBUTION_OPENERS))
@@ -187,8 +178,7 @@ OPENER_ATTRIBUTION = re.compile(
     rf"^[\s>-]*(?:{_OPENERS})\s(?=.{{0,300}}\d).{{0,300}}?(?<!\w)(?:{_VERBS})\s*:?\s*-*$",
     re.IGNORECASE,
 )
-# "суббота, 14 марта 2015 … написал:" (Russian): a year, then a verb right before the final
-# colon. Not for French and English verbs: « En 2019, le ministre a écrit : » is prose.
+# Verbs of the languages other than French and English.
 _FOREIGN_VERBS = _alternation(
     {
         verb
@@ -197,6 +187,19 @@ _FOREIGN_VERBS = _alternation(
         for verb in verbs
     }
 )
+# "Am 03.03.2025 um 10:02 schrieb Max <m@x.de>:", "W dniu … pisze:", "… kirjoitti 3.3.2025
+# klo 10.02:", "Péter <p@x.hu> ezt írta (időpont: 2025. márc. 3., H, 10:02):": a date or time,
+# one of the verbs as a word, and a colon at the end; plus a time or an address, which prose
+# that merely mentions a date and someone writing rarely has. French and English attributions
+# have their own stricter rules in reply_text.py: « Le courrier doit être écrit avant le 31
+# mars 2025 à 12:00 : » is prose.
+ANY_LANGUAGE_ATTRIBUTION = re.compile(
+    r"^(?=.{0,300}\d)(?=.{0,300}(?:\d{1,2}[:.h]\d{2}(?!\d)|@))"
+    rf"-*\s*.{{0,300}}?(?<!\w)(?:{_FOREIGN_VERBS})(?!\w).{{0,160}}:\s*-*$",
+    re.IGNORECASE,
+)
+# "суббота, 14 марта 2015 … написал:" (Russian): a year, then a verb right before the final
+# colon. Not for French and English verbs: « En 2019, le ministre a écrit : » is prose.
 YEAR_VERB_ATTRIBUTION = re.compile(
     rf"^(?=.{{0,300}}(?:19|20)\d{{2}}).{{0,300}}?(?<!\w)(?:{_FOREIGN_VERBS})\s*:\s*$",
     re.IGNORECASE,
