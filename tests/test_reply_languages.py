@@ -203,6 +203,19 @@ def test_a_reply_that_is_only_a_sign_off_is_not_emptied() -> None:
     assert extract_new_text("Mit freundlichen Grüßen\nMax") == "Mit freundlichen Grüßen\nMax"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Envoyé de mon iPhone",
+        "Gesendet von Outlook für Android",
+        "-- \nMarie DURAND\n01 02 03 04 05",
+    ],
+)
+def test_a_reply_that_is_only_a_footer_or_a_signature_stays_empty(text: str) -> None:
+    quote = "\n\nLe 3 mars 2025 à 10:02, S <s@x.fr> a écrit :\n> Question ?"
+    assert extract_new_text(text + quote) == ""
+
+
 def test_a_reply_that_is_only_a_quote_stays_empty() -> None:
     assert extract_new_text(f"Le 3 mars 2025 à 10:02, S <s@x.fr> a écrit :\n{QUOTED}") == ""
 

@@ -145,3 +145,21 @@ _ALL_SIGNATURE_RULES = [rule for _, rule in (*SIGNATURE_RULES, *FOOTER_RULES)]
 _STRONG_SIGNATURE_RULES = [
     rule for name, rule in (*SIGNATURE_RULES, *FOOTER_RULES) if name not in _WEAK_SIGNATURE_RULES
 ]
+
+
+def sign_off_only(written: list[str]) -> list[str]:
+    """What is left of a reply whose whole text the signature cut removed, minus what nobody
+    wrote by hand: mobile footers, and everything from a `-- ` delimiter on. "Merci,\\nMarie"
+    stays; "Envoyé de mon iPhone" alone leaves nothing."""
+    footer_rules = [_SIGNATURE_RULE_BY_NAME["mobile_footer"], is_mobile_footer]
+    kept: list[str] = []
+    for i, line in enumerate(written):
+        if line.strip() in {"--", "__"}:
+            break
+        if line.strip() and any(rule(written, i) for rule in footer_rules):
+            continue
+        kept.append(line)
+    return kept
+
+
+_SIGNATURE_RULE_BY_NAME = dict(SIGNATURE_RULES)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from mailparser_reply import EmailReplyParser
 
-from workflows.text.footers import drop_signatures
+from workflows.text.footers import drop_signatures, sign_off_only
 from workflows.text.quote_markers import (
     ANY_LANGUAGE_ATTRIBUTION,
     FORWARDED_LINE,
@@ -167,7 +167,7 @@ def _extract_plain(source: str) -> str:
     text = _tidy(drop_signatures(written, answers))
     # Never empty when the person wrote something: a reply that is only a sign-off ("Merci,
     # Marie", "Cordialement") keeps it rather than turning into nothing.
-    return text or _tidy(written)
+    return text or _tidy(sign_off_only(written))
 
 
 def _normalise(text: str) -> list[str]:
