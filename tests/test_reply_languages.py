@@ -225,6 +225,17 @@ def test_original_message_over_quoted_lines_keeps_the_answers_between_them() -> 
     assert extract_new_text(text) == "Vernon.\n\nDepuis 2018."
 
 
+def test_outlook_prefix_mode_keeps_the_answers_between_quotes() -> None:
+    text = (
+        "Voir mes réponses ci-dessous.\n\n-----Message d'origine-----\nDe : Service\n"
+        "Envoyé : lundi 3 mars 2025 10:02\nÀ : Marie\nObjet : Q-2026-000123\n\n"
+        "> Quelle commune ?\nVernon.\n> Depuis quand ?\nDepuis 2018.\n"
+    )
+    assert extract_new_text(text) == "Voir mes réponses ci-dessous.\n\nVernon.\n\nDepuis 2018."
+    unmarked = text.replace("> ", "")
+    assert extract_new_text(unmarked) == "Voir mes réponses ci-dessous."
+
+
 def test_from_and_date_on_one_line_is_a_header_block() -> None:
     text = f"{REPLY}\nFrom: bob@example.com Date: Thu, 24 Mar 2016 08:07:12 -0700\nQuoted"
     assert extract_new_text(text) == REPLY

@@ -270,14 +270,21 @@ def _next_content(lines: list[str], i: int) -> str | None:
     return next((line for line in islice_from(lines, i) if line.strip()), None)
 
 
-def _is_soft_separator(lines: list[str], i: int) -> bool:
-    """A one-line separator ("-----Original Message-----", "---------- Forwarded message",
-    "Message du …") right above `>`-quoted lines: the quote is marked, so it is dropped line
-    by line and what the person wrote between its lines stays."""
+def _soft_marker_span(lines: list[str], i: int) -> int:
+    """Lines of a one-line separator ("-----Original Message-----", "---------- Forwarded
+    message", "Message du …", underscores) and/or the header block under it, when `>`-quoted
+    lines follow (Outlook's "prefix each line" mode, Zimbra): the quote is marked, so it is
+    dropped line by line and what the person wrote between its lines stays. 0 otherwise."""
     one_line = (ORIGINAL_MESSAGE_LINE, FORWARDED_LINE, _MESSAGE_DU, _UNDERSCORES)
-    if not any(pattern.match(lines[i]) for pattern in one_line):
-        return False
-    return bool(_QUOTED.match(_next_content(lines, i + 1) or ""))
+    if any(pattern.match(lines[i]) for pattern in one_line):
+        j = i + 1
+    elif _is_header_block(lines, i):
+        j = i
+    else:
+        return 0
+    while j < len(lines) and j - i < 12 and (not lines[j].strip() or _label_role(lines[j])):
+        j += 1
+    return j - i if _QUOTED.match(_next_content(lines, j) or "") else 0
 
 
 def _first_hard_cut(lines: list[str], headers: dict[int, int]) -> int:
@@ -291,7 +298,7 @@ def _first_hard_cut(lines: list[str], headers: dict[int, int]) -> int:
         if _QUOTED.match(line) or not line.strip():
             continue
         if any(rule(lines, i) for _, rule in HARD_RULES):
-            if _is_soft_separator(lines, i):
+            if _soft_marker_span(lines, i):
                 continue  # "-----Original Message-----" over `>` lines: answers between them
             return i
         span = attribution_span(lines, i) or headers.get(i, 0)
@@ -319,8 +326,9 @@ def _drop_quotes(lines: list[str], headers: dict[int, int]) -> tuple[list[str], 
         if span and (_next_content(lines, i + span) or "").lstrip().startswith(">"):
             i += span
             continue
-        if _is_soft_separator(lines, i):
-            i += 1
+        marker = _soft_marker_span(lines, i)
+        if marker:
+            i += marker
             continue
         if _QUOTED.match(line):
             # Answers written between quoted lines stay separate paragraphs.
