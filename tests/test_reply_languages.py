@@ -236,6 +236,14 @@ def test_outlook_prefix_mode_keeps_the_answers_between_quotes() -> None:
     assert extract_new_text(unmarked) == "Voir mes réponses ci-dessous."
 
 
+def test_an_attribution_glued_to_the_text_is_split_off() -> None:
+    text = "Réponse.\nSuite--- Le 3 mars 2025 à 10:02, S <s@x.fr> a écrit :\n> Question ?"
+    assert extract_new_text(text) == "Réponse.\nSuite"
+    assert (
+        extract_new_text("Voir --- le 3 mars, au plus tard.") == "Voir --- le 3 mars, au plus tard."
+    )
+
+
 def test_from_and_date_on_one_line_is_a_header_block() -> None:
     text = f"{REPLY}\nFrom: bob@example.com Date: Thu, 24 Mar 2016 08:07:12 -0700\nQuoted"
     assert extract_new_text(text) == REPLY

@@ -123,6 +123,11 @@ _ATTRIBUTION_START = re.compile(
     re.IGNORECASE,
 )
 
+_GLUED_ATTRIBUTION = re.compile(
+    r"^(?P<text>.*?[^\s-])\s*-{2,}\s*(?P<attribution>(?:on|le|am|el|em|op|den|dne)\s.*)$",
+    re.IGNORECASE,
+)
+
 _PLACEHOLDER = re.compile(
     r"^\s*\[?\s*(?:ce message (?:est|a été envoyé) au format html|this is an? html(?: only)? "
     r"(?:message|email)|your (?:email|mail) client does not support html|votre (?:client|"
@@ -160,7 +165,7 @@ def _squeeze(text: str) -> str:
 
 
 def _extract_plain(source: str) -> str:
-    lines = _normalise(source[:MAX_TEXT_CHARS])
+    lines = _split_glued_attributions(_normalise(source[:MAX_TEXT_CHARS]))
     headers = library_header_lines(lines)
     lines = lines[: _first_hard_cut(lines, headers)]
     written, answers = _drop_quotes(lines, headers)
@@ -168,6 +173,21 @@ def _extract_plain(source: str) -> str:
     # Never empty when the person wrote something: a reply that is only a sign-off ("Merci,
     # Marie", "Cordialement") keeps it rather than turning into nothing.
     return text or _tidy(sign_off_only(written))
+
+
+def _split_glued_attributions(lines: list[str]) -> list[str]:
+    """ "bla-bla--- On Wed, Apr 4, 2012 at 3:59 PM, me@x.com wrote:": a client glued the
+    attribution to the last line of the text; it goes on a line of its own."""
+    out: list[str] = []
+    for line in lines:
+        glued = None
+        if "--" in line and len(line) <= _MAX_ATTRIBUTION and not _QUOTED.match(line):
+            glued = _GLUED_ATTRIBUTION.match(line)
+        if glued and _is_attribution([glued["attribution"]]):
+            out += [glued["text"], glued["attribution"]]
+        else:
+            out.append(line)
+    return out
 
 
 def _normalise(text: str) -> list[str]:
