@@ -14,8 +14,19 @@ from collections.abc import Callable
 
 from mailparser_reply import EmailReplyParser
 
+from workflows.text.footers import drop_signatures, sign_off_only
+from workflows.text.quote_markers import (
+    ANY_LANGUAGE_ATTRIBUTION,
+    FORWARDED_LINE,
+    ISO_DATE_ATTRIBUTION,
+    LABEL_ROLES,
+    OPENER_ATTRIBUTION,
+    ORIGINAL_MESSAGE_LINE,
+    VERB_ONLY_LINE,
+    YEAR_VERB_ATTRIBUTION,
+)
 from workflows.text.reply_html import html_to_text
-from workflows.text.signature import drop_signature, islice_from
+from workflows.text.signature import islice_from
 
 __all__ = ["MAX_TEXT_CHARS", "extract_new_text", "html_to_text"]
 
@@ -36,8 +47,7 @@ _QUOTED = re.compile(r"^\s*>")
 _BOLD = r"[*_]{0,2}"
 
 # Labels of the header block that Outlook, Zimbra, Samsung and webmails write above a quote,
-# by role. French and English first; the other languages are those of Outlook installs that
-# contractors may use (mail-parser-reply and talon know the same words).
+# by role: French and English here, the other languages in quote_markers.HEADER_LABELS.
 _LABEL_GROUPS: dict[str, tuple[str, ...]] = {
     "from": ("from", "de", "von", "van", "fra", "från", "от", "od", "da"),
     "date": (
@@ -50,7 +60,20 @@ _LABEL_GROUPS: dict[str, tuple[str, ...]] = {
     "other": ("cc", "cci", "bcc", "kopie", "kopi", "копия", "dw", "reply-to", "répondre à",
               "repondre a", "importance", "pièces jointes", "pièce jointe", "attachments"),
 }  # fmt: skip
-_LABEL_ROLE = {word: role for role, words in _LABEL_GROUPS.items() for word in words}
+_LABEL_ROLE = {
+    **LABEL_ROLES,
+    **{word: role for role, words in _LABEL_GROUPS.items() for word in words},
+}
+_INLINE_LABEL = re.compile(
+    r"\s(?:\*\*|\*)?("
+    + "|".join(
+        re.escape(word)
+        for word, role in _LABEL_ROLE.items()
+        if role in ("date", "subject") and " " not in word and len(word) >= 4
+    )
+    + r")(?:\*\*|\*)?\s*:\s",
+    re.IGNORECASE,
+)
 _LABEL = re.compile(
     rf"^\s*{_BOLD}\s*(?P<label>"
     + "|".join(
@@ -60,19 +83,9 @@ _LABEL = re.compile(
     re.IGNORECASE,
 )
 
-_ORIGINAL_MESSAGE = re.compile(
-    r"^\s*-{2,}\s*(message d['’]origine|original message|mail original|message original"
-    r"|courriel original|e-mail original)\s*-{2,}\s*$",
-    re.IGNORECASE,
-)
-_FORWARDED = re.compile(
-    r"^\s*(-{2,}\s*(forwarded message|message transf[ée]r[ée]|mail transf[ée]r[ée]"
-    r"|courriel transf[ée]r[ée]|e-mail transf[ée]r[ée])\s*-{2,}"
-    r"|(d[ée]but du message (r[ée]exp[ée]di[ée]|transf[ée]r[ée])|begin forwarded message)\s*:)\s*$",
-    re.IGNORECASE,
-)
 # Orange and La Poste webmails: "Message du 03/03/25 10:02" above their De/A/Objet block.
-_MESSAGE_DU = re.compile(r"^\s*(?:>\s*)?message du \d{1,2}/\d{1,2}/\d{2,4}\b", re.IGNORECASE)
+# Newer ones write "Message du : 03/03/2025 10:02".
+_MESSAGE_DU = re.compile(r"^\s*(?:>\s*)?message du\s*:?\s*\d{1,2}/\d{1,2}/\d{2,4}\b", re.IGNORECASE)
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 _SEPARATOR_ONLY = re.compile(r"^\s*[-_=*~]{3,}\s*$")
 # Outlook writes "[cid:image001.png@01DB…]" where an inline image (a logo) stood.
@@ -97,9 +110,23 @@ _ATTRIBUTIONS = (
         r"^(?=.*\d{1,2}[:.h]\d{2}(?!\d))(?=.*(?:19|20)\d{2})"
         r".{0,250}[<(]\s*[^<>()\s]+@[^<>()\s]+\s*[>)][\"']?\s*(?:[^\s<>()@:]+\s*){0,4}:$"
     ),
+    # The verbs of quote_markers in every language: "Am … um 10:02 schrieb Max:", "W dniu …
+    # o 10:02, Jan pisze:", "Matti <m@x.fi> kirjoitti 3.3.2025 klo 10.02:".
+    ANY_LANGUAGE_ATTRIBUTION,
+    OPENER_ATTRIBUTION,
+    YEAR_VERB_ATTRIBUTION,
+    ISO_DATE_ATTRIBUTION,
 )
 _MAX_ATTRIBUTION = 400
-_ATTRIBUTION_START = re.compile(r"^\s*(?:-+\s*)?(?:le|on)\s|^\s*\d|[<@]", re.IGNORECASE)
+_ATTRIBUTION_START = re.compile(
+    r"^\s*(?:-+\s*)?(?:le|on|am|el|il|em|op|w\s+dniu|den|dne|às|wiadomość)\s|^\s*\d|[<@]",
+    re.IGNORECASE,
+)
+
+_GLUED_ATTRIBUTION = re.compile(
+    r"^(?P<text>.*?[^\s-])\s*-{2,}\s*(?P<attribution>(?:on|le|am|el|em|op|den|dne)\s.*)$",
+    re.IGNORECASE,
+)
 
 _PLACEHOLDER = re.compile(
     r"^\s*\[?\s*(?:ce message (?:est|a été envoyé) au format html|this is an? html(?: only)? "
@@ -138,12 +165,29 @@ def _squeeze(text: str) -> str:
 
 
 def _extract_plain(source: str) -> str:
-    lines = _normalise(source[:MAX_TEXT_CHARS])
+    lines = _split_glued_attributions(_normalise(source[:MAX_TEXT_CHARS]))
     headers = library_header_lines(lines)
     lines = lines[: _first_hard_cut(lines, headers)]
-    lines = _drop_quotes(lines, headers)
-    lines = drop_signature(lines)
-    return _tidy(lines)
+    written, answers = _drop_quotes(lines, headers)
+    text = _tidy(drop_signatures(written, answers))
+    # Never empty when the person wrote something: a reply that is only a sign-off ("Merci,
+    # Marie", "Cordialement") keeps it rather than turning into nothing.
+    return text or _tidy(sign_off_only(written))
+
+
+def _split_glued_attributions(lines: list[str]) -> list[str]:
+    """ "bla-bla--- On Wed, Apr 4, 2012 at 3:59 PM, me@x.com wrote:": a client glued the
+    attribution to the last line of the text; it goes on a line of its own."""
+    out: list[str] = []
+    for line in lines:
+        glued = None
+        if "--" in line and len(line) <= _MAX_ATTRIBUTION and not _QUOTED.match(line):
+            glued = _GLUED_ATTRIBUTION.match(line)
+        if glued and _is_attribution([glued["attribution"]]):
+            out += [glued["text"], glued["attribution"]]
+        else:
+            out.append(line)
+    return out
 
 
 def _normalise(text: str) -> list[str]:
@@ -163,12 +207,19 @@ def _is_header_block(lines: list[str], i: int) -> bool:
     first = _label_role(lines[i])
     if first not in ("from", "date"):
         return False
-    roles = {first}
+    roles = {first} | _inline_roles(lines[i])
     for line in lines[i + 1 : i + 7]:
         role = _label_role(line)
         if role:
             roles.add(role)
     return len(roles) >= 2 and bool(roles & {"date", "subject"})
+
+
+def _inline_roles(line: str) -> set[str]:
+    """Date and subject labels further on the same line: HTML rendered "From: x Date: y" as
+    one line when both sat in one <font>."""
+    found = (_LABEL_ROLE.get(m.group(1).lower()) for m in _INLINE_LABEL.finditer(line[:400]))
+    return {role for role in found if role in ("date", "subject")}
 
 
 def _label_role(line: str) -> str | None:
@@ -179,8 +230,8 @@ def _label_role(line: str) -> str | None:
 
 
 HARD_RULES: list[tuple[str, HardRule]] = [
-    ("original_message_separator", lambda lines, i: bool(_ORIGINAL_MESSAGE.match(lines[i]))),
-    ("forwarded_message_separator", lambda lines, i: bool(_FORWARDED.match(lines[i]))),
+    ("original_message_separator", lambda lines, i: bool(ORIGINAL_MESSAGE_LINE.match(lines[i]))),
+    ("forwarded_message_separator", lambda lines, i: bool(FORWARDED_LINE.match(lines[i]))),
     ("webmail_message_du", lambda lines, i: bool(_MESSAGE_DU.match(lines[i]))),
     ("underscore_separator", lambda lines, i: bool(_UNDERSCORES.match(lines[i]))),
     ("header_block", _is_header_block),
@@ -201,7 +252,9 @@ def attribution_span(lines: list[str], i: int) -> int:
         if n > 1 and not _ATTRIBUTION_START.search(chunk[0]):
             return 0
         if _is_attribution(chunk):
-            return n
+            # Two-line Gmail: "2016-03-03 17:21 GMT+01:00 Some One <x@y>:" then "wrote:".
+            following = lines[i + n] if i + n < len(lines) else ""
+            return n + 1 if VERB_ONLY_LINE.match(following) else n
     return 0
 
 
@@ -237,6 +290,23 @@ def _next_content(lines: list[str], i: int) -> str | None:
     return next((line for line in islice_from(lines, i) if line.strip()), None)
 
 
+def _soft_marker_span(lines: list[str], i: int) -> int:
+    """Lines of a one-line separator ("-----Original Message-----", "---------- Forwarded
+    message", "Message du …", underscores) and/or the header block under it, when `>`-quoted
+    lines follow (Outlook's "prefix each line" mode, Zimbra): the quote is marked, so it is
+    dropped line by line and what the person wrote between its lines stays. 0 otherwise."""
+    one_line = (ORIGINAL_MESSAGE_LINE, FORWARDED_LINE, _MESSAGE_DU, _UNDERSCORES)
+    if any(pattern.match(lines[i]) for pattern in one_line):
+        j = i + 1
+    elif _is_header_block(lines, i):
+        j = i
+    else:
+        return 0
+    while j < len(lines) and j - i < 12 and (not lines[j].strip() or _label_role(lines[j])):
+        j += 1
+    return j - i if _QUOTED.match(_next_content(lines, j) or "") else 0
+
+
 def _first_hard_cut(lines: list[str], headers: dict[int, int]) -> int:
     """Index of the first line where the quoted or forwarded part begins (len when none).
 
@@ -248,6 +318,8 @@ def _first_hard_cut(lines: list[str], headers: dict[int, int]) -> int:
         if _QUOTED.match(line) or not line.strip():
             continue
         if any(rule(lines, i) for _, rule in HARD_RULES):
+            if _soft_marker_span(lines, i):
+                continue  # "-----Original Message-----" over `>` lines: answers between them
             return i
         span = attribution_span(lines, i) or headers.get(i, 0)
         if span:
@@ -257,10 +329,16 @@ def _first_hard_cut(lines: list[str], headers: dict[int, int]) -> int:
     return len(lines)
 
 
-def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
+def _drop_quotes(lines: list[str], headers: dict[int, int]) -> tuple[list[str], list[int]]:
     """Drop `>` lines, the attribution above them, and a quoted URL's tail that the client
-    wrapped without its `>`; unquoted text between quotes (inline answers) is kept."""
+    wrapped without its `>`; unquoted text between quotes (inline answers) is kept, a quote
+    that stood between two of its lines leaving a blank line.
+
+    Also returns the indexes (in the kept lines) of each first line written right under a
+    dropped quote: an inline answer, which no weak signature rule may take for a name."""
     kept: list[str] = []
+    answers: list[int] = []
+    after_quote = False
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -268,7 +346,15 @@ def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
         if span and (_next_content(lines, i + span) or "").lstrip().startswith(">"):
             i += span
             continue
+        marker = _soft_marker_span(lines, i)
+        if marker:
+            i += marker
+            continue
         if _QUOTED.match(line):
+            # Answers written between quoted lines stay separate paragraphs.
+            if kept and kept[-1].strip():
+                kept.append("")
+            after_quote = True
             i += 1
             continue
         # A quoted URL broken by the client without its ">": one word, under a "://" line.
@@ -280,9 +366,12 @@ def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
             and bool(_QUOTED.match(lines[i + 1]))
         )
         if not wrapped:
+            if after_quote and line.strip():
+                answers.append(len(kept))
+                after_quote = False
             kept.append(line)
         i += 1
-    return kept
+    return kept, answers
 
 
 # --------------------------------------------------------------------------- tidy
