@@ -13,14 +13,12 @@ at the top).
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mailbot.config import Config
 from mailbot.loop.outbox import OutboxPortalMailer
 from mailbot.portal import Portal
 from portal_stub.cli import portal_app, use_mailer
-from storage.db import session_scope
 
 if TYPE_CHECKING:
     import typer
@@ -47,26 +45,6 @@ def build_ingest(config: Config, engine: Engine, secret: bytes | None = None) ->
 
     wflog = WorkflowLog(config.log.file, config.log.format)
     return Ingest(config, engine, wflog, portal_for(config, engine), secret=secret)
-
-
-class DailyDigest:
-    """The 07:00 digest of new Q&A for the people who chose it (`mailbot.loop.notices`)."""
-
-    def __init__(self, config: Config, engine: Engine, portal: Portal) -> None:
-        self.config = config
-        self.engine = engine
-        self.portal = portal
-
-    def __call__(self, now: datetime) -> int:
-        # Imported here: the notices load on the first digest, not when the CLI mounts this module.
-        from mailbot.loop.notices import send_daily_digest  # noqa: PLC0415
-
-        with session_scope(self.engine) as session:
-            return send_daily_digest(session, self.config, self.portal, now)
-
-
-def daily_digest(config: Config, engine: Engine) -> DailyDigest:
-    return DailyDigest(config, engine, portal_for(config, engine))
 
 
 def portal_server_app(config: Config, engine: Engine) -> ASGIApp:
@@ -129,7 +107,7 @@ def serve(config: Config, engine: Engine, daemon: Daemon) -> None:
                 f"The local mail system cannot start ({err}): is another `make run` running?"
             ) from None
         start_portal(config, engine)
-    scheduler = start_scheduler(config, daemon, daily_digest(config, engine))
+    scheduler = start_scheduler(config, daemon)
     try:
         serve_forever(daemon, scheduler)
     finally:

@@ -222,3 +222,15 @@ class InstanceLease(SQLModel, table=True):
     acquired_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     heartbeat_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ScheduledJob(SQLModel, table=True):
+    """A recurring job's last run (`mailbot.loop.jobs`): the slot it last ran for is claimed by
+    a conditional UPDATE in the transaction that runs the job, so one run per slot."""
+
+    __tablename__ = "scheduled_job"
+    name: str = Field(primary_key=True, max_length=100)
+    last_slot: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the due time
+    last_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # when it ran
+    last_result: str | None = Field(default=None, max_length=200)
+    runs: int = 0

@@ -1,4 +1,4 @@
-"""`mailbot run`'s scheduler: timers, outbox retries and the portal's daily digest."""
+"""`mailbot run`'s scheduler: timers and outbox retries; the daily digest is a recurring job."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ from mailbot.dev.embedded import demo_users
 from mailbot.loop import triage_model
 from mailbot.loop.daemon import Daemon
 from mailbot.loop.scheduler import start_scheduler
-from mailbot.wiring import daily_digest
 from storage.db import make_engine
 from storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_scheduler_runs_timers_outbox_and_the_daily_digest(
+def test_scheduler_runs_timers_and_outbox_and_the_daemon_knows_the_digest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAILBOT_SECRET", "scheduler-test-secret-0123456789")
@@ -35,10 +34,10 @@ def test_scheduler_runs_timers_outbox_and_the_daily_digest(
     upgrade(config.database.url)
     engine = make_engine(config.database.url)
     daemon = Daemon(config, engine, build_ingest(config, engine))
-    scheduler = start_scheduler(config, daemon, daily_digest(config, engine))
+    scheduler = start_scheduler(config, daemon)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"timers", "portal", "outbox", "digest", "triage_model"}
+        assert set(jobs) == {"timers", "portal", "outbox", "triage_model"}  # no digest here
         assert "hour='6', minute='30'" in str(jobs["triage_model"].trigger)
         deadline = time.monotonic() + 10
         while str(engine.url) not in triage_model._models and time.monotonic() < deadline:
@@ -50,8 +49,8 @@ def test_scheduler_runs_timers_outbox_and_the_daily_digest(
             "antai",
             "out_of_scope",
         }
-        assert str(jobs["digest"].trigger).startswith("cron[")
-        assert "hour='7'" in str(jobs["digest"].trigger)
+        [digest] = daemon.jobs.report()  # a recurring job of the daemon's turns
+        assert digest["name"] == "digest" and "7 h 00" in digest["schedule"]
         assert (
             jobs["timers"].trigger.interval.total_seconds() == config.timers.sweep_interval_seconds
         )

@@ -24,6 +24,7 @@ from mailbot.config import Config
 from mailbot.loop.delivery import DeliveryReport, deliver_pending
 from mailbot.loop.faults import InfrastructureDown, is_database_fault
 from mailbot.loop.ingest import Ingest, Outcome
+from mailbot.loop.jobs import JobRunner, recurring_jobs
 from mailbot.loop.lease import Lease, LeaseLost, record_poll
 from mailbot.loop.mailbox import CONNECTION_ERRORS, Mailbox
 from mailbot.loop.outage import Outage
@@ -70,6 +71,9 @@ class Daemon:
             config.smtp.connect_backoff_base_seconds,
             config.smtp.connect_backoff_max_seconds,
             listener=lambda event, fields: ingest.wflog.write(None, event, fields, self.clock()),
+        )
+        self.jobs = JobRunner(
+            engine, recurring_jobs(config, ingest.portal), ingest.wflog, lambda: self.clock()
         )
         self._draining = threading.Lock()
         self.sender = OutboxSender(self._sender_drain, self.outbox_wait, self.stop_event)
@@ -196,7 +200,7 @@ class Daemon:
         return min(due, IDLE_SECONDS)
 
     def run_once(self) -> dict[str, int]:
-        """Drain the mailbox, the outbox and the due timers, then return (`run --once`).
+        """Drain the mailbox, the due timers and jobs, and the outbox, then return (`run --once`).
         Another active instance raises `InstanceBusy`; a database fault raises
         `InfrastructureDown` (one line; the mail stays in the INBOX)."""
         try:
@@ -222,12 +226,14 @@ class Daemon:
             self.mailbox.close()
         fired = self.ingest.sweep_timers()
         self.ingest.sweep_quarantine_alerts()
+        jobs = self.jobs.run_due()
         operations = self.ingest.run_portal_operations()
         report = self.drain_outbox()
         return {
             "messages": len(outcomes),
             "replayed": len(replays),
             "timers": fired,
+            "jobs": len(jobs),
             "portal": operations.done,
             "sent": report.sent,
             "retried": report.retried,
@@ -237,8 +243,9 @@ class Daemon:
     # ------------------------------------------------------------------ forever
 
     def turn(self) -> None:
-        """One pass over everything due: the INBOX, replay requests, timers, portal
-        operations and the outbox. A process that lost the lease does none of it."""
+        """One pass over everything due: the INBOX, replay requests, timers, recurring jobs
+        (the digest), portal operations and the outbox. A process that lost the lease does none
+        of it."""
         self.lease.check()
         if self.unmarked:
             self._mark_moved()
@@ -248,6 +255,7 @@ class Daemon:
         self.discard_requested()
         self.ingest.sweep_timers()
         self.ingest.sweep_quarantine_alerts()
+        self.jobs.run_due()
         self.ingest.run_portal_operations()
         self.drain_outbox()
 

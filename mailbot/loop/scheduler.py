@@ -1,5 +1,10 @@
 """The daemon's scheduler (APScheduler 3): the timer sweep, portal-operation and outbox
-retries, the 07:00 digest, the triage model (at start-up and at 06:30); and `serve_forever`, which runs the daemon until SIGTERM/SIGINT."""
+retries between turns, the triage model (at start-up and at 06:30, on every instance: each keeps
+its own); and `serve_forever`, which runs the daemon until SIGTERM/SIGINT.
+
+Recurring jobs done once by the active instance at a time of day (the 07:00 digest) are not
+APScheduler's: they are rows of `scheduled_job`, run by every turn of the daemon and by
+`run --once` (`mailbot.loop.jobs`), so a restart or a cron-driven deployment misses none."""
 
 from __future__ import annotations
 
@@ -17,8 +22,6 @@ from mailbot.loop.triage_model import retrain
 
 log = logging.getLogger(__name__)
 
-DigestJob = Callable[[datetime], int]
-
 
 def guarded(daemon: Daemon, job: Callable[[], object]) -> Callable[[], None]:
     """A job whose database faults are reported to the daemon's outage (one warning per
@@ -35,9 +38,7 @@ def guarded(daemon: Daemon, job: Callable[[], object]) -> Callable[[], None]:
     return run
 
 
-def start_scheduler(
-    config: Config, daemon: Daemon, digest: DigestJob | None = None
-) -> BackgroundScheduler:
+def start_scheduler(config: Config, daemon: Daemon) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="Europe/Paris")
     scheduler.add_job(
         guarded(daemon, daemon.when_active(daemon.ingest.sweep_timers)),
@@ -72,20 +73,6 @@ def start_scheduler(
         coalesce=True,
         next_run_time=datetime.now(UTC),  # and once at start-up
     )
-    if digest is not None:
-
-        def daily_digest() -> None:
-            count = digest(datetime.now(UTC))
-            daemon.ingest.wflog.write(None, "digest_sent", {"mails": count})
-
-        scheduler.add_job(
-            guarded(daemon, daemon.when_active(daily_digest)),
-            "cron",
-            hour=7,
-            minute=0,
-            id="digest",
-            coalesce=True,
-        )
     scheduler.start()
     return scheduler
 
