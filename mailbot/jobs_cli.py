@@ -29,6 +29,16 @@ ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Fichier de conf
 DEFAULT_CONFIG = Path("config.toml")
 
 
+NBSP = "\u00a0"
+
+
+def _typo(text: str) -> str:
+    """French typography: a non-breaking space inside « » and before « : », « ; »."""
+    for plain, tight in (("« ", "«" + NBSP), (" »", NBSP + "»"), (" :", NBSP + ":")):
+        text = text.replace(plain, tight)
+    return text.replace(" ;", NBSP + ";")
+
+
 def _runner(config_path: Path) -> JobRunner:
     # Imported here: keeps `mailbot --help` fast (the CLI's helpers, the loop, the portal).
     from mailbot.cli import _engine, _load  # noqa: PLC0415
@@ -60,12 +70,11 @@ def _as_text(entry: dict[str, Any]) -> str:
     else:
         last_text = f"le {french_datetime(last)} (résultat : {entry['last_result']})"
     if entry["due"]:
-        next_text = (
-            f"au prochain passage du service (prévue le {french_datetime(entry['next_run'])})"
-        )
+        when = french_datetime(entry["next_run"])
+        next_text = f"dès le prochain passage du service (prévue le {when})"
     else:
         next_text = f"le {french_datetime(entry['next_run'])}"
-    return (
+    return _typo(
         f"{entry['name']} : {entry['label']}\n"
         f"  quand : {entry['schedule']}\n"
         f"  dernière exécution : {last_text}\n"
@@ -117,11 +126,13 @@ def run_job(
         count = _guarded(lambda: runner.run_now(name))
     except UnknownJob:
         known = ", ".join(sorted(runner.jobs))
-        typer.echo(f"Tâche inconnue : « {name} ». Tâches existantes : {known}.", err=True)
+        typer.echo(_typo(f"Tâche inconnue : « {name} ». Tâches existantes : {known}."), err=True)
         raise typer.Exit(2) from None
     finally:
         runner.engine.dispose()
     typer.echo(
-        f"Tâche « {name} » exécutée (résultat : {count}). Les courriels qu'elle a préparés "
-        "partent au prochain passage du service (mailbot run)."
+        _typo(
+            f"Tâche « {name} » exécutée (résultat : {count}). Les courriels qu'elle a préparés "
+            "partent au prochain passage du service (mailbot run)."
+        )
     )

@@ -3,7 +3,8 @@
 `<ISO 8601 time with offset>  <case ref or ->  <event>  key=value …`, values quoted when they
 contain spaces; `format = "json"` writes the same fields as JSON lines. Lines are appended with
 one `write` each so `tail -f` never sees half a line. Secrets never reach this file: callers
-pass no passwords, and values named like secrets are masked anyway.
+pass no passwords, and values named like secrets are masked anyway. Times are written in Paris
+time with their offset, whatever the server's zone.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from workflows.calendar import in_paris
 
 _SECRET_KEYS = re.compile(r"pass|secret|token|pwd", re.IGNORECASE)
 _NEEDS_QUOTES = re.compile(r'[\s"=]')
@@ -35,7 +38,7 @@ def _value(v: Any) -> str:
 
 
 def format_line(at: datetime, case_ref: str | None, event: str, fields: Mapping[str, Any]) -> str:
-    parts = [at.astimezone().isoformat(timespec="seconds"), case_ref or "-", event]
+    parts = [in_paris(at).isoformat(timespec="seconds"), case_ref or "-", event]
     parts += [f"{k}={_value(v)}" for k, v in fields.items()]
     return "  ".join(parts[:3]) + ("  " + " ".join(parts[3:]) if len(parts) > 3 else "")
 
@@ -62,7 +65,7 @@ class WorkflowLog:
         clean = _mask(fields or {})
         if self.fmt == "json":
             record = {
-                "time": at.astimezone().isoformat(timespec="seconds"),
+                "time": in_paris(at).isoformat(timespec="seconds"),
                 "case": case_ref,
                 "event": event,
                 **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in clean.items()},

@@ -69,8 +69,7 @@ def test_a_daily_job_runs_once_per_slot_and_once_after_days_down(
     clock = Clock(paris(2026, 12, 7, 6, 0))
     wflog = WorkflowLog(str(tmp_path / "w.log"), "text")
     runner = JobRunner(engine, [RecurringJob("note", Daily(7), note, "essai")], wflog, clock)
-    assert runner.run_due() == {"note": 1}  # never ran: the slot of Sunday 07:00 is due
-    assert runner.run_due() == {}
+    assert runner.run_due() == {}  # new to the database: it starts at its next slot
     clock.now = paris(2026, 12, 7, 6, 59)
     assert runner.run_due() == {}
     clock.now = paris(2026, 12, 7, 7, 0)
@@ -79,19 +78,21 @@ def test_a_daily_job_runs_once_per_slot_and_once_after_days_down(
     clock.now = paris(2026, 12, 11, 9, 0)  # down from Monday to Friday: once
     assert runner.run_due() == {"note": 1}
     assert runner.run_due() == {}
-    assert notes(engine) == 3
+    assert notes(engine) == 2
     with Session(engine) as s:
         row = s.get(ScheduledJob, "note")
         assert row is not None
-        assert row.last_slot == paris(2026, 12, 11, 7) and row.runs == 3
+        assert row.last_slot == paris(2026, 12, 11, 7) and row.runs == 2
         assert row.last_run_at == clock.now and row.last_result == "1"
     log = (tmp_path / "w.log").read_text(encoding="utf-8")
-    assert log.count("job_run") == 3 and "slot=2026-12-11T06:00+00:00" in log
+    assert log.count("job_run") == 2 and "slot=2026-12-11T06:00+00:00" in log
 
 
 def test_a_new_runner_sees_the_slot_another_process_ran(engine: Engine) -> None:
-    clock = Clock(paris(2026, 12, 7, 8, 0))
+    clock = Clock(paris(2026, 12, 7, 6, 0))
     jobs = [RecurringJob("note", Daily(7), note, "essai")]
+    assert JobRunner(engine, jobs, None, clock).run_due() == {}
+    clock.now = paris(2026, 12, 7, 8, 0)
     assert JobRunner(engine, jobs, None, clock).run_due() == {"note": 1}
     assert JobRunner(engine, jobs, None, clock).run_due() == {}  # a restart: nothing again
     assert notes(engine) == 1
@@ -108,11 +109,13 @@ def test_a_failing_job_rolls_back_stays_due_and_is_retried_later(engine: Engine)
         return 1
 
     runner = JobRunner(engine, [RecurringJob("flaky", Daily(7), flaky, "essai")], None, clock)
+    assert runner.run_due() == {}  # new: starts at its next slot
+    clock.now = paris(2026, 12, 8, 8, 0)
     assert runner.run_due() == {}
     assert notes(engine) == 0  # its work rolled back with the claim
     with Session(engine) as s:
         row = s.get(ScheduledJob, "flaky")
-        assert row is not None and row.last_slot is None
+        assert row is not None and row.last_slot == paris(2026, 12, 7, 7) and row.runs == 0
     fail[0] = False
     assert runner.run_due() == {}  # not at every turn
     clock.now += RETRY_AFTER_FAILURE
@@ -121,23 +124,29 @@ def test_a_failing_job_rolls_back_stays_due_and_is_retried_later(engine: Engine)
 
 
 def test_run_now_runs_at_once_and_counts_for_its_slot(engine: Engine) -> None:
-    clock = Clock(paris(2026, 12, 7, 8, 0))
+    clock = Clock(paris(2026, 12, 7, 6, 0))
     jobs = [
         RecurringJob("note", Daily(7), note, "essai"),
         RecurringJob("weekly", Weekly(4, 9), note, "hebdomadaire"),
     ]
     runner = JobRunner(engine, jobs, None, clock)
+    assert runner.run_due() == {}  # rows created: last slots Sunday 07:00, Friday 4 at 09:00
+    clock.now = paris(2026, 12, 7, 8, 0)  # the 07:00 slot has not run yet
+    report = {r["name"]: r for r in runner.report()}
+    assert report["note"]["due"] is True and report["note"]["last_run"] is None
     assert runner.run_now("note") == 1
-    assert runner.run_due() == {"weekly": 1}  # the daily one already ran for 07:00
+    assert runner.run_due() == {}  # the manual run counts for 07:00
     assert runner.run_now("note") == 1  # asked again: runs again
     with pytest.raises(UnknownJob):
         runner.run_now("nope")
     report = {r["name"]: r for r in runner.report()}
-    assert report["note"]["runs"] == 2 and report["note"]["next_run"] == paris(2026, 12, 8, 7)
-    assert report["note"]["due"] is False and report["note"]["last_run"] == clock.now
+    assert report["note"]["runs"] == 2 and report["note"]["last_run"] == clock.now
+    assert report["note"]["due"] is False and report["note"]["next_run"] == paris(2026, 12, 8, 7)
     assert report["weekly"]["next_run"] == paris(2026, 12, 11, 9)  # Friday 09:00
     assert report["weekly"]["schedule"] == "chaque vendredi à 9 h 00 (heure de Paris)"
-    assert notes(engine) == 3
+    clock.now = paris(2026, 12, 11, 9, 0)
+    assert runner.run_due() == {"note": 1, "weekly": 1}
+    assert notes(engine) == 4
 
 
 @pytest.mark.postgres
@@ -145,7 +154,7 @@ def test_two_runners_on_postgresql_commit_a_slot_once() -> None:
     with postgres_database() as url:
         upgrade(url)
         engines = [make_engine(url) for _ in range(2)]
-        clock = Clock(paris(2026, 12, 7, 8, 0))
+        clock = Clock(paris(2026, 12, 6, 8, 0))
         ran: list[str] = []
 
         def slow(session: Session, now: datetime) -> int:
@@ -157,6 +166,7 @@ def test_two_runners_on_postgresql_commit_a_slot_once() -> None:
         runners = [JobRunner(e, jobs, None, clock) for e in engines]
         for runner in runners:
             runner._ensure_rows()  # both rows ready before the race
+        clock.now += timedelta(days=1)
         for _ in range(3):
             barrier = threading.Barrier(2)
             results: list[dict[str, int]] = []

@@ -48,3 +48,11 @@ def test_values_with_newlines_cannot_forge_a_line(tmp_path: Path) -> None:
         "Q-2026-000001", "received", {"subject": "x\n2026-01-01T00:00:00+00:00  -  forged"}, at=AT
     )
     assert len((tmp_path / "w.log").read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_times_are_paris_time_whatever_the_server_zone(tmp_path: Path) -> None:
+    # test_server_zone.py runs this module again under TZ=UTC and TZ=Pacific/Auckland.
+    text = WorkflowLog(tmp_path / "w.log").write(None, "job_run", {"job": "digest"}, at=AT)
+    assert text.startswith("2026-11-28T10:30:00+01:00  -  job_run")
+    record = json.loads(WorkflowLog(tmp_path / "j.log", "json").write(None, "x", {}, at=AT))
+    assert record["time"] == "2026-11-28T10:30:00+01:00"

@@ -94,9 +94,13 @@ class JobRunner:
     def _ensure_rows(self) -> None:
         if self._rows_ready:
             return
+        now = self.clock()
         with session_scope(self.engine) as session:
-            for name in self.jobs:
-                insert_ignore(session, ScheduledJob, {"name": name, "runs": 0}, ["name"])
+            for name, job in self.jobs.items():
+                # A job new to the database starts at its next slot: deploying at 10:00 does
+                # not send a digest at once (its last slot counts as done, with no run).
+                values = {"name": name, "runs": 0, "last_slot": job.schedule.latest_slot(now)}
+                insert_ignore(session, ScheduledJob, values, ["name"])
         self._rows_ready = True
 
     def _last_slots(self) -> dict[str, datetime | None]:
