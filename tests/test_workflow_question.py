@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, date, datetime
 
 import pytest
 from workflows_support import (
@@ -25,6 +26,7 @@ from workflows_support import (
 
 from mailbot.config import TriageRule
 from workflows import question
+from workflows.calendar import PARIS
 from workflows.core import (
     CancelTimers,
     CaseView,
@@ -156,6 +158,17 @@ def test_acknowledgement_and_notification_contents() -> None:
     timers = {t.name: t.due_at for t in effects_of(decision, SetTimer)}
     assert timers["reminder"] == ctx().add_business_days(NOW, 2)
     assert timers["escalation"] == ctx().add_business_days(NOW, 5)
+
+
+def test_delays_from_the_utc_clock_count_paris_business_days() -> None:
+    # The runner's clock is UTC: Friday 23:30 UTC is Saturday 7 November 00:30 in Paris, so
+    # two business days end on Tuesday 10 (not Wednesday 11, Armistice Day) and five on
+    # Monday 16 (Wednesday 11 skipped).
+    _, decision = ask(now=datetime(2026, 11, 6, 23, 30, tzinfo=UTC))
+    timers = {t.name: t.due_at.astimezone(PARIS) for t in effects_of(decision, SetTimer)}
+    assert timers["reminder"].date() == date(2026, 11, 10)
+    assert timers["escalation"].date() == date(2026, 11, 16)
+    assert (timers["reminder"].hour, timers["reminder"].minute) == (0, 30)
 
 
 def test_out_of_scope_signs_are_flagged_to_the_reviewer() -> None:
