@@ -128,6 +128,13 @@ def run_job(
         known = ", ".join(sorted(runner.jobs))
         typer.echo(_typo(f"Tâche inconnue : « {name} ». Tâches existantes : {known}."), err=True)
         raise typer.Exit(2) from None
+    except typer.Exit:
+        raise  # a database fault, already told in one line (exit 75)
+    except Exception as err:  # the job's own failure: rolled back, still due
+        typer.echo(
+            _typo(f"La tâche « {name} » a échoué ; rien n'a été enregistré : {err}"), err=True
+        )
+        raise typer.Exit(1) from None
     finally:
         runner.engine.dispose()
     typer.echo(

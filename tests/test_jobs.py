@@ -5,6 +5,7 @@ module again with TZ=UTC and TZ=Pacific/Auckland."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -17,7 +18,9 @@ import pytest
 from pgutil import postgres_database
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
+from typer.testing import CliRunner
 
+from mailbot.cli import app
 from mailbot.loop.jobs import RETRY_AFTER_FAILURE, JobRunner, RecurringJob, UnknownJob
 from mailbot.wflog import WorkflowLog
 from storage.db import make_engine
@@ -26,6 +29,7 @@ from storage.models import NoticeSent, ScheduledJob
 from workflows.schedule import Daily, Weekly
 
 PARIS = ZoneInfo("Europe/Paris")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def paris(y: int, m: int, d: int, hh: int, mm: int = 0) -> datetime:
@@ -192,3 +196,36 @@ def test_two_runners_on_postgresql_commit_a_slot_once() -> None:
         assert len(ran) == 3 and notes(engines[0]) == 3
         for e in engines:
             e.dispose()
+
+
+def test_the_jobs_command_lists_in_paris_time_and_runs_one(tmp_path: Path) -> None:
+    text = (
+        (ROOT / "config.toml")
+        .read_text(encoding="utf-8")
+        .replace('url = "sqlite:///var/mailbot.db"', f'url = "sqlite:///{tmp_path}/m.db"')
+        .replace('file = "var/log/workflow.log"', f'file = "{tmp_path}/w.log"')
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    upgrade(f"sqlite:///{tmp_path}/m.db")
+    cli = CliRunner()
+    listed = cli.invoke(app, ["jobs", "--json", "--config", str(config)])
+    assert listed.exit_code == 0, listed.output
+    [digest] = json.loads(listed.stdout)
+    assert digest["name"] == "digest" and digest["last_run"] is None and digest["runs"] == 0
+    next_run = datetime.fromisoformat(digest["next_run"])
+    assert (next_run.hour, next_run.minute) == (7, 0)  # Paris time, with its offset
+    assert next_run.utcoffset() in (timedelta(hours=1), timedelta(hours=2))
+    ran = cli.invoke(app, ["jobs", "run", "digest", "--config", str(config)])
+    assert ran.exit_code == 0, ran.output
+    assert "Tâche «\u00a0digest\u00a0» exécutée (résultat\u00a0: 0)" in ran.stdout
+    shown = cli.invoke(app, ["jobs", "--config", str(config)])
+    assert "dernière exécution\u00a0: le " in shown.stdout and "(résultat\u00a0: 0)" in shown.stdout
+    unknown = cli.invoke(app, ["jobs", "run", "nope", "--config", str(config)])
+    assert unknown.exit_code == 2
+    assert (
+        "Tâche inconnue\u00a0: «\u00a0nope\u00a0». Tâches existantes\u00a0: digest."
+        in unknown.stderr
+    )
+    log = (tmp_path / "w.log").read_text(encoding="utf-8")
+    assert "job_run  job=digest count=0" in log and "manual=True" in log
