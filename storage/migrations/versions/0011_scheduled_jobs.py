@@ -1,7 +1,7 @@
 """scheduled jobs: each recurring job's last run (the daily digest and those to come)
 
-Revision ID: 0008_scheduled_jobs
-Revises: 0007_quarantine_reason
+Revision ID: 0011_scheduled_jobs
+Revises: 0010_portal_sessions
 Create Date: 2026-12-06 23:45:00.000000
 """
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from alembic import op
 import storage.models
 
 
-revision: str = "0008_scheduled_jobs"
-down_revision: str | None = "0007_quarantine_reason"
+revision: str = "0011_scheduled_jobs"
+down_revision: str | None = "0010_portal_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
