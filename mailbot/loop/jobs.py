@@ -12,8 +12,9 @@ its mails in the outbox there). On PostgreSQL a second instance's UPDATE waits f
 lock, then finds the slot taken and does nothing; if the job fails, its transaction (claim
 included) rolls back and the slot is still due. So a slot's work is committed once.
 
-Adding a job (a weekly summary, a retention purge, a triage retrain): append a
-`RecurringJob` to the list in `recurring_jobs`, the one place they are built.
+Adding a job (a weekly summary, a retention purge): append a `RecurringJob` to the list in
+`recurring_jobs`, the one place they are built. Work each instance must do for itself (the
+in-memory triage model) is not a recurring job: it stays on the scheduler.
 """
 
 from __future__ import annotations
