@@ -2,7 +2,7 @@
 (the three spaces, then the folders of the Espace documentaire), list, add, replace, remove.
 
 The caller checks what it hands over (type sniffed from the content, size, a clean file name:
-`mailbot.desk.uploads`); the stand-in stores it. `add_document` and `replace_document` run
+the desk's upload checks); the stand-in stores it. `add_document` and `replace_document` run
 once per idempotency key (a form sent twice adds one document).
 """
 
