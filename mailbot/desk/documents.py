@@ -43,7 +43,7 @@ def _portal(desk: DeskState) -> Portal:
 
 def size_text(size: int) -> str:
     if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} Mo".replace(".", ",")
+        return f"{size / (1024 * 1024):.1f}".removesuffix(".0").replace(".", ",") + " Mo"
     return f"{max(1, round(size / 1024))} Ko"
 
 
