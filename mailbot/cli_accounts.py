@@ -112,12 +112,19 @@ def show_command(
 
 def _act(config_path: Path, email: str, admin_address: str, action: str, **extra: Any) -> None:
     # Imported here: keeps `mailbot --help` fast.
+    from mailbot.config import ConfigError  # noqa: PLC0415
     from mailbot.desk.audit import action_key, log_admin_action  # noqa: PLC0415
     from mailbot.portal import UnknownAccount  # noqa: PLC0415
 
     config, portal = _open(config_path)
     admin = _admin(config, admin_address)
     email = email.strip().lower()
+    if action == "reset":
+        try:  # the invitation goes through the outbox, which needs the secret: check first
+            config.secret()
+        except ConfigError as err:
+            typer.echo(f"Configuration error: {err}", err=True)
+            raise typer.Exit(2) from None
     key = action_key("cli")
     try:
         if action in ("disable", "enable"):

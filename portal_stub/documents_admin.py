@@ -8,6 +8,9 @@ once per idempotency key (a form sent twice adds one document).
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from mailbot.portal import DocumentInfo, DocumentPlace, UnknownDocument
@@ -56,14 +59,16 @@ class DocumentAdmin(PortalStore):
         return [DocumentPlace(s, document_place_label(s)) for s in slugs]
 
     def list_documents(self, place: str | None = None) -> list[DocumentInfo]:
-        query = select(PortalDocument).order_by(
-            col(PortalDocument.uploaded_at).desc(), col(PortalDocument.id).desc()
+        # Only the columns a listing needs: never the files' bytes.
+        query = (
+            select(PortalDocument)
+            .options(defer(cast(QueryableAttribute[Any], PortalDocument.data)))
+            .order_by(col(PortalDocument.uploaded_at).desc(), col(PortalDocument.id).desc())
         )
         if place is not None:
             space, folder = split_place(place)
             query = query.where(PortalDocument.space == space, PortalDocument.folder == folder)
         with self._reading() as session:
-            # Only the columns a listing needs: never the files' bytes.
             return [self._info(d) for d in session.exec(query).all()]
 
     def add_document(

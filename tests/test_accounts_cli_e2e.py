@@ -86,6 +86,9 @@ def test_accounts_commands_on_accounts_made_by_the_workflow(bot: Bot) -> None:
     assert spaces.returncode == 0 and f"{address}  accueil,antai" in spaces.stdout
     assert bot.cli("accounts", "spaces", address, "mairie", "--as", admin).returncode == 2
 
+    no_secret = bot.cli("accounts", "reset", address, "--as", admin, MAILBOT_TEST_SECRET="")
+    assert no_secret.returncode == 2 and "MAILBOT_TEST_SECRET" in no_secret.stderr
+    assert can_log_in(bot, address, password)  # nothing changed
     reset = bot.cli("accounts", "reset", address, "--as", admin)
     assert reset.returncode == 0, reset.stderr
     bot.run_once()  # the outbox sends the invitation again
