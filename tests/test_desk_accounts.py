@@ -124,6 +124,13 @@ def test_disable_then_enable_an_account_logged_with_the_admin(env: Env) -> None:
     assert f"account_enable  account={USER} by={ADMIN}" in lines[1]
 
 
+def test_an_admin_cannot_disable_their_own_account(env: Env) -> None:
+    path = f"/admin/comptes/{ADMIN}"
+    response = env.client.post(f"{path}/desactiver", data=env.form(path))
+    assert "Vous ne pouvez pas désactiver votre propre compte." in response.text
+    assert env.account(ADMIN).disabled_at is None
+
+
 def test_spaces_change_keeps_accueil(env: Env) -> None:
     path = f"/admin/comptes/{USER}"
     data = {**env.form(path), "espace_antai": "oui"}

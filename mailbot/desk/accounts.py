@@ -97,6 +97,9 @@ def _act(request: Request, form: FormData, action: str) -> Response:
     desk = state(request)
     admin = signed_in_admin(request) or "?"
     email = request.path_params["email"].strip().lower()
+    if action == "disable" and email == admin:  # the desk signs in with that account
+        flash(request, "Vous ne pouvez pas désactiver votre propre compte.", "error")
+        return redirect(account_url(email))
     portal = _portal(desk)
     key = form_key(form)
     try:
