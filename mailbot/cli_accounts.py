@@ -177,6 +177,5 @@ def spaces_command(
 
 @accounts_app.command("reset")
 def reset_command(email: EmailArg, admin: AsOpt, config_path: ConfigOpt = DEFAULT_CONFIG) -> None:
-    """Send the invitation mail again with a new temporary password (the old one no longer
-    opens); it leaves with the outbox."""
+    """Send the invitation again with a new temporary password (the old one stops working)."""
     _act(config_path, email, admin, "reset")
