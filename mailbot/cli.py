@@ -268,11 +268,16 @@ def replay(
         typer.Option("--force", help="Also replay a processed message (nothing is sent twice)."),
     ] = False,
     config_path: ConfigOpt = DEFAULT_CONFIG,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document on stdout, no progress bar.")
+    ] = False,
 ) -> None:
-    """Run journaled messages again (quarantined ones by default)."""
+    """Run journaled messages again (quarantined ones by default); a progress bar on a
+    terminal."""
     # Imported here: keeps `mailbot --help` fast.
     from imapclient.exceptions import IMAPClientError  # noqa: PLC0415
 
+    from mailbot.cli_admin import replay_each  # noqa: PLC0415
     from mailbot.loop.daemon import Daemon, quarantined_ids  # noqa: PLC0415
 
     config = _load(config_path)
@@ -294,19 +299,8 @@ def replay(
             err=True,
         )
         daemon.mailbox.client = None
-    failed = 0
     try:
-        for journal_id in targets:
-            try:
-                [outcome] = daemon.replay([journal_id], force=force)
-            except LookupError as err:
-                typer.echo(f"{journal_id}: {err}", err=True)
-                failed += 1
-                continue
-            line = f"{journal_id}: {outcome.fate} {outcome.kind or ''} {outcome.case_ref or ''}"
-            typer.echo(line.rstrip())
-            if outcome.fate == "quarantined":
-                failed += 1
+        failed = replay_each(daemon, targets, force=force, as_json=as_json)
     finally:
         daemon.mailbox.close()
     raise typer.Exit(1 if failed else 0)
@@ -376,6 +370,9 @@ def _mount_optional() -> None:
 
     app.command("health")(health)
     app.add_typer(quarantine_app, name="quarantine")
+    from mailbot.cli_accounts import accounts_app  # noqa: PLC0415
+
+    app.add_typer(accounts_app, name="accounts")
     try:
         from mailbot.dev.demo import demo  # noqa: PLC0415
 

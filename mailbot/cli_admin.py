@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from mailbot.loop.daemon import Daemon
 
 quarantine_app = typer.Typer(
     help="Mail set aside: list it with its reason, delete it after review.",
@@ -94,3 +97,32 @@ def health(
     from mailbot.loop.health import command  # noqa: PLC0415
 
     raise typer.Exit(command(str(config_path), as_json, typer.echo))
+
+
+def replay_each(daemon: Daemon, targets: list[int], *, force: bool, as_json: bool) -> int:
+    """`mailbot replay`: run each message again, a line per message (or one JSON document
+    with `--json`), a progress bar on a terminal. Returns how many failed."""
+    # Imported here: keeps `mailbot --help` fast.
+    from mailbot.loop.progress import Progress  # noqa: PLC0415
+
+    failed, results = 0, []
+    with Progress("Courriels rejoués", len(targets), quiet=as_json) as bar:
+        for journal_id in targets:
+            result: dict[str, Any] = {"journal": journal_id}
+            try:
+                [outcome] = daemon.replay([journal_id], force=force)
+            except LookupError as err:
+                result["error"] = str(err)
+                line, err_line = f"{journal_id}: {err}", True
+            else:
+                result.update(fate=outcome.fate, kind=outcome.kind, case_ref=outcome.case_ref)
+                line = f"{journal_id}: {outcome.fate} {outcome.kind or ''} {outcome.case_ref or ''}"
+                err_line = False
+            results.append(result)
+            failed += "error" in result or result.get("fate") == "quarantined"
+            if not as_json:
+                bar.echo(line.rstrip(), err=err_line)
+            bar.advance()
+    if as_json:
+        typer.echo(json.dumps({"replayed": results}, ensure_ascii=False))
+    return failed

@@ -180,6 +180,7 @@ class LimitsConfig(_Section):
     annex_parse_memory_mb: int = Field(default=1024, gt=0)
     annex_allow_test_domains: bool = False
     auto_replies_per_address_per_day: int = Field(default=10, gt=0)
+    document_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)  # desk uploads
 
 
 class LogConfig(_Section):

@@ -46,6 +46,54 @@ class Subscriber:
     since: datetime
 
 
+@dataclass(frozen=True)
+class AccountInfo:
+    """An account as the admin's desk sees it (`Portal.list_accounts`, `Portal.account`)."""
+
+    email: str  # the identifier, lower-case
+    first_name: str
+    last_name: str
+    organisation: str | None
+    spaces: tuple[str, ...]  # granted spaces, Accueil first (all three for a portal admin)
+    is_admin: bool
+    created_at: datetime
+    last_login_at: datetime | None
+    disabled_at: datetime | None
+    # The temporary password has not been replaced yet (the invitation is pending).
+    invitation_pending: bool
+    temp_password_expires_at: datetime | None
+    created_for_request: str | None
+
+
+@dataclass(frozen=True)
+class DocumentPlace:
+    """Where documents live: a space (`accueil`, `desta`, `antai`) or a folder of the Espace
+    documentaire (`documentaire/fiches`…), with its French label."""
+
+    slug: str
+    label: str
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: int
+    place: str  # a `DocumentPlace.slug`
+    title: str
+    filename: str
+    content_type: str
+    size: int
+    uploaded_at: datetime
+    url: str  # where a reader downloads it on the portal
+
+
+class UnknownAccount(LookupError):
+    """No account has this identifier."""
+
+
+class UnknownDocument(LookupError):
+    """No document has this id (or it was removed)."""
+
+
 class Portal(Protocol):
     def find_accounts(self, emails: Sequence[str]) -> dict[str, ExistingAccount]:
         """Existing accounts among `emails` (lower-case identifiers), keyed by identifier."""
@@ -93,6 +141,67 @@ class Portal(Protocol):
 
     def check_login(self, email: str, password: str) -> bool:
         """The portal's login check (the identifier and the password)."""
+        ...
+
+    # What the admin's desk needs (CONTRACTS.md "The portal boundary"). Mutating calls take an
+    # idempotency key (the same key again does the work once) and `by`, the admin who acts.
+
+    def list_accounts(self, query: str = "", limit: int = 200) -> list[AccountInfo]:
+        """Accounts whose address, name or organisation contains `query` (accents and case
+        ignored; every account when empty), by address."""
+        ...
+
+    def account(self, email: str) -> AccountInfo | None: ...
+
+    def set_account_disabled(self, email: str, disabled: bool, key: str, by: str) -> AccountInfo:
+        """Disable (the account no longer signs in; its sessions end) or enable it again.
+        Raises `UnknownAccount`."""
+        ...
+
+    def set_account_spaces(
+        self, email: str, spaces: Sequence[str], key: str, by: str
+    ) -> AccountInfo:
+        """Grant exactly `spaces` (Accueil always). Raises `UnknownAccount`, `ValueError` for
+        an unknown space."""
+        ...
+
+    def reset_account(self, email: str, expires_at: datetime, key: str, by: str) -> AccountInfo:
+        """Send the invitation mail again with a new temporary password valid until
+        `expires_at` (through the portal's mailer, as password resets); the old password no
+        longer opens and the sessions end. Once per key. Raises `UnknownAccount`."""
+        ...
+
+    def document_places(self) -> list[DocumentPlace]:
+        """The spaces, then the folders of the Espace documentaire."""
+        ...
+
+    def list_documents(self, place: str | None = None) -> list[DocumentInfo]:
+        """The documents of a place (all when None), newest first."""
+        ...
+
+    def add_document(
+        self,
+        place: str,
+        title: str,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        key: str,
+        by: str,
+    ) -> DocumentInfo:
+        """Add a document (checked by the caller: type, size, name). Once per key.
+        Raises `ValueError` for an unknown place."""
+        ...
+
+    def replace_document(
+        self, doc_id: int, filename: str, content_type: str, data: bytes, key: str, by: str
+    ) -> DocumentInfo:
+        """Replace a document's file, keeping its id, place and title. Raises
+        `UnknownDocument`."""
+        ...
+
+    def remove_document(self, doc_id: int, key: str, by: str) -> None:
+        """Remove a document; idempotent (removing it again does nothing)."""
         ...
 
 

@@ -35,7 +35,8 @@ def portal_for(config: Config, engine: Engine) -> Portal:
     # Imported here: the stand-in's service loads only when a portal is needed.
     from portal_stub.service import StubPortal  # noqa: PLC0415
 
-    return StubPortal(engine, config.portal.base_url)
+    mailer = OutboxPortalMailer(config, engine)  # the invitation an admin's reset sends again
+    return StubPortal(engine, config.portal.base_url, mailer=mailer)
 
 
 def build_ingest(config: Config, engine: Engine, secret: bytes | None = None) -> Ingest:

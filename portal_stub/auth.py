@@ -98,6 +98,8 @@ def login(request: Request, form: FormData) -> Response:
                 return _refused(request, waiting, identifier, now, BAD_CREDENTIALS + " ")
             return _login_form(request, BAD_CREDENTIALS, identifier, 400)
         assert account is not None
+        if account.disabled_at is not None:  # only said to whoever knows the password
+            return _login_form(request, _disabled_message(request), identifier, 403)
         expiry = account.temp_password_expires_at
         if account.must_change_password and expiry is not None and expiry <= now:
             return _login_form(request, _expired_message(request, expiry), identifier, 400)
@@ -119,6 +121,11 @@ def _refused(
     response = _login_form(request, prefix + waiting.message, identifier, 429)
     response.headers["Retry-After"] = waiting.retry_after(now)
     return response
+
+
+def _disabled_message(request: Request) -> str:
+    address = state(request).config.instance.generic_address
+    return f"Ce compte a été désactivé par l’administration du portail. Écrivez à {address}."
 
 
 def _expired_message(request: Request, expiry: datetime) -> str:
@@ -218,7 +225,8 @@ def forgot(request: Request, form: FormData) -> Response:
         account = session.exec(
             select(PortalAccount).where(PortalAccount.email == identifier)
         ).first()
-        if account is not None and _may_send_reset(session, account, portal.now()):
+        disabled = account is not None and account.disabled_at is not None
+        if account is not None and not disabled and _may_send_reset(session, account, portal.now()):
             mail = _new_reset(session, request, account)
     if mail is not None:  # the token is committed: the link opens
         portal.mailer.queue(

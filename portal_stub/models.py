@@ -39,6 +39,8 @@ class PortalAccount(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set while an admin has disabled the account: it does not sign in (desk, `mailbot accounts`).
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Bumped on every password change (sessions themselves are `PortalSession` rows, which a
     # password change deletes); kept for the history of the schema.
     session_epoch: int = 0
@@ -91,7 +93,8 @@ class PortalCallKey(SQLModel, table=True):
 
     __tablename__ = "portal_call_key"
     key: str = Field(primary_key=True, max_length=200)
-    kind: str = Field(max_length=20)  # create_accounts | publish | withdraw
+    # create_accounts | publish | withdraw | the admin's calls (portal_stub.accounts_admin…)
+    kind: str = Field(max_length=20)
     ref: str = Field(index=True, max_length=20)  # the request or case reference
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -129,17 +132,21 @@ class PortalPublication(SQLModel, table=True):
 
 
 class PortalDocument(SQLModel, table=True):
-    """A document of a space (laws, schemas, specifications…), stored in the database."""
+    """A document of a space (laws, schemas, specifications…) or, with space
+    `DOCUMENTAIRE` and a `folder`, of a folder of the Espace documentaire; stored in the
+    database."""
 
     __tablename__ = "portal_document"
     id: int | None = Field(default=None, primary_key=True)
     space: str = Field(index=True, max_length=20)
+    folder: str | None = Field(default=None, max_length=40)
     title: str = Field(max_length=500)
     filename: str = Field(max_length=255)
     content_type: str = Field(default="application/octet-stream", max_length=200)
     size: int = 0
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     uploaded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    uploaded_by: str | None = Field(default=None, max_length=320)  # the admin, when known
 
 
 class PortalNotificationPreference(SQLModel, table=True):

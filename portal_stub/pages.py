@@ -21,6 +21,7 @@ from portal_stub.models import (
 )
 from portal_stub.search import MAX_QUERY_CHARS, search_publication_ids
 from portal_stub.service import current_publication, frequency_of, readable_spaces
+from portal_stub.spaces import DOCUMENT_FOLDERS, DOCUMENTAIRE
 from portal_stub.web import (
     current_account,
     flash,
@@ -125,16 +126,17 @@ def document_download(request: Request) -> Response:
         doc = session.get(PortalDocument, request.path_params["doc_id"])
         if doc is None or doc.space != space:
             raise HTTPException(404)
-        # Always a download, never rendered in the portal's origin (RFC 6266 for the name).
-        ascii_name = doc.filename.encode("ascii", "replace").decode().replace('"', "_")
-        disposition = (
-            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(doc.filename)}"
-        )
-        return Response(
-            doc.data,
-            media_type=doc.content_type,
-            headers={"Content-Disposition": disposition},
-        )
+        return attachment(doc)
+
+
+def attachment(doc: PortalDocument) -> Response:
+    """A document as a download, never rendered in the portal's origin (RFC 6266 for the
+    name)."""
+    ascii_name = doc.filename.encode("ascii", "replace").decode().replace('"', "_")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(doc.filename)}"
+    return Response(
+        doc.data, media_type=doc.content_type, headers={"Content-Disposition": disposition}
+    )
 
 
 def search_page(request: Request) -> Response:
@@ -147,9 +149,28 @@ def search_page(request: Request) -> Response:
 
 
 def documents_page(request: Request) -> Response:
+    """The Espace documentaire: its folders (the practical guides, then what admins uploaded);
+    readable without signing in."""
     with state(request).db() as session:
         account = current_account(request, session)
-    return render(request, "documents.html", account=account)
+        docs = session.exec(
+            select(PortalDocument)
+            .where(PortalDocument.space == DOCUMENTAIRE)
+            .order_by(col(PortalDocument.title))
+        ).all()
+        folders = [
+            (slug, label, [d for d in docs if d.folder == slug])
+            for slug, label in DOCUMENT_FOLDERS.items()
+        ]
+        return render(request, "documents.html", {"folders": folders}, account=account)
+
+
+def folder_document_download(request: Request) -> Response:
+    with state(request).db() as session:
+        doc = session.get(PortalDocument, request.path_params["doc_id"])
+        if doc is None or doc.space != DOCUMENTAIRE:
+            raise HTTPException(404)
+        return attachment(doc)
 
 
 def guide_page(template: str) -> Callable[[Request], Response]:
@@ -202,6 +223,7 @@ routes = [
     Route("/espaces/{space}/questions/{case_ref}", question_page, methods=["GET"]),
     Route("/espaces/{space}/documents/{doc_id:int}", document_download, methods=["GET"]),
     Route("/documents", documents_page, methods=["GET"]),
+    Route("/documents/fichiers/{doc_id:int}", folder_document_download, methods=["GET"]),
     Route("/documents/fiches/mot-de-passe", guide_page("guide_password.html"), methods=["GET"]),
     Route("/documents/fiches/mini-guide", guide_page("guide_navigation.html"), methods=["GET"]),
     Route("/accessibilite", accessibility_page, methods=["GET"]),

@@ -14,54 +14,43 @@ runner's write lock).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
 
-from argon2 import PasswordHasher
-from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from mailbot.portal import Frequency, SearchHit, Subscriber
+from portal_stub.accounts_admin import AccountAdmin
+from portal_stub.documents_admin import DocumentAdmin
 from portal_stub.models import (
     DEFAULT_FREQUENCY,
     PortalAccount,
-    PortalCallKey,
     PortalNotificationPreference,
     PortalProvisioning,
     PortalPublication,
 )
 from portal_stub.search import search_publication_ids
-from portal_stub.security import DEFAULT_HASHER, temporary_password, verify_password
-from storage.db import read_scope, session_scope
+from portal_stub.security import temporary_password, verify_password
+from portal_stub.store import KeyReused, SessionFactory, granted_spaces, readable_spaces
 from workflows.core import SPACES, Credential, ExistingAccount, PersonRequest
 from workflows.text.fold import fold
 
-SessionFactory = Callable[[], AbstractContextManager[Session]]
+__all__ = [
+    "KeyReused",
+    "SessionFactory",
+    "StubPortal",
+    "UnknownSpace",
+    "granted_spaces",
+    "readable_spaces",
+]
 
 
 class UnknownSpace(ValueError):
     """A space other than accueil, desta or antai."""
 
 
-class KeyReused(ValueError):
-    """An idempotency key already used for another kind of call or another reference."""
-
-
 def publication_url(base_url: str, space: str, case_ref: str) -> str:
     return f"{base_url.rstrip('/')}/espaces/{space}/questions/{case_ref}"
-
-
-def granted_spaces(requested: Sequence[str]) -> list[str]:
-    """Accueil always, then the requested known spaces, in the portal's order."""
-    wanted = {"accueil", *requested}
-    return [s for s in SPACES if s in wanted]
-
-
-def readable_spaces(account: PortalAccount) -> list[str]:
-    """The spaces an account may read: all for admins, else Accueil and the granted ones."""
-    return list(SPACES) if account.is_admin else granted_spaces(account.spaces)
 
 
 def frequency_of(session: Session, account: PortalAccount, space: str) -> str:
@@ -78,53 +67,9 @@ def current_publication(session: Session, case_ref: str) -> PortalPublication | 
     ).first()
 
 
-class StubPortal:
-    def __init__(
-        self,
-        db: Engine | SessionFactory,
-        base_url: str,
-        now: Callable[[], datetime] | None = None,
-        *,
-        hasher: PasswordHasher | None = None,
-    ) -> None:
-        self._factory: SessionFactory
-        self._read_factory: SessionFactory
-        if isinstance(db, Engine):
-            engine = db
-            self._factory = lambda: session_scope(engine)
-            # Reads never wait for a writer: mailbot reads accounts and publications while its
-            # own decision transaction holds SQLite's write lock.
-            self._read_factory = lambda: read_scope(engine)
-        else:
-            self._factory = self._read_factory = db
-        self.base_url = base_url.rstrip("/")
-        self._now = now or (lambda: datetime.now(UTC))
-        self.hasher = hasher or DEFAULT_HASHER
-
-    @contextmanager
-    def _reading(self) -> Iterator[Session]:
-        with self._read_factory() as session:
-            yield session
-
-    @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        """One transaction per call: committed when the call returns, rolled back when it
-        raises. The portal never joins a transaction of mailbot's."""
-        with self._factory() as session:
-            yield session
-
-    def _done(self, session: Session, key: str, kind: str, ref: str) -> PortalCallKey | None:
-        """The record of an earlier call with `key`, if any (refusing a key of another call)."""
-        row = session.get(PortalCallKey, key)
-        if row is not None and (row.kind, row.ref) != (kind, ref):
-            raise KeyReused(f"key {key!r} was used for {row.kind} {row.ref}, not {kind} {ref}")
-        return row
-
-    def _record(
-        self, session: Session, key: str, kind: str, ref: str, result: dict[str, Any]
-    ) -> None:
-        session.add(PortalCallKey(key=key, kind=kind, ref=ref, result=result, at=self._now()))
-        session.flush()
+class StubPortal(AccountAdmin, DocumentAdmin):
+    """The stand-in's `Portal`: `PortalStore`'s transactions, the admin's calls on accounts
+    (`AccountAdmin`) and documents (`DocumentAdmin`), and the workflow's calls below."""
 
     # ----------------------------------------------------------------------------- accounts
 
@@ -252,7 +197,8 @@ class StubPortal:
         )
 
     def check_login(self, email: str, password: str) -> bool:
-        """True for the right password, unless it is a temporary one that has expired.
+        """True for the right password, unless it is a temporary one that has expired or
+        the account is disabled.
 
         Throttling is the web application's business (`portal_stub.auth`), not this check's.
         """
@@ -263,6 +209,8 @@ class StubPortal:
         if not verify_password(self.hasher, account.password_hash if account else None, password):
             return False
         assert account is not None
+        if account.disabled_at is not None:
+            return False
         expiry = account.temp_password_expires_at
         return not (account.must_change_password and expiry is not None and expiry <= self._now())
 

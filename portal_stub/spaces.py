@@ -51,3 +51,20 @@ FREQUENCY_LABELS = {
 def space_label(slug: str) -> str:
     info = SPACE_INFO.get(slug)
     return info.label if info else slug
+
+
+# The Espace documentaire: documents with this `space` and a folder below (`/documents`).
+DOCUMENTAIRE = "documentaire"
+DOCUMENT_FOLDERS = {
+    "fiches": "Fiches pratiques du site",
+    "modeles": "Modèles et formulaires",
+}
+
+
+def document_place_label(slug: str) -> str:
+    """« Espace DESTA », « Espace documentaire — Fiches pratiques du site »…"""
+    if slug.startswith(DOCUMENTAIRE + "/"):
+        folder = slug.split("/", 1)[1]
+        return f"Espace documentaire — {DOCUMENT_FOLDERS.get(folder, folder)}"
+    info = SPACE_INFO.get(slug)
+    return info.title if info else slug

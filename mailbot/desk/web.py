@@ -181,6 +181,7 @@ ERROR_TEXTS = {
     403: ("Accès refusé", "Vous n’avez pas accès à cette page."),
     404: ("Page introuvable", "La page que vous cherchez n’existe pas ou a été déplacée."),
     405: ("Méthode non autorisée", "Cette page ne peut pas être appelée de cette façon."),
+    413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille permise."),
     500: ("Erreur du service", "Une erreur inattendue est survenue. Veuillez réessayer plus tard."),
 }
 

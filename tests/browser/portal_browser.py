@@ -70,14 +70,9 @@ def serve_portal(
     server afterwards. The desk's session key comes from `config.secret()`."""
     host = config.portal.listen_host
     port = config.portal.listen_port or free_port()
-    desk = create_desk_app(
-        config,
-        engine,
-        lambda _session: StubPortal(engine, config.portal.base_url, now, hasher=hasher),
-        dsfr_dir=DSFR_DIST,
-        now=now,
-    )
     mailer = OutboxPortalMailer(config, engine, now=now)
+    portal = StubPortal(engine, config.portal.base_url, now, hasher=hasher, mailer=mailer)
+    desk = create_desk_app(config, engine, lambda _session: portal, dsfr_dir=DSFR_DIST, now=now)
     app = with_desk(desk, create_app(config, engine, mailer=mailer, hasher=hasher, now=now))
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="portal-test-server", daemon=True)
@@ -149,3 +144,40 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+# Elements that must never overlap another (one inside the other is fine), and whether the
+# page scrolls sideways (a table may scroll inside its own frame).
+OVERLAPS_JS = """
+() => {
+  const sel = 'main h1, main h2, main p, main a, main button, main label, main select,'
+    + ' main input:not([type=checkbox]):not([type=hidden]), main dt, main dd, main li,'
+    + ' header a, header button, header p';
+  const els = [...document.querySelectorAll(sel)].filter(e => {
+    const r = e.getBoundingClientRect(), st = getComputedStyle(e);
+    return r.width > 1 && r.height > 1 && st.visibility !== 'hidden' && st.opacity !== '0'
+      && !e.closest('.fr-table') && !e.closest('.fr-header__menu.fr-modal:not(.fr-modal--opened)')
+      && !e.closest('.fr-skiplinks');
+  });
+  const found = [];
+  for (let i = 0; i < els.length; i++) {
+    for (let j = i + 1; j < els.length; j++) {
+      const a = els[i], b = els[j];
+      if (a.contains(b) || b.contains(a)) continue;
+      const r = a.getBoundingClientRect(), q = b.getBoundingClientRect();
+      const w = Math.min(r.right, q.right) - Math.max(r.left, q.left);
+      const h = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
+      if (w > 2 && h > 2) found.push(a.outerHTML.slice(0, 80) + ' / ' + b.outerHTML.slice(0, 80));
+    }
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth + 1)
+    found.push('page wider than the screen: ' + document.documentElement.scrollWidth);
+  return found;
+}
+"""
+
+
+def overlaps(page: Page) -> list[str]:
+    """Pairs of visible elements drawn over each other, and a page wider than the screen."""
+    found: list[str] = page.evaluate(OVERLAPS_JS)
+    return found
