@@ -180,6 +180,8 @@ class LimitsConfig(_Section):
     annex_parse_memory_mb: int = Field(default=1024, gt=0)
     annex_allow_test_domains: bool = False
     auto_replies_per_address_per_day: int = Field(default=10, gt=0)
+    auto_replies_per_case_per_day: int = Field(default=3, gt=0)
+    auto_replies_ceiling_per_address_per_day: int = Field(default=30, gt=0)
 
 
 class LogConfig(_Section):

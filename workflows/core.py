@@ -227,7 +227,10 @@ class SendMail:
     per key. `reviewer` set: a reviewer notification, whose Message-ID carries the HMAC token
     issued to that reviewer for this case. `auto`: an automatic answer to a person's mail
     (`Auto-Submitted: auto-replied`; otherwise `auto-generated`). `sensitive`: the stored copy
-    is redacted once the SMTP server has accepted it (temporary passwords).
+    is redacted once the SMTP server has accepted it (temporary passwords). `essential`: an
+    automatic answer the sender must not miss (the acknowledgement of a new case, a report on
+    an annex): only the higher per-address daily ceiling limits it, not the per-case cap that
+    a spoofer writing in the sender's name could use up (docs/security.md).
     """
 
     template: str
@@ -240,6 +243,7 @@ class SendMail:
     reviewer: str | None = None
     attachments: tuple[Attachment, ...] = ()
     sensitive: bool = False
+    essential: bool = False
 
 
 @dataclass(frozen=True)

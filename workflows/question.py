@@ -189,7 +189,10 @@ def _ack(
         "question_excerpt": excerpt(privacy.strip_courtesy(text) or text),
     }
     thread = reply_thread(event.message_id, event.references)
-    return requester_mail(case, "question_ack", context, key=key, thread=thread, auto=True)
+    # the acknowledgement of a new case is essential; a reopened question's is not
+    return requester_mail(
+        case, "question_ack", context, key=key, thread=thread, auto=True, essential=stage == "new"
+    )
 
 
 def _forward_followup(

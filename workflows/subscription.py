@@ -169,6 +169,7 @@ def _table_refused(
         key=event_key("invalid", event.message_id, data.tables),
         thread=reply_thread(event.message_id, event.references),
         auto=True,
+        essential=True,  # a report on an annex
         attachments=attachments,
     )
     fields = {"errors": len(errors) or 1, "general": bool(general), "template": bool(attachments)}
@@ -195,6 +196,7 @@ def _ask_for_table(
         key=event_key("intent", event.message_id, len(data.notes)),
         thread=reply_thread(event.message_id, event.references),
         auto=True,
+        essential=not again,  # the acknowledgement of a new case
         attachments=attachments,
     )
     log = [LogLine("subscription_intent", {"again": again, "template": bool(attachments)})]
@@ -233,6 +235,7 @@ def _send_for_review(
         key="ack" if stage == "new" else f"ack:{round_number}",
         thread=reply_thread(event.message_id, event.references),
         auto=True,
+        essential=True,  # a new case's acknowledgement, or the report on a new table
     )
     context = {
         **_notify_context(case, data, ctx, stage, people),
