@@ -182,6 +182,7 @@ class LimitsConfig(_Section):
     auto_replies_per_address_per_day: int = Field(default=10, gt=0)
     auto_replies_per_case_per_day: int = Field(default=3, gt=0)
     auto_replies_ceiling_per_address_per_day: int = Field(default=30, gt=0)
+    reviewer_notifications_per_case_per_hour: int = Field(default=5, ge=0)
 
 
 class LogConfig(_Section):

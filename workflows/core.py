@@ -205,6 +205,11 @@ class Context:
     # `[questions] publish_delay_minutes`: how long a reviewer's answer is held (0: at once).
     # 0 here keeps hand-built contexts immediate; the shell passes the configured value.
     publish_delay_minutes: int = 0
+    # `[limits] reviewer_notifications_per_case_per_hour` (0 here: no cap) and how many
+    # follow-ups of this case were passed on to reviewers in the last hour
+    # (workflows/followup_cap.py).
+    reviewer_notifications_per_case_per_hour: int = 0
+    forwards_last_hour: int = 0
     # Lookups prepared by the shell for this event (empty when irrelevant):
     existing_accounts: Mapping[str, ExistingAccount] = field(default_factory=dict)
     open_requests: Mapping[str, str] = field(default_factory=dict)  # email -> other case ref

@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from workflows import question_hold, question_review, third_party
+from workflows import followup_cap, question_hold, question_review, third_party
 from workflows.casework import (
     after_mail,
     attachments_only,
@@ -213,7 +213,8 @@ def _forward_followup(
         "question_notify", members, context, data.round, event, "followup", count
     )
     log = [LogLine("asker_followup", {"state": case.state, "forwarded_to": len(effects)})]
-    return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=log)
+    sent, log = followup_cap.capped(ctx, effects, log)
+    return finish(case, case.state, CLOSED_STATES, data=data, effects=sent, log=log)
 
 
 # --------------------------------------------------------------------------- timers
@@ -222,6 +223,8 @@ def _forward_followup(
 def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
     if event.kind == question_hold.HOLD_TIMER:
         return question_hold.on_hold_timer(case, event, ctx)
+    if event.kind == followup_cap.DIGEST_TIMER:
+        return followup_cap.on_digest_timer(case, event, ctx, CLOSED_STATES)
     if event.kind not in REVIEW_TIMERS:
         return ignored(case, CLOSED_STATES, "timer_unknown", kind=event.kind)
     return on_review_timer(

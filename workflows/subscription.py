@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from workflows import invitations, subscription_review, third_party
+from workflows import followup_cap, invitations, subscription_review, third_party
 from workflows.annex.errors import TEMPLATE_HINT
 from workflows.casework import (
     after_mail,
@@ -332,7 +332,8 @@ def _forward_note(
     )
     fields = {"forwarded_to": len(members), "state": case.state}
     log = [LogLine("requester_note", {**fields, "attachments": len(event.attachments)})]
-    return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=log)
+    sent, log = followup_cap.capped(ctx, effects, log)
+    return finish(case, case.state, CLOSED_STATES, data=data, effects=sent, log=log)
 
 
 # --------------------------------------------------------------------------- timers, failures
@@ -352,6 +353,8 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
         )
     if event.kind in (invitations.REMINDER, invitations.EXPIRY):
         return invitations.on_timer(case, event, ctx)
+    if event.kind == followup_cap.DIGEST_TIMER:
+        return followup_cap.on_digest_timer(case, event, ctx, CLOSED_STATES)
     return ignored(case, CLOSED_STATES, "timer_unknown", kind=event.kind)
 
 
