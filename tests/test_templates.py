@@ -52,6 +52,7 @@ from workflows.core import (
     DeliveryFailed,
     PortalFailed,
     Published,
+    ReviewerAway,
     SendMail,
     TimerFired,
 )
@@ -67,6 +68,8 @@ MINE = (
     "subscription_requester_note",
     "third_party_note",
     "reviewer_notes_digest",
+    "review_taken",
+    "reviewer_away",
     "subscription_reminder",
     "subscription_escalation",
     "subscription_needs_info",
@@ -405,6 +408,14 @@ def digest_mails() -> list[tuple[str, SendMail]]:
         case = _step(case, subscription.decide(case, note, busy), out)
     since = NOW.replace(minute=0, second=0, microsecond=0).isoformat()
     _step(case, subscription.decide(case, TimerFired("notes_digest", {"since": since}), ctx()), out)
+    # a reviewer's out-of-office reply: the other member asked, then (alone) the admins told
+    away = ReviewerAway("relecteur.abonnements@demo.test")
+    _step(case, subscription.decide(case, away, ctx()), out)
+    alone = ctx(groups={**ctx().groups, "abonnements": ("relecteur.abonnements@demo.test",)})
+    _step(case, subscription.decide(case, away, alone), out)
+    qevent = mail(f"Question {HOSTILE} ?", sender="jean@ville.fr", subject="Interface CCSP")
+    qcase = opened(question.start(qevent, ctx(), QREF), qevent, QREF, "question")
+    _step(qcase, question.decide(qcase, ReviewerAway("relecteur.accueil@demo.test"), ctx()), out)
     return out
 
 

@@ -157,6 +157,15 @@ class DeliveryFailed:
     via: Literal["smtp", "bounce"] = "bounce"
 
 
+@dataclass(frozen=True)
+class ReviewerAway:
+    """A reviewer's out-of-office reply to this case's notification (never answered itself):
+    the group's other members, or the admins, are told at once (workflows/group_review.py)."""
+
+    reviewer: str
+    message_id: str | None = None
+
+
 Event = (
     MailReceived
     | ReviewerReply
@@ -166,6 +175,7 @@ Event = (
     | Withdrawn
     | PortalFailed
     | DeliveryFailed
+    | ReviewerAway
 )
 
 
@@ -236,6 +246,8 @@ class SendMail:
     automatic answer the sender must not miss (the acknowledgement of a new case, a report on
     an annex): only the higher per-address daily ceiling limits it, not the per-case cap that
     a spoofer writing in the sender's name could use up (docs/security.md).
+    `thread_notification`: the shell threads the mail under the last reviewer notification of
+    the case sent to its recipient (when `in_reply_to` is not set).
     """
 
     template: str
@@ -249,6 +261,7 @@ class SendMail:
     attachments: tuple[Attachment, ...] = ()
     sensitive: bool = False
     essential: bool = False
+    thread_notification: bool = False
 
 
 @dataclass(frozen=True)

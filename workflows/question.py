@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from workflows import followup_cap, question_hold, question_review, third_party
+from workflows import followup_cap, group_review, question_hold, question_review, third_party
 from workflows.casework import (
     after_mail,
     attachments_only,
@@ -42,6 +42,7 @@ from workflows.core import (
     MailReceived,
     PortalFailed,
     Published,
+    ReviewerAway,
     ReviewerReply,
     SendMail,
     TimerFired,
@@ -125,6 +126,10 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
         return ignored(case, CLOSED_STATES, "withdrawn")
     if isinstance(event, PortalFailed):
         return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, event))
+    if isinstance(event, ReviewerAway):
+        summary = _review_summary(case, ctx)
+        waiting = (QuestionState.OPEN,)
+        return group_review.on_reviewer_away(case, event, ctx, CLOSED_STATES, waiting, summary)
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 

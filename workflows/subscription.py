@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from workflows import followup_cap, invitations, subscription_review, third_party
+from workflows import followup_cap, group_review, invitations, subscription_review, third_party
 from workflows.annex.errors import TEMPLATE_HINT
 from workflows.casework import (
     after_mail,
@@ -40,6 +40,7 @@ from workflows.core import (
     LogLine,
     MailReceived,
     PortalFailed,
+    ReviewerAway,
     ReviewerReply,
     TimerFired,
 )
@@ -96,6 +97,10 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
         return _on_delivery_failed(case, event, ctx)
     if isinstance(event, PortalFailed):
         return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, event))
+    if isinstance(event, ReviewerAway):
+        waiting = (SubscriptionState.UNDER_REVIEW,)
+        summary = _review_summary(case, ctx)
+        return group_review.on_reviewer_away(case, event, ctx, CLOSED_STATES, waiting, summary)
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 

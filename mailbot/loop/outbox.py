@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -115,6 +116,8 @@ def enqueue_mail(
     if mail.auto and (limit := auto_reply_blocked(session, config, mail, case_ref, now)):
         log.warning("auto-reply %s to %s suppressed: %s limit", ikey, ",".join(mail.to), limit)
         return None
+    if mail.thread_notification and case_ref and not mail.in_reply_to:
+        mail = _under_notification(session, mail, case_ref)
     msg = build_message(config, mail, case_ref, now=now, secret=secret)
     bounce_token = tokens.new_bounce_token()
     row = OutboxMail(
@@ -136,6 +139,23 @@ def enqueue_mail(
     session.add(row)
     session.flush()
     return row
+
+
+def _under_notification(session: Session, mail: SendMail, case_ref: str) -> SendMail:
+    """`mail` threaded under the last reviewer notification of the case sent to its recipient
+    (a Message-ID carrying a reviewer token), or as it is when there is none."""
+    prefix = f"<{case_ref}.{tokens.REVIEWER_PURPOSE}."
+    stmt = (
+        select(OutboxMail.message_id)
+        .where(
+            OutboxMail.case_ref == case_ref,
+            OutboxMail.recipient == mail.to[0].lower(),
+            col(OutboxMail.message_id).startswith(prefix),
+        )
+        .order_by(col(OutboxMail.id).desc())
+    )
+    last = session.exec(stmt).first()
+    return replace(mail, in_reply_to=last, references=(last,)) if last else mail
 
 
 class OutboxPortalMailer:
