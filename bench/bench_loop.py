@@ -49,7 +49,15 @@ def main(argv: list[str]) -> int:
             url = f"sqlite:///{workdir}/bench.db"
         else:
             url = stack.enter_context(postgres_database())
-        bot = make_bot(env, url, workdir, **{"limits.auto_replies_per_address_per_day": 100000})
+        bot = make_bot(
+            env,
+            url,
+            workdir,
+            **{
+                "limits.auto_replies_per_address_per_day": 100000,
+                "limits.auto_replies_ceiling_per_address_per_day": 100001,
+            },
+        )
         stack.callback(bot.engine.dispose)
         alice = env.requesters[0]
         start = time.perf_counter()

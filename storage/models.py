@@ -115,6 +115,8 @@ class OutboxMail(SQLModel, table=True):
     message_id: str = Field(index=True, max_length=1000)
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     auto: bool = False
+    # An automatic answer limited only by the per-address ceiling (mailbot/loop/outbox.py).
+    essential: bool = False
     sensitive: bool = False
     # pending → sending (leased) → sent | failed, or back to pending; sent → bounced
     # (mailbot/loop/sending.py). While sending, next_attempt_at is the end of the lease.

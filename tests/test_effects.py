@@ -161,7 +161,7 @@ def test_a_decision_may_not_touch_other_columns(config: Config, engine: Engine) 
 def test_the_same_mail_key_is_queued_once_and_auto_replies_are_rate_limited(
     config: Config, engine: Engine
 ) -> None:
-    limit = config.limits.auto_replies_per_address_per_day
+    limit = config.limits.auto_replies_per_case_per_day  # ordinary answers of one case
     pending = Pending()
     with Session(engine) as session:
         case = new_case(session)

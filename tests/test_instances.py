@@ -176,6 +176,7 @@ def test_two_daemons_one_killed_mid_batch_the_standby_takes_over(mail_env: MailE
     workdir = Path(tempfile.mkdtemp(prefix="mailbot-inst-"))
     overrides = {
         "limits.auto_replies_per_address_per_day": 1000,
+        "limits.auto_replies_ceiling_per_address_per_day": 1001,
         "smtp.timeout_seconds": 2,
         "smtp.send_lease_seconds": 4,  # a row the kill left `sending` is resent by `two`
     }

@@ -193,7 +193,12 @@ def test_replay_asked_from_the_admin_view_runs_on_the_next_turn(mail_env: MailEn
 
 
 def test_automatic_answers_are_rate_limited_per_address(mail_env: MailEnv) -> None:
-    bot = new_bot(mail_env, **{"limits.auto_replies_per_address_per_day": 2})
+    # new cases' acknowledgements are essential: only the ceiling limits them
+    overrides = {
+        "limits.auto_replies_per_address_per_day": 1,
+        "limits.auto_replies_ceiling_per_address_per_day": 2,
+    }
+    bot = new_bot(mail_env, **overrides)
     for i in range(3):
         ask(mail_env, f"Question {i}", f"Bonjour, question numéro {i} sur le décret.")
     bot.run_once()

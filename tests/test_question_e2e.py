@@ -1,12 +1,12 @@
 """Questions end to end on Dovecot: acknowledged, routed to the reviewer of the guessed space,
 answered by reply (Outlook and Gmail quoting), the clean answer mailed to the asker and the Q&A
 published in the right space without personal data; HORS PÉRIMÈTRE, NE PAS PUBLIER (also
-below the answer), and a reply from someone who is not a reviewer of that group."""
+below the answer), and a reply from someone who is not a reviewer of that group. (Hostile display
+names and subjects: tests/test_threat_hostile_text.py.)"""
 
 from __future__ import annotations
 
 import tempfile
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -202,36 +202,3 @@ def test_acknowledgement_links_similar_published_answers(bot: Bot) -> None:
 def the_case_refs(bot: Bot) -> list[str]:
     with Session(bot.engine) as s:
         return sorted(c.ref for c in s.exec(select(Case)).all())
-
-
-def shown_text(msg: EmailMessage) -> str:
-    """Everything a reader sees of a mail: decoded headers and every text part."""
-    headers = "\n".join(f"{name}: {value}" for name, value in msg.items())
-    parts = [p.get_content() for p in msg.walk() if p.get_content_maintype() == "text"]
-    return headers + "\n" + "\n".join(parts)
-
-
-def test_hostile_display_name_and_subject_are_acknowledged_clean(bot: Bot) -> None:
-    env = bot.env
-    alice = env.requesters[0]
-    msg = compose(
-        alice.address,
-        env.bot.address,
-        "Avis de paiement \u202e en cycle complet",
-        QUESTION,
-        sender_name="<b>Jean</b> \u202eDupont",
-    )
-    # not `submit`: `parseaddr` reads this From as the address `b`
-    env.send(alice.address, [env.bot.address], msg.as_bytes())
-    bot.run_once()
-    [ack] = env.wait_for(alice)
-    assert ack["In-Reply-To"] == msg["Message-ID"]
-    [notif] = env.wait_for(env.reviewers["antai"])
-    case = the_case(bot)
-    assert case.state != "quarantined"
-    assert case.requester_name == "Jean Dupont"
-    assert case.subject == "Avis de paiement en cycle complet"
-    for mail in (ack, notif):
-        text = shown_text(mail)
-        assert "\u202e" not in text and "<b>" not in text
-    assert "Jean Dupont" in body_text(notif)

@@ -25,6 +25,7 @@ from workflows_support import (
     row,
     sent,
     similar,
+    table_mail,
 )
 
 from mailbot.mail.compose import environment
@@ -51,6 +52,7 @@ from workflows.core import (
     DeliveryFailed,
     PortalFailed,
     Published,
+    ReviewerAway,
     SendMail,
     TimerFired,
 )
@@ -65,6 +67,9 @@ MINE = (
     "subscription_notify",
     "subscription_requester_note",
     "third_party_note",
+    "reviewer_notes_digest",
+    "review_taken",
+    "reviewer_away",
     "subscription_reminder",
     "subscription_escalation",
     "subscription_needs_info",
@@ -391,7 +396,30 @@ def hold_mails() -> list[tuple[str, SendMail]]:
     return out
 
 
-ALL = subscription_mails() + question_mails() + hold_mails() + alert_mails()
+def digest_mails() -> list[tuple[str, SendMail]]:
+    """Follow-ups past the hourly cap, then the hour's digest (workflows/followup_cap.py)."""
+    out: list[tuple[str, SendMail]] = []
+    event = table_mail(2)
+    case = opened(subscription.start(event, ctx(), ABO), event, ABO, "subscription")
+    busy = ctx(reviewer_notifications_per_case_per_hour=1, forwards_last_hour=1)
+    for i, sender in enumerate(("agnes.durand@ville-exemple.fr", "tiers@exemple.fr")):
+        note = mail(f"Précision {i} {HOSTILE}", sender=sender, message_id=f"<p{i}@x>",
+                    attachments=(XLSX,) if i else ())  # fmt: skip
+        case = _step(case, subscription.decide(case, note, busy), out)
+    since = NOW.replace(minute=0, second=0, microsecond=0).isoformat()
+    _step(case, subscription.decide(case, TimerFired("notes_digest", {"since": since}), ctx()), out)
+    # a reviewer's out-of-office reply: the other member asked, then (alone) the admins told
+    away = ReviewerAway("relecteur.abonnements@demo.test")
+    _step(case, subscription.decide(case, away, ctx()), out)
+    alone = ctx(groups={**ctx().groups, "abonnements": ("relecteur.abonnements@demo.test",)})
+    _step(case, subscription.decide(case, away, alone), out)
+    qevent = mail(f"Question {HOSTILE} ?", sender="jean@ville.fr", subject="Interface CCSP")
+    qcase = opened(question.start(qevent, ctx(), QREF), qevent, QREF, "question")
+    _step(qcase, question.decide(qcase, ReviewerAway("relecteur.accueil@demo.test"), ctx()), out)
+    return out
+
+
+ALL = subscription_mails() + question_mails() + hold_mails() + alert_mails() + digest_mails()
 
 
 def _id(item: tuple[str | None, SendMail]) -> str:

@@ -77,8 +77,11 @@ def test_an_answer_is_held_with_a_timer_and_previewed_to_its_reviewer_only() -> 
     (timer,) = effects_of(decision, SetTimer)
     assert (timer.name, timer.kind, timer.data) == ("hold", "hold", {"seq": 1})
     assert timer.due_at == NOW + timedelta(minutes=15)
-    (preview,) = sent(decision)
-    assert preview.template == "question_preview" and preview.to == (DESTA,)
+    (preview,) = sent(decision, "question_preview")
+    assert preview.to == (DESTA,)
+    # the other member of the group is told « pris en charge », under their notification
+    (taken,) = sent(decision, "review_taken")
+    assert taken.to == (SECOND,) and taken.thread_notification and taken.context["by"] == DESTA
     assert preview.reviewer == DESTA  # carries the reviewer's token
     assert (
         preview.context["at_time"] == paris_time(NOW + timedelta(minutes=15)) == "9\u00a0h\u00a045"
@@ -143,7 +146,7 @@ def test_a_new_text_replaces_the_held_answer_with_a_new_preview() -> None:
     assert decision.state is None  # still held
     (timer,) = effects_of(decision, SetTimer)
     assert timer.data == {"seq": 2}
-    (preview,) = sent(decision)
+    (preview,) = sent(decision, "question_preview")
     assert preview.context["replacing"] is True and preview.context["answer"] == ANSWER
 
 

@@ -254,9 +254,10 @@ def test_approve_requests_the_accounts_and_confirms() -> None:
     assert provision.people[0].spaces == ("accueil", "desta")
     assert provision.expires_at == NOW + timedelta(days=30)
     assert CancelTimers(("reminder", "escalation")) in decision.effects
-    (confirmation,) = sent(decision)
-    assert confirmation.template == "review_confirmation"
+    (confirmation,) = sent(decision, "review_confirmation")
     assert confirmation.to == ("relecteur.abonnements@demo.test",)
+    (taken,) = sent(decision, "review_taken")  # the group's other member
+    assert taken.to == ("second.abonnements@demo.test",) and taken.context["action"] == "approve"
     assert confirmation.context["action"] == "approve"
     assert confirmation.in_reply_to == "<r1@interieur.example>"
     assert decision.updates["assignee"] == "relecteur.abonnements@demo.test"

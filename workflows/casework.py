@@ -173,6 +173,7 @@ def requester_mail(
     key: str,
     thread: Mapping[str, Any],
     auto: bool = False,
+    essential: bool = False,
     attachments: tuple[Attachment, ...] = (),
 ) -> SendMail:
     """A mail to the requester, whose context always names them (`requester_name`); `thread`
@@ -183,6 +184,7 @@ def requester_mail(
         context={**context, "requester_name": case.requester_name},
         key=key,
         auto=auto,
+        essential=essential,
         attachments=attachments,
         **thread,
     )

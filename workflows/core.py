@@ -157,6 +157,15 @@ class DeliveryFailed:
     via: Literal["smtp", "bounce"] = "bounce"
 
 
+@dataclass(frozen=True)
+class ReviewerAway:
+    """A reviewer's out-of-office reply to this case's notification (never answered itself):
+    the group's other members, or the admins, are told at once (workflows/group_review.py)."""
+
+    reviewer: str
+    message_id: str | None = None
+
+
 Event = (
     MailReceived
     | ReviewerReply
@@ -166,6 +175,7 @@ Event = (
     | Withdrawn
     | PortalFailed
     | DeliveryFailed
+    | ReviewerAway
 )
 
 
@@ -205,6 +215,11 @@ class Context:
     # `[questions] publish_delay_minutes`: how long a reviewer's answer is held (0: at once).
     # 0 here keeps hand-built contexts immediate; the shell passes the configured value.
     publish_delay_minutes: int = 0
+    # `[limits] reviewer_notifications_per_case_per_hour` (0 here: no cap) and how many
+    # follow-ups of this case were passed on to reviewers in the last hour
+    # (workflows/followup_cap.py).
+    reviewer_notifications_per_case_per_hour: int = 0
+    forwards_last_hour: int = 0
     # Lookups prepared by the shell for this event (empty when irrelevant):
     existing_accounts: Mapping[str, ExistingAccount] = field(default_factory=dict)
     open_requests: Mapping[str, str] = field(default_factory=dict)  # email -> other case ref
@@ -227,7 +242,12 @@ class SendMail:
     per key. `reviewer` set: a reviewer notification, whose Message-ID carries the HMAC token
     issued to that reviewer for this case. `auto`: an automatic answer to a person's mail
     (`Auto-Submitted: auto-replied`; otherwise `auto-generated`). `sensitive`: the stored copy
-    is redacted once the SMTP server has accepted it (temporary passwords).
+    is redacted once the SMTP server has accepted it (temporary passwords). `essential`: an
+    automatic answer the sender must not miss (the acknowledgement of a new case, a report on
+    an annex): only the higher per-address daily ceiling limits it, not the per-case cap that
+    a spoofer writing in the sender's name could use up (docs/security.md).
+    `thread_notification`: the shell threads the mail under the last reviewer notification of
+    the case sent to its recipient (when `in_reply_to` is not set).
     """
 
     template: str
@@ -240,6 +260,8 @@ class SendMail:
     reviewer: str | None = None
     attachments: tuple[Attachment, ...] = ()
     sensitive: bool = False
+    essential: bool = False
+    thread_notification: bool = False
 
 
 @dataclass(frozen=True)

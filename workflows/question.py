@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from workflows import question_hold, question_review, third_party
+from workflows import followup_cap, group_review, question_hold, question_review, third_party
 from workflows.casework import (
     after_mail,
     attachments_only,
@@ -42,6 +42,7 @@ from workflows.core import (
     MailReceived,
     PortalFailed,
     Published,
+    ReviewerAway,
     ReviewerReply,
     SendMail,
     TimerFired,
@@ -125,6 +126,10 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
         return ignored(case, CLOSED_STATES, "withdrawn")
     if isinstance(event, PortalFailed):
         return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, event))
+    if isinstance(event, ReviewerAway):
+        summary = _review_summary(case, ctx)
+        waiting = (QuestionState.OPEN,)
+        return group_review.on_reviewer_away(case, event, ctx, CLOSED_STATES, waiting, summary)
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 
@@ -189,7 +194,10 @@ def _ack(
         "question_excerpt": excerpt(privacy.strip_courtesy(text) or text),
     }
     thread = reply_thread(event.message_id, event.references)
-    return requester_mail(case, "question_ack", context, key=key, thread=thread, auto=True)
+    # the acknowledgement of a new case is essential; a reopened question's is not
+    return requester_mail(
+        case, "question_ack", context, key=key, thread=thread, auto=True, essential=stage == "new"
+    )
 
 
 def _forward_followup(
@@ -210,7 +218,8 @@ def _forward_followup(
         "question_notify", members, context, data.round, event, "followup", count
     )
     log = [LogLine("asker_followup", {"state": case.state, "forwarded_to": len(effects)})]
-    return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=log)
+    sent, log = followup_cap.capped(ctx, effects, log)
+    return finish(case, case.state, CLOSED_STATES, data=data, effects=sent, log=log)
 
 
 # --------------------------------------------------------------------------- timers
@@ -219,6 +228,8 @@ def _forward_followup(
 def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
     if event.kind == question_hold.HOLD_TIMER:
         return question_hold.on_hold_timer(case, event, ctx)
+    if event.kind == followup_cap.DIGEST_TIMER:
+        return followup_cap.on_digest_timer(case, event, ctx, CLOSED_STATES)
     if event.kind not in REVIEW_TIMERS:
         return ignored(case, CLOSED_STATES, "timer_unknown", kind=event.kind)
     return on_review_timer(

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from workflows import group_review
 from workflows.casework import finish, ignored, iso, question_record, space_label
 from workflows.core import (
     SPACES,
@@ -153,7 +154,9 @@ def submit(
     held = replace(held, at=iso(ctx.now))
     if ctx.publish_delay_minutes <= 0:
         decision = release(case, ctx, data, held, log, event=event)
-        return replace(decision, updates={"assignee": event.reviewer, **decision.updates})
+        taken = group_review.taken_over(case, ctx, event.reviewer, "answer")
+        updates = {"assignee": event.reviewer, **decision.updates}
+        return replace(decision, updates=updates, effects=(*decision.effects, *taken))
     seq = data.holds + 1
     due = ctx.now + timedelta(minutes=ctx.publish_delay_minutes)
     replacing = data.held is not None
@@ -175,6 +178,8 @@ def submit(
         effects=[SetTimer(HOLD_TIMER, HOLD_TIMER, due, {"seq": seq}), preview],
         log=log,
         updates={"space": held.space},
+        ctx=ctx,
+        action="answer_held",
     )
 
 

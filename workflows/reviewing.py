@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from workflows import group_review
 from workflows.casework import (
     R,
     event_key,
@@ -334,14 +335,18 @@ def settled(
     effects: Sequence[Effect],
     log: Sequence[LogLine],
     updates: Mapping[str, Any] | None = None,
+    ctx: Context | None = None,
+    action: str = "",
 ) -> Decision:
-    """A reviewer settled the round: its timers are cancelled and the case is theirs."""
+    """A reviewer settled the round: its timers are cancelled and the case is theirs; with
+    `ctx`, the group's other members are told « pris en charge par … » (`action` says how)."""
+    taken = group_review.taken_over(case, ctx, event.reviewer, action) if ctx else []
     return finish(
         case,
         state,
         closed_states,
         data=data,
-        effects=[cancel_review_timers(), *effects],
+        effects=[cancel_review_timers(), *effects, *taken],
         log=log,
         updates={"assignee": event.reviewer, **(updates or {})},
     )

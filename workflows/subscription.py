@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from workflows import invitations, subscription_review, third_party
+from workflows import followup_cap, group_review, invitations, subscription_review, third_party
 from workflows.annex.errors import TEMPLATE_HINT
 from workflows.casework import (
     after_mail,
@@ -40,6 +40,7 @@ from workflows.core import (
     LogLine,
     MailReceived,
     PortalFailed,
+    ReviewerAway,
     ReviewerReply,
     TimerFired,
 )
@@ -96,6 +97,10 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
         return _on_delivery_failed(case, event, ctx)
     if isinstance(event, PortalFailed):
         return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, event))
+    if isinstance(event, ReviewerAway):
+        waiting = (SubscriptionState.UNDER_REVIEW,)
+        summary = _review_summary(case, ctx)
+        return group_review.on_reviewer_away(case, event, ctx, CLOSED_STATES, waiting, summary)
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 
@@ -169,6 +174,7 @@ def _table_refused(
         key=event_key("invalid", event.message_id, data.tables),
         thread=reply_thread(event.message_id, event.references),
         auto=True,
+        essential=True,  # a report on an annex
         attachments=attachments,
     )
     fields = {"errors": len(errors) or 1, "general": bool(general), "template": bool(attachments)}
@@ -195,6 +201,7 @@ def _ask_for_table(
         key=event_key("intent", event.message_id, len(data.notes)),
         thread=reply_thread(event.message_id, event.references),
         auto=True,
+        essential=not again,  # the acknowledgement of a new case
         attachments=attachments,
     )
     log = [LogLine("subscription_intent", {"again": again, "template": bool(attachments)})]
@@ -233,6 +240,7 @@ def _send_for_review(
         key="ack" if stage == "new" else f"ack:{round_number}",
         thread=reply_thread(event.message_id, event.references),
         auto=True,
+        essential=True,  # a new case's acknowledgement, or the report on a new table
     )
     context = {
         **_notify_context(case, data, ctx, stage, people),
@@ -329,7 +337,8 @@ def _forward_note(
     )
     fields = {"forwarded_to": len(members), "state": case.state}
     log = [LogLine("requester_note", {**fields, "attachments": len(event.attachments)})]
-    return finish(case, case.state, CLOSED_STATES, data=data, effects=effects, log=log)
+    sent, log = followup_cap.capped(ctx, effects, log)
+    return finish(case, case.state, CLOSED_STATES, data=data, effects=sent, log=log)
 
 
 # --------------------------------------------------------------------------- timers, failures
@@ -349,6 +358,8 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
         )
     if event.kind in (invitations.REMINDER, invitations.EXPIRY):
         return invitations.on_timer(case, event, ctx)
+    if event.kind == followup_cap.DIGEST_TIMER:
+        return followup_cap.on_digest_timer(case, event, ctx, CLOSED_STATES)
     return ignored(case, CLOSED_STATES, "timer_unknown", kind=event.kind)
 
 

@@ -122,6 +122,8 @@ def _approve(
         data=data,
         effects=[provision, confirmed],
         log=log,
+        ctx=ctx,
+        action="approve",
     )
 
 
@@ -152,6 +154,8 @@ def _refuse(
         data=data,
         effects=[mail, confirmed],
         log=log,
+        ctx=ctx,
+        action="refuse",
     )
 
 
@@ -182,6 +186,8 @@ def _ask_requester(
         data=data,
         effects=[mail, confirmed],
         log=log,
+        ctx=ctx,
+        action="needs_info",
     )
 
 

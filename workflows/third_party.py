@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from workflows import followup_cap
 from workflows.casework import (
     event_key,
     file_refs,
@@ -86,4 +87,5 @@ def on_third_party_mail(case: CaseView, event: MailReceived, ctx: Context) -> De
         )
     ]
     closed = QUESTION_CLOSED if question else SUBSCRIPTION_CLOSED
-    return finish(case, case.state, closed, data=data, effects=effects, log=log)
+    sent, log = followup_cap.capped(ctx, effects, log)
+    return finish(case, case.state, closed, data=data, effects=sent, log=log)

@@ -5,19 +5,20 @@ open requests, triage, similar published answers, the blank annex)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from mailbot.annex.template import build_template
 from mailbot.config import Config
 from mailbot.loop.triage_model import model_for
 from mailbot.portal import Portal
-from storage.models import Case
+from storage.models import Case, CaseEvent
 from workflows.calendar import add_business_days
 from workflows.core import Context, Event, MailReceived, SimilarAnswer, TimerFired
+from workflows.followup_cap import FORWARD_EVENTS
 from workflows.records import SubscriptionRecord
 from workflows.text.triage import Settings, triage
 
@@ -64,6 +65,7 @@ def build_context(
             )
             hits = portal.search(f"{event.subject} {event.new_text}"[:500], None, 3)
             similar = tuple(SimilarAnswer(h.case_ref, h.space, h.question, h.url) for h in hits)
+    forwards = forwards_last_hour(session, case.ref, now) if case is not None else 0
     timers = config.timers
     return Context(
         now=now,
@@ -80,6 +82,8 @@ def build_context(
         invitation_expiry_days=timers.invitation_expiry_days,
         add_business_days=add_business_days,
         publish_delay_minutes=config.questions.publish_delay_minutes,
+        reviewer_notifications_per_case_per_hour=config.limits.reviewer_notifications_per_case_per_hour,
+        forwards_last_hour=forwards,
         existing_accounts=existing,
         open_requests=open_requests,
         similar_answers=similar,
@@ -87,6 +91,20 @@ def build_context(
         blank_annex=blank,
         keep_contacts=(config.instance.generic_address, *config.privacy.keep_contacts),
     )
+
+
+def forwards_last_hour(session: Session, case_ref: str, now: datetime) -> int:
+    """Follow-ups of the case passed on to its reviewers one by one in the last hour."""
+    stmt = (
+        select(func.count())
+        .select_from(CaseEvent)
+        .where(
+            CaseEvent.case_ref == case_ref,
+            col(CaseEvent.event).in_(FORWARD_EVENTS),
+            CaseEvent.at >= now - timedelta(hours=1),
+        )
+    )
+    return int(session.exec(stmt).one())
 
 
 def find_open_requests(

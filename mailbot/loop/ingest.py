@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 from mailbot.annex.reader import AnnexLimits, parse_annex_bytes
 from mailbot.config import Config
 from mailbot.loop import cases, events
+from mailbot.loop.away import reviewer_away
 from mailbot.loop.effects import Decider, Pending
 from mailbot.loop.faults import InfrastructureDown, is_infrastructure
 from mailbot.loop.portal_ops import OperationReport, run_pending
@@ -199,6 +200,9 @@ class Ingest:
                 own = OwnAddressMail(int(row.id or 0), mail.from_addr, row.subject, folder)
                 decision = own_address_mail(own, tuple(self.config.admins.addresses))
                 self.decider.outside_case(session, None, decision, pending)
+            if kind == "auto_reply" and (away := reviewer_away(session, self.config, mail, result)):
+                self.decider.decide(session, away[0], away[1], pending)  # never answered
+                return Outcome("ignored", kind, rule, away[0].ref)
             return Outcome("ignored", kind, rule, ref)
         if not mail.from_addr:
             pending.add(None, "ignored", **{**fields, "reason": "no_sender"})

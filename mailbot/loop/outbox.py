@@ -1,15 +1,25 @@
 """The outbox: outgoing mails written in the transaction of the decision that made them.
 
 A mail is keyed by `<case ref>:<key>`: writing the same key twice keeps the first (invariant 2).
-Automatic answers are rate-limited per address (invariant 4).
+Automatic answers are rate-limited per address (invariant 4), in a way a spoofer writing in
+someone's name cannot use to starve them (`auto_reply_blocked`):
+- every automatic answer to an address counts towards its daily ceiling
+  (`limits.auto_replies_ceiling_per_address_per_day`): no one is flooded;
+- an essential answer (`SendMail.essential`: a new case's acknowledgement, an annex report)
+  is limited by that ceiling only;
+- the others are also limited per address and case (`auto_replies_per_case_per_day`; mail of
+  no case counts as one case) and per address, all cases together
+  (`auto_replies_per_address_per_day`, below the ceiling): what a spoofer can trigger without
+  opening cases never reaches the ceiling, so the victim's own acknowledgement still goes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
@@ -32,7 +42,16 @@ def idempotency_key(case_ref: str | None, key: str) -> str:
     return f"{case_ref or '-'}:{key}"
 
 
-def auto_replies_sent(session: Session, address: str, since: datetime) -> int:
+def auto_replies_sent(
+    session: Session,
+    address: str,
+    since: datetime,
+    *,
+    essential_too: bool = True,
+    case_ref: str | Literal[False] | None = False,
+) -> int:
+    """Automatic answers to `address` since `since`; only the ordinary ones unless
+    `essential_too`; only those of `case_ref` (None: of no case) unless it is False."""
     stmt = (
         select(func.count())
         .select_from(OutboxMail)
@@ -42,7 +61,37 @@ def auto_replies_sent(session: Session, address: str, since: datetime) -> int:
             OutboxMail.recipient == address,
         )
     )
+    if not essential_too:
+        stmt = stmt.where(col(OutboxMail.essential).is_(False))
+    if case_ref is None:
+        stmt = stmt.where(col(OutboxMail.case_ref).is_(None))
+    elif case_ref is not False:
+        stmt = stmt.where(OutboxMail.case_ref == case_ref)
     return int(session.exec(stmt).one())
+
+
+def auto_reply_blocked(
+    session: Session, config: Config, mail: SendMail, case_ref: str | None, now: datetime
+) -> str | None:
+    """Why the automatic answer `mail` must not go (the limit reached), or None."""
+    limits, since = config.limits, now - timedelta(days=1)
+    for address in (a.lower() for a in mail.to):
+        if (
+            auto_replies_sent(session, address, since)
+            >= limits.auto_replies_ceiling_per_address_per_day
+        ):
+            return "ceiling"
+        if mail.essential:
+            continue
+        ordinary = auto_replies_sent(session, address, since, essential_too=False)
+        if ordinary >= limits.auto_replies_per_address_per_day:
+            return "address"
+        same_case = auto_replies_sent(
+            session, address, since, essential_too=False, case_ref=case_ref
+        )
+        if same_case >= limits.auto_replies_per_case_per_day:
+            return "case"
+    return None
 
 
 def enqueue_mail(
@@ -57,19 +106,18 @@ def enqueue_mail(
     """Render `mail` and add it to the outbox in `session`'s transaction.
 
     Returns the outbox row (the existing one when the key was already written), or None when
-    an automatic answer was suppressed by the per-address rate limit.
+    an automatic answer was suppressed by a rate limit (`auto_reply_blocked`).
     """
     now = now or datetime.now(UTC)
     ikey = idempotency_key(case_ref, mail.key)
     existing = session.exec(select(OutboxMail).where(OutboxMail.idempotency_key == ikey)).first()
     if existing is not None:
         return existing
-    if mail.auto:
-        limit = config.limits.auto_replies_per_address_per_day
-        for address in mail.to:
-            if auto_replies_sent(session, address.lower(), now - timedelta(days=1)) >= limit:
-                log.warning("auto-reply to %s suppressed: %d in 24 h", address, limit)
-                return None
+    if mail.auto and (limit := auto_reply_blocked(session, config, mail, case_ref, now)):
+        log.warning("auto-reply %s to %s suppressed: %s limit", ikey, ",".join(mail.to), limit)
+        return None
+    if mail.thread_notification and case_ref and not mail.in_reply_to:
+        mail = _under_notification(session, mail, case_ref)
     msg = build_message(config, mail, case_ref, now=now, secret=secret)
     bounce_token = tokens.new_bounce_token()
     row = OutboxMail(
@@ -83,6 +131,7 @@ def enqueue_mail(
         message_id=str(msg["Message-ID"]),
         raw=msg.as_bytes(policy=WIRE_POLICY),
         auto=mail.auto,
+        essential=mail.auto and mail.essential,
         sensitive=mail.sensitive,
         created_at=now,
         next_attempt_at=now,
@@ -90,6 +139,23 @@ def enqueue_mail(
     session.add(row)
     session.flush()
     return row
+
+
+def _under_notification(session: Session, mail: SendMail, case_ref: str) -> SendMail:
+    """`mail` threaded under the last reviewer notification of the case sent to its recipient
+    (a Message-ID carrying a reviewer token), or as it is when there is none."""
+    prefix = f"<{case_ref}.{tokens.REVIEWER_PURPOSE}."
+    stmt = (
+        select(OutboxMail.message_id)
+        .where(
+            OutboxMail.case_ref == case_ref,
+            OutboxMail.recipient == mail.to[0].lower(),
+            col(OutboxMail.message_id).startswith(prefix),
+        )
+        .order_by(col(OutboxMail.id).desc())
+    )
+    last = session.exec(stmt).first()
+    return replace(mail, in_reply_to=last, references=(last,)) if last else mail
 
 
 class OutboxPortalMailer:
