@@ -376,6 +376,10 @@ def _mount_optional() -> None:
 
     app.command("health")(health)
     app.add_typer(quarantine_app, name="quarantine")
+    from mailbot.desk.cli_reports import export, purge  # noqa: PLC0415
+
+    app.command("export")(export)
+    app.command("purge")(purge)
     try:
         from mailbot.dev.demo import demo  # noqa: PLC0415
 

@@ -243,6 +243,16 @@ class PrivacyConfig(_Section):
     keep_contacts: list[str] = Field(default_factory=list)
 
 
+class RetentionConfig(_Section):
+    # Days personal data is kept (mailbot.loop.retention, docs/operations.md): raw mail of a case
+    # after it closed (of no case: after it came or went); a closed case, then anonymised; a
+    # refused subscription request (about 3 months); and the Paris hour of the daily purge.
+    journal_days: int = Field(default=90, ge=1)
+    personal_data_days: int = Field(default=365, ge=1)
+    refused_days: int = Field(default=92, ge=1)
+    purge_hour: int = Field(default=3, ge=0, le=23)
+
+
 class Config(_Section):
     instance: InstanceConfig
     portal: PortalConfig
@@ -259,6 +269,7 @@ class Config(_Section):
     devmail: DevMailConfig = DevMailConfig()
     lease: LeaseConfig = LeaseConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     # -- derived views ---------------------------------------------------------------------
     def group_for(self, handle: str) -> str | None:
