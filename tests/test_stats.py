@@ -156,7 +156,8 @@ def test_percentile_is_nearest_rank() -> None:
 def test_hours_are_written_the_french_way() -> None:
     assert format_hours(None) == "—"
     assert format_hours(0.75) == "45\u00a0min"
-    assert format_hours(7.25) == "7\u00a0h"
+    assert format_hours(7.25) == "7\u00a0h 15"
+    assert format_hours(7) == "7\u00a0h"
     assert format_hours(50) == "2\u00a0j 2\u00a0h"
     assert format_hours(48) == "2\u00a0j"
 

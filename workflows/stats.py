@@ -222,14 +222,15 @@ def build_report(cases: Sequence[CaseFacts], now: datetime, weeks: int = 12) -> 
 
 
 def format_hours(hours: float | None) -> str:
-    """« 3 h », « 2 j 4 h », « 45 min », « — » for no value (French, for pages and mails)."""
+    """« 45 min », « 7 h », « 7 h 15 », « 2 j 4 h » (days: to the hour), « — » for no value
+    (French, with non-breaking spaces, for pages and mails)."""
     if hours is None:
         return "—"
     minutes = round(hours * 60)
     if minutes < 60:
         return f"{minutes}\u00a0min"
-    whole = round(hours)
-    days, rest = divmod(whole, 24)
-    if days == 0:
-        return f"{rest}\u00a0h"
+    if minutes < 24 * 60:
+        whole, rest = divmod(minutes, 60)
+        return f"{whole}\u00a0h {rest:02d}" if rest else f"{whole}\u00a0h"
+    days, rest = divmod(round(minutes / 60), 24)
     return f"{days}\u00a0j {rest}\u00a0h" if rest else f"{days}\u00a0j"

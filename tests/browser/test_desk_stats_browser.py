@@ -144,7 +144,7 @@ def test_statistics_page_figures_download_and_mobile(portal_db: tuple[Config, En
         row = overall.get_by_role("row").nth(2)  # after the two header rows
         # 2, 4, 10, 30 h: median 7 h, p90 (nearest rank, 4th of 4) 1 j 6 h; decisions +15 min
         expect(row.get_by_role("cell")).to_have_text(
-            ["7\u00a0h", "1\u00a0j 6\u00a0h", "4", "7\u00a0h", "1\u00a0j 6\u00a0h", "4"]
+            ["7\u00a0h", "1\u00a0j 6\u00a0h", "4", "7\u00a0h 15", "1\u00a0j 6\u00a0h", "4"]
         )
         reviewers = page.get_by_role("table", name="Par relecteur (celui qui a décidé)")
         expect(reviewers.get_by_role("rowheader")).to_have_text(["non attribué", REVIEWER])
