@@ -235,6 +235,7 @@ def test_purge_command_dry_run_then_for_real(bot: Bot) -> None:
     assert snapshot(bot) == before
     text = bot.cli("purge", "--dry-run")
     assert "À effacer\u00a0: 1 dossier à anonymiser" in text.stdout
+    assert f"anonymisation du dossier — dossier {refused}, clos le " in text.stdout
     assert "Rien n’a été modifié (--dry-run)." in text.stdout
     refused_without_admin = bot.cli("purge")
     assert refused_without_admin.returncode == 2

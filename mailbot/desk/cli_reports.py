@@ -134,9 +134,14 @@ def export(
 
 
 def _describe(item: dict[str, Any]) -> str:
-    subject = f"dossier {item['case_ref']}" if item["case_ref"] else "hors dossier"
-    what = item["action"] if item["kind"] == "case" else f"{item['action']} (n° {item['id']})"
-    return _fr(f"{what} — {subject}, depuis le {item['since'][:10]}")
+    # Imported here: keeps `mailbot --help` fast.
+    from workflows.calendar import french_date  # noqa: PLC0415
+
+    day = french_date(datetime.fromisoformat(item["since"]))
+    number = "" if item["kind"] == "case" else f" n° {item['id']}"
+    if item["case_ref"]:
+        return _fr(f"{item['action']}{number} — dossier {item['case_ref']}, clos le {day}")
+    return _fr(f"{item['action']}{number} — hors dossier, du {day}")
 
 
 def purge(

@@ -39,9 +39,9 @@ OUTBOX_DONE = ("sent", "bounced", "failed")
 REFUSED = "refused"
 
 ACTIONS = {
-    "case": "dossier anonymisé",
-    "journal": "courriel reçu : contenu brut effacé",
-    "outbox": "courriel envoyé : contenu brut effacé",
+    "case": "anonymisation du dossier",
+    "journal": "effacement du contenu brut d’un courriel reçu",
+    "outbox": "effacement du contenu brut d’un courriel envoyé",
 }
 
 
