@@ -6,6 +6,10 @@ the admin's mailbox, and the retention purge with a controlled clock (what goes,
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -76,6 +80,33 @@ def subscription(bot: Bot, name: str, command: str) -> str:
     return ref
 
 
+def in_terminal(bot: Bot, *args: str) -> str:
+    """Run `mailbot` with a pseudo-terminal as its stdout and stderr; everything it wrote."""
+    master, slave = pty.openpty()
+    cmd = [sys.executable, "-m", "mailbot", *args, "--config", str(bot.config_path)]
+    proc = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
+        cmd,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=bot.subprocess_env(TERM="xterm-256color", COLUMNS="120"),
+        cwd=bot.workdir,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(timeout=60) == 0, b"".join(chunks).decode(errors="replace")
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
 def ref_of(bot: Bot, subject: str) -> str:
     with Session(bot.engine) as s:
         return s.exec(select(Case.ref).where(Case.subject == subject)).one()
@@ -120,6 +151,11 @@ def test_export_reopened_with_openpyxl(bot: Bot) -> None:
     assert old.returncode == 0, old.stderr
     assert "Dossiers\u00a0: 0" in old.stdout and "\x1b" not in old.stdout  # not a terminal
     assert [load_workbook(empty)[n].max_row for n in SHEETS] == [1, 1, 1]
+    assert "Écriture du classeur" not in old.stdout + old.stderr
+    # on a terminal: a progress bar while the rows are written
+    shown = in_terminal(bot, "export", "--since", str(today), str(bot.workdir / "tty.xlsx"))
+    assert "Écriture du classeur" in shown and "\x1b[" in shown
+    assert "Export écrit dans" in shown
     bad = bot.cli("export", "--since", "hier", str(empty))
     assert bad.returncode == 2 and "n’est pas une date" in bad.stderr
 

@@ -116,7 +116,7 @@ def export(
     with session_scope(engine) as session:
         rows = collect(session, period, now, portal)
     total = sum(len(r) for r in rows.values())
-    with progress_bar(_interactive(as_json), "Export", total) as step:
+    with progress_bar(_interactive(as_json), "Écriture du classeur", total) as step:
         write_export(out, rows, lambda _sheet, _n: step(1))
     engine.dispose()
     counts = {title: len(rows[title]) for title in SHEETS}
@@ -155,7 +155,7 @@ def purge(
     as_json: Annotated[bool, typer.Option("--json", help="Un document JSON.")] = False,
 ) -> None:
     """Efface les données personnelles arrivées au terme de leur durée de conservation
-    (section [retention] de la configuration) ; --dry-run les liste seulement."""
+    (section «\u00a0retention\u00a0» de la configuration)\u00a0; --dry-run les liste seulement."""
     # Imported here: keeps `mailbot --help` fast.
     from mailbot.loop import retention  # noqa: PLC0415
     from mailbot.wflog import WorkflowLog  # noqa: PLC0415
@@ -174,7 +174,7 @@ def purge(
             items = retention.plan(session, retention.periods_of(config), now)
         else:
             total = len(retention.plan(session, retention.periods_of(config), now))
-            with progress_bar(_interactive(as_json), "Effacement", total) as step:
+            with progress_bar(_interactive(as_json), "Effacement des données", total) as step:
                 actor = admin.lower() if admin else None
                 items = retention.purge(session, config, now, actor, lambda _item: step(1))
     engine.dispose()

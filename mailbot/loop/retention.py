@@ -202,6 +202,8 @@ def anonymise_case(
     case.anonymised_at = now
     session.add(case)
     for message in inbound:
+        if message.fate not in JOURNAL_DONE:
+            continue  # quarantined or waiting: the admins review it first
         message.raw, message.sender, message.subject = b"", None, None
         message.purged_at = message.purged_at or now
         session.add(message)
