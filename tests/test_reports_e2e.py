@@ -11,6 +11,7 @@ import pty
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from harness import Bot, annex_xlsx, body_text, compose, make_bot, person, reply_to, submit
 from mailservers import MailEnv
 from openpyxl import load_workbook
+from pgutil import postgres_database
 from sqlmodel import Session, select
 
 from mailbot.desk.export import CASE_HEADERS, PEOPLE_HEADERS, QA_HEADERS, SHEETS
@@ -41,6 +43,21 @@ ANSWER = "Dans le cycle complet, l'ANTAI envoie l'avis de paiement pour la colle
 def bot(mail_env: MailEnv) -> Bot:
     workdir = Path(tempfile.mkdtemp(prefix="mailbot-reports-"))
     return make_bot(mail_env, f"sqlite:///{workdir}/mailbot.db", workdir)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_bot(request: pytest.FixtureRequest, mail_env: MailEnv) -> Iterator[Bot]:
+    """A bot on SQLite, then on PostgreSQL (the purge's queries and JSON updates on both)."""
+    workdir = Path(tempfile.mkdtemp(prefix="mailbot-reports-"))
+    if request.param == "sqlite":
+        bot = make_bot(mail_env, f"sqlite:///{workdir}/mailbot.db", workdir)
+        yield bot
+        bot.engine.dispose()
+        return
+    with postgres_database() as url:
+        bot = make_bot(mail_env, url, workdir)
+        yield bot
+        bot.engine.dispose()
 
 
 def answered_question(bot: Bot, subject: str = FORMULA_SUBJECT) -> str:
@@ -196,7 +213,8 @@ def snapshot(bot: Bot) -> tuple[object, ...]:
     return (cases, inbound, outbox, events)
 
 
-def test_retention_with_a_controlled_clock(bot: Bot) -> None:
+def test_retention_with_a_controlled_clock(any_bot: Bot) -> None:
+    bot = any_bot
     qref = answered_question(bot, "Avis de paiement en cycle complet")
     refused = subscription(bot, "martin", "REFUSER Collectivité inconnue")
     approved = subscription(bot, "durand", "APPROUVER")  # invited: still open
