@@ -373,6 +373,10 @@ def _mount_optional() -> None:
     from mailbot.cli_accounts import accounts_app  # noqa: PLC0415
 
     app.add_typer(accounts_app, name="accounts")
+    from mailbot.desk.cli_reports import export, purge  # noqa: PLC0415
+
+    app.command("export")(export)
+    app.command("purge")(purge)
     try:
         from mailbot.dev.demo import demo  # noqa: PLC0415
 

@@ -58,6 +58,8 @@ class InboundMessage(SQLModel, table=True):
     # quarantined: why, in French (for the admins); when the admins were told (alerts batched)
     reason: str | None = Field(default=None, max_length=1000)
     alerted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # retention (`mailbot.loop.retention`): when the raw bytes were emptied
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CaseCounter(SQLModel, table=True):
@@ -87,6 +89,8 @@ class Case(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # retention (`mailbot.loop.retention`): when its personal data was erased
+    anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CaseEvent(SQLModel, table=True):
@@ -126,6 +130,8 @@ class OutboxMail(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # retention (`mailbot.loop.retention`): when the raw bytes were emptied
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Timer(SQLModel, table=True):

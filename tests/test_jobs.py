@@ -211,8 +211,10 @@ def test_the_jobs_command_lists_in_paris_time_and_runs_one(tmp_path: Path) -> No
     cli = CliRunner()
     listed = cli.invoke(app, ["jobs", "--json", "--config", str(config)])
     assert listed.exit_code == 0, listed.output
-    [digest] = json.loads(listed.stdout)
-    assert digest["name"] == "digest" and digest["last_run"] is None and digest["runs"] == 0
+    jobs = {job["name"]: job for job in json.loads(listed.stdout)}
+    assert sorted(jobs) == ["digest", "purge", "weekly_summary"]
+    digest = jobs["digest"]
+    assert digest["last_run"] is None and digest["runs"] == 0
     next_run = datetime.fromisoformat(digest["next_run"])
     assert (next_run.hour, next_run.minute) == (7, 0)  # Paris time, with its offset
     assert next_run.utcoffset() in (timedelta(hours=1), timedelta(hours=2))
@@ -224,7 +226,7 @@ def test_the_jobs_command_lists_in_paris_time_and_runs_one(tmp_path: Path) -> No
     unknown = cli.invoke(app, ["jobs", "run", "nope", "--config", str(config)])
     assert unknown.exit_code == 2
     assert (
-        "Tâche inconnue\u00a0: «\u00a0nope\u00a0». Tâches existantes\u00a0: digest."
+        "Tâche inconnue\u00a0: «\u00a0nope\u00a0». Tâches existantes\u00a0: digest, purge, weekly_summary."
         in unknown.stderr
     )
     log = (tmp_path / "w.log").read_text(encoding="utf-8")

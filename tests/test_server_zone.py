@@ -17,6 +17,7 @@ MODULES = [
     "tests/test_schedule.py",
     "tests/test_jobs.py",
     "tests/test_wflog.py",
+    "tests/test_stats.py",
 ]
 
 

@@ -49,8 +49,11 @@ def test_scheduler_runs_timers_and_outbox_and_the_daemon_knows_the_digest(
             "antai",
             "out_of_scope",
         }
-        [digest] = daemon.jobs.report()  # a recurring job of the daemon's turns
-        assert digest["name"] == "digest" and "7 h 00" in digest["schedule"]
+        # recurring jobs of the daemon's turns
+        by_name = {job["name"]: job for job in daemon.jobs.report()}
+        assert set(by_name) == {"digest", "weekly_summary", "purge"}
+        assert "7 h 00" in by_name["digest"]["schedule"]
+        assert "lundi" in by_name["weekly_summary"]["schedule"]
         assert (
             jobs["timers"].trigger.interval.total_seconds() == config.timers.sweep_interval_seconds
         )

@@ -31,6 +31,7 @@ from mailbot.config.sections import (
     PortalConfig,
     PrivacyConfig,
     QuestionsConfig,
+    RetentionConfig,
     ReviewerGroup,
     ReviewersConfig,
     SmtpConfig,
@@ -57,6 +58,7 @@ __all__ = [
     "PortalConfig",
     "PrivacyConfig",
     "QuestionsConfig",
+    "RetentionConfig",
     "ReviewerGroup",
     "ReviewersConfig",
     "SmtpConfig",
@@ -86,6 +88,7 @@ class Config(_Section):
     devmail: DevMailConfig = DevMailConfig()
     lease: LeaseConfig = LeaseConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     # -- derived views ---------------------------------------------------------------------
     def group_for(self, handle: str) -> str | None:

@@ -234,3 +234,13 @@ class PrivacyConfig(_Section):
     # numbers): the privacy scrubber leaves them in published text. The generic address is
     # always kept.
     keep_contacts: list[str] = Field(default_factory=list)
+
+
+class RetentionConfig(_Section):
+    # Days personal data is kept (mailbot.loop.retention, docs/operations.md): raw mail of a case
+    # after it closed (of no case: after it came or went); a closed case, then anonymised; a
+    # refused subscription request (about 3 months); and the Paris hour of the daily purge.
+    journal_days: int = Field(default=90, ge=1)
+    personal_data_days: int = Field(default=365, ge=1)
+    refused_days: int = Field(default=92, ge=1)
+    purge_hour: int = Field(default=3, ge=0, le=23)

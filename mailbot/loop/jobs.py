@@ -31,12 +31,14 @@ from sqlmodel import Session, col, select
 from mailbot.config import Config
 from mailbot.loop.faults import is_database_fault
 from mailbot.loop.notices import send_daily_digest
+from mailbot.loop.reports import send_weekly_summary
+from mailbot.loop.retention import purge
 from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import ScheduledJob
 from storage.upsert import insert_ignore
-from workflows.schedule import Daily, Schedule, due_slot, next_run
+from workflows.schedule import Daily, Schedule, Weekly, due_slot, next_run
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,30 @@ def recurring_jobs(config: Config, portal: Portal) -> list[RecurringJob]:
     def digest(session: Session, now: datetime) -> int:
         return send_daily_digest(session, config, portal, now)
 
+    def weekly_summary(session: Session, now: datetime) -> int:
+        return send_weekly_summary(session, config, now)
+
+    def retention(session: Session, now: datetime) -> int:
+        return len(purge(session, config, now, actor="scheduler"))
+
     return [
         RecurringJob(
             "digest",
             Daily(7, 0),
             digest,
             "récapitulatif quotidien des questions-réponses publiées",
+        ),
+        RecurringJob(
+            "weekly_summary",
+            Weekly(0, 8, 0),
+            weekly_summary,
+            "bilan hebdomadaire envoyé aux administrateurs",
+        ),
+        RecurringJob(
+            "purge",
+            Daily(config.retention.purge_hour, 0),
+            retention,
+            "effacement des données personnelles arrivées à échéance (conservation)",
         ),
     ]
 
