@@ -235,7 +235,7 @@ def _send_for_review(
         auto=True,
     )
     context = {
-        **_notify_context(case, data, ctx, stage, people),
+        **notify_context(case, data, ctx, stage, people),
         "changes": changes,
         "attachments": [a.filename for a in event.attachments],
     }
@@ -258,7 +258,7 @@ def _send_for_review(
     ).then(notified)
 
 
-def _notify_context(
+def notify_context(
     case: CaseView,
     data: SubscriptionRecord,
     ctx: Context,
