@@ -33,7 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailbot.config import Config
-from mailbot.desk import auth, views
+from mailbot.desk import auth, case_views, views
 from mailbot.desk.auth import LoginThrottle
 from mailbot.desk.healthz import PATH as HEALTHZ_PATH
 from mailbot.desk.sessions import SESSION_LIFETIME, DeskSessions
@@ -164,7 +164,7 @@ def create_desk_app(
     cookie (default: derived from `config.secret()`); `now` is for tests."""
     mounts, dsfr = _static_mounts(dsfr_dir)
     app = Starlette(
-        routes=[*auth.routes, *views.routes, *mounts],
+        routes=[*auth.routes, *views.routes, *case_views.routes, *mounts],
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(
