@@ -183,6 +183,7 @@ def timeline(session: Session, case: Case) -> list[dict[str, Any]]:
                 "who": m.sender,
                 "subject": m.subject or subject,
                 "text": text,
+                "delivery": None,
             }
         )
     for o in session.exec(select(OutboxMail).where(OutboxMail.case_ref == case.ref)):
@@ -209,6 +210,7 @@ def timeline(session: Session, case: Case) -> list[dict[str, Any]]:
                 "who": by,
                 "subject": None,
                 "text": _event_text(e, case.kind),
+                "delivery": None,
             }
         )
     items.sort(
