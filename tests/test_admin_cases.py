@@ -68,7 +68,7 @@ def test_reassigning_to_one_reviewer_notifies_only_them() -> None:
 def test_what_cannot_be_reassigned_is_said_in_french() -> None:
     case, _ = ask()
     assert refusal(case, ctx(), "inconnu", None) == (
-        "Le groupe « inconnu » n’existe pas dans la configuration."
+        "Le groupe «\u00a0inconnu\u00a0» n’existe pas dans la configuration."
     )
     assert refusal(case, ctx(), None, "personne@ailleurs.fr") is not None
     assert refusal(case, ctx(), None, None) == "Indiquez un groupe ou un relecteur."

@@ -119,7 +119,8 @@ def test_the_case_page_shows_mails_events_annex_and_people(desk: Desk) -> None:
     page = desk.client.get(f"/admin/dossiers/{ref}").text
     assert f"<h1>Dossier {ref}</h1>" in page
     assert "Courriel reçu" in page and "Veuillez trouver ci-joint notre tableau" in page
-    assert "Courriel envoyé (subscription_notify)" in page
+    assert "Courriel envoyé\u00a0: notification de la demande à un relecteur" in page
+    assert "décision\u00a0: APPROUVER" not in page  # nothing decided yet
     assert "Dossier ouvert" in page and "Relecteurs notifiés" in page
     assert "Changement d’état" in page and "Reçu → En attente de relecture" in page
     assert '<th scope="col">SIREN</th>' in page and "217500016" in page
@@ -167,7 +168,7 @@ def test_refusing_needs_a_reason_and_then_tells_the_requester(desk: Desk) -> Non
     ref = subscribe(desk.bot)
     desk.post(f"/admin/dossiers/{ref}/refuser", texte="  ")
     page = desk.client.get(f"/admin/dossiers/{ref}").text
-    assert "Rien n’a été fait : Indiquez le motif du refus." in page
+    assert "Rien n’a été fait\u00a0: Indiquez le motif du refus." in page
     assert only_case(desk.bot, "subscription").state == "under_review"
     desk.post(f"/admin/dossiers/{ref}/refuser", texte="Le SIREN ne correspond à aucune commune.")
     assert only_case(desk.bot, "subscription").state == "refused"
@@ -196,7 +197,10 @@ def test_reassigning_from_the_desk_notifies_the_reviewer_chosen(desk: Desk) -> N
     [notified] = desk.bot.env.wait_for(antai)
     assert "Pour vous." in body_text(notified)
     desk.post(f"/admin/dossiers/{ref}/reaffecter", groupe="inconnu")
-    assert "Le groupe « inconnu » n’existe pas" in desk.client.get(f"/admin/dossiers/{ref}").text
+    assert (
+        "Le groupe «\u00a0inconnu\u00a0» n’existe pas"
+        in desk.client.get(f"/admin/dossiers/{ref}").text
+    )
 
 
 def test_an_answer_from_the_desk_is_held_previewed_then_sent_now(mail_env: MailEnv) -> None:

@@ -34,11 +34,11 @@ def group_of(ctx: Context, reviewer: str) -> str | None:
 def refusal(case: CaseView, ctx: Context, group: str | None, reviewer: str | None) -> str | None:
     """Why the reassignment cannot be done, in French (None: it can)."""
     if case.state not in REASSIGNABLE:
-        return "Ce dossier n’attend pas de relecteur : il ne peut pas être réaffecté."
+        return "Ce dossier n’attend pas de relecteur\u00a0: il ne peut pas être réaffecté."
     if group is None and reviewer is None:
         return "Indiquez un groupe ou un relecteur."
     if group is not None and group not in ctx.groups:
-        return f"Le groupe « {group} » n’existe pas dans la configuration."
+        return f"Le groupe «\u00a0{group}\u00a0» n’existe pas dans la configuration."
     if reviewer is not None and group_of(ctx, reviewer) is None:
         return f"{reviewer} n’est membre d’aucun groupe de relecteurs."
     return None

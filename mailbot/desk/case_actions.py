@@ -41,7 +41,7 @@ PROBLEMS = {
     "missing_text": "indiquez ce qui manque",
     "nothing_to_decide": "le dossier n’attend pas de décision",
     "unknown_command": "la décision n’a pas été comprise",
-    "hold_over": "la réponse est déjà partie : utilisez « Corriger »",
+    "hold_over": "la réponse est déjà partie\u00a0: utilisez «\u00a0Corriger\u00a0»",
     "nothing_held": "aucune réponse n’est en attente",
     "empty_correction": "la correction est vide",
     "nothing_published": "aucune réponse n’est en ligne",
@@ -75,7 +75,7 @@ def parse_people(value: str) -> tuple[int, ...]:
     """« 1,3 », « 1 et 3 », « 1 3 » → (1, 3); empty → () (everyone)."""
     numbers = [int(n) for n in re.findall(r"\d+", value)]
     if value.strip() and not numbers:
-        raise ActionRefused("Indiquez les numéros des personnes, par exemple « 1,3 ».")
+        raise ActionRefused("Indiquez les numéros des personnes, par exemple «\u00a01,3\u00a0».")
     return tuple(sorted(set(numbers)))
 
 

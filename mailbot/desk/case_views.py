@@ -33,13 +33,13 @@ CASES = f"{PREFIX}/dossiers"
 
 # The desk's French paths → the actions of `case_actions`, with what the flash says.
 ACTIONS: dict[str, tuple[str, str]] = {
-    "reaffecter": ("reassign", "Le dossier a été réaffecté ; les relecteurs sont notifiés."),
-    "approuver": ("approve", "La demande est approuvée : les comptes vont être créés."),
-    "refuser": ("refuse", "La demande est refusée : le demandeur en est informé."),
+    "reaffecter": ("reassign", "Le dossier a été réaffecté\u00a0; les relecteurs sont notifiés."),
+    "approuver": ("approve", "La demande est approuvée\u00a0: les comptes vont être créés."),
+    "refuser": ("refuse", "La demande est refusée\u00a0: le demandeur en est informé."),
     "completer": ("complete", "Le demandeur est invité à compléter sa demande."),
     "repondre": (
         "answer",
-        "La réponse est enregistrée ; elle partira à la fin du délai de relecture "
+        "La réponse est enregistrée\u00a0; elle partira à la fin du délai de relecture "
         "(un aperçu vous est envoyé par courriel).",
     ),
     "publier": ("publish", "La réponse en attente part maintenant."),
@@ -135,7 +135,7 @@ def act(request: Request, form: FormData) -> Response:
     try:
         outcome = actions.run(ref, admin, action, **_args(action, form))
     except ActionRefused as refused:
-        flash(request, f"Rien n’a été fait : {refused}", "error")
+        flash(request, f"Rien n’a été fait\u00a0: {refused}", "error")
         return redirect(f"{CASES}/{ref}#actions")
     _flash_outcome(request, outcome, done_message)
     return redirect(f"{CASES}/{ref}")
@@ -147,7 +147,7 @@ def _flash_outcome(request: Request, outcome: Outcome, done_message: str) -> Non
     else:
         flash(
             request,
-            f"Rien n’a été fait : {outcome.problem}. Un courriel d’explication vous a été envoyé.",
+            f"Rien n’a été fait\u00a0: {outcome.problem}. Un courriel d’explication vous a été envoyé.",
             "error",
         )
 

@@ -13,6 +13,12 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from mailbot.config import Config
+from mailbot.desk.case_labels import (
+    EVENT_LABELS,
+    REQUESTER_TYPES,
+    TEMPLATE_LABELS,
+    event_text,
+)
 from mailbot.mail.parse import parse_message
 from mailbot.portal import Portal
 from storage.models import Case, CaseEvent, InboundMessage, OutboxMail
@@ -24,43 +30,6 @@ from workflows.text.fold import fold
 
 MAX_LIST = 500
 MAX_TEXT = 20_000  # characters of a mail shown in the timeline
-
-EVENT_LABELS = {
-    "case_opened": "Dossier ouvert",
-    "state": "Changement d’état",
-    "notification_sent": "Relecteurs notifiés",
-    "reminder_sent": "Relance des relecteurs",
-    "escalated": "Dossier signalé aux administrateurs",
-    "reviewer_command": "Décision d’un relecteur",
-    "reviewer_reply": "Réponse d’un relecteur",
-    "review_help": "Aide envoyée au relecteur (rien n’a été décidé)",
-    "decision_ignored": "Décision ignorée (dossier déjà décidé)",
-    "accounts_requested": "Comptes demandés au portail",
-    "subscription_refused": "Demande refusée",
-    "info_requested": "Compléments demandés au demandeur",
-    "invitation_sent": "Invitation envoyée",
-    "invitation_reminder_sent": "Invitation relancée",
-    "invitations_closed": "Invitations closes",
-    "transferred": "Question transférée",
-    "reassigned": "Dossier réaffecté",
-    "answer_submitted": "Réponse rédigée",
-    "answer_published": "Réponse publiée",
-    "answer_mailed": "Réponse envoyée au demandeur",
-    "answer_corrected": "Réponse corrigée",
-    "answer_withdrawn": "Réponse retirée du portail",
-    "correction_submitted": "Correction rédigée",
-    "hold_ended": "Fin du délai de relecture",
-    "hold_cancelled": "Réponse annulée pendant le délai",
-    "hold_replaced": "Réponse remplacée pendant le délai",
-    "hold_published_now": "Réponse envoyée sans attendre",
-    "hold_refused": "Réponse refusée (un autre relecteur a la main)",
-    "redirected_cerema": "Demandeur orienté vers le CEREMA",
-    "case_closed": "Dossier classé",
-    "delivery_failed": "Courriel non distribué",
-    "portal_failed": "Échec d’une opération du portail",
-    "portal_queued": "Opération du portail programmée",
-    "desk_action": "Action d’un administrateur",
-}
 
 
 @dataclass(frozen=True)
@@ -161,14 +130,6 @@ def _mail_text(raw: bytes) -> tuple[str | None, str]:
     return mail.subject, text[:MAX_TEXT] + ("\n[…]" if len(text) > MAX_TEXT else "")
 
 
-def _event_text(event: CaseEvent, kind: str) -> str:
-    data = dict(event.data or {})
-    if event.event == "state":
-        before, after = str(data.get("from", "")), str(data.get("to", ""))
-        return f"{state_label(kind, before)} → {state_label(kind, after)}"
-    return " ".join(f"{k}={v}" for k, v in data.items() if k != "by")
-
-
 def timeline(session: Session, case: Case) -> list[dict[str, Any]]:
     """Everything that happened to the case, oldest first."""
     items: list[dict[str, Any]] = []
@@ -183,6 +144,7 @@ def timeline(session: Session, case: Case) -> list[dict[str, Any]]:
                 "who": m.sender,
                 "subject": m.subject or subject,
                 "text": text,
+                "template": None,
                 "delivery": None,
             }
         )
@@ -192,7 +154,8 @@ def timeline(session: Session, case: Case) -> list[dict[str, Any]]:
             {
                 "at": o.created_at,
                 "type": "out",
-                "title": f"Courriel envoyé ({o.template})",
+                "title": "Courriel envoyé\u00a0: " + TEMPLATE_LABELS.get(o.template, o.template),
+                "template": o.template,
                 "who": ", ".join(o.recipients),
                 "subject": subject,
                 "text": text,
@@ -209,7 +172,8 @@ def timeline(session: Session, case: Case) -> list[dict[str, Any]]:
                 "event": e.event,
                 "who": by,
                 "subject": None,
-                "text": _event_text(e, case.kind),
+                "text": event_text(e.event, e.data or {}, case.kind),
+                "template": None,
                 "delivery": None,
             }
         )
@@ -243,6 +207,8 @@ def annex_table(record: SubscriptionRecord) -> dict[str, Any]:
         cells = []
         for key, _label in ANNEX_COLUMNS:
             value = values.get(key)
+            if key == "requester_type":
+                value = REQUESTER_TYPES.get(str(value), value)
             if isinstance(value, list | tuple):
                 value = ", ".join(space_label(str(v)) for v in value)
             cells.append(escape_optional(None if value is None else str(value)) or "")

@@ -70,7 +70,7 @@ def list_command(
         late = "  EN RETARD" if r["overdue"] else ""
         typer.echo(
             f"{r['ref']:<16} {r['state_label']:<36} {_when(r['created_at'])}  "
-            f"{r['requester']}  « {r['subject'][:60]} »{late}"
+            f"{r['requester']}  «\u00a0{r['subject'][:60]}\u00a0»{late}"
         )
 
 
@@ -100,7 +100,7 @@ def show_command(
 
 def _print_detail(d: dict[str, Any]) -> None:
     typer.echo(f"{d['ref']} — {d['kind_label']} — {d['state_label']}")
-    typer.echo(f"Demandeur : {d['requester']}  Objet : « {d['subject']} »")
+    typer.echo(f"Demandeur\u00a0: {d['requester']}  Objet\u00a0: «\u00a0{d['subject']}\u00a0»")
     typer.echo(f"Groupe : {d['group'] or '—'}  Relecteur : {d['assignee'] or '—'}")
     typer.echo("\nHistorique :")
     for item in d["timeline"]:
@@ -139,7 +139,7 @@ def _act(config_path: Path, ref: str, admin: str, action: str, **args: Any) -> N
 def _report(outcome: Outcome) -> None:
     events = ", ".join(event for event, _fields in outcome.lines)
     if not outcome.done:
-        typer.echo(f"{outcome.ref} : rien n’a été fait ({outcome.problem}).", err=True)
+        typer.echo(f"{outcome.ref}\u00a0: rien n’a été fait ({outcome.problem}).", err=True)
         raise typer.Exit(1)
     typer.echo(f"{outcome.ref} : {outcome.action} fait par {outcome.admin} ({events}).")
 
@@ -161,7 +161,7 @@ def reassign_command(
 def approve_command(
     ref: RefArg,
     admin: AsOpt,
-    people: Annotated[str, typer.Option(help="Only these people, e.g. « 1,3 »")] = "",
+    people: Annotated[str, typer.Option(help="Only these people, e.g. «\u00a01,3\u00a0»")] = "",
     config_path: ConfigOpt = DEFAULT_CONFIG,
 ) -> None:
     """APPROUVER for the reviewer: everyone, or the people numbered."""
