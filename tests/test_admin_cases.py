@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 from test_workflow_question import ask
-from test_workflow_subscription import under_review
-from workflows_support import ctx, effects_of, log_events, sent
+from test_workflow_subscription import invited, under_review
+from workflows_support import apply, ctx, effects_of, log_events, sent
 
-from workflows.core import LogLine, SetTimer
+from workflows import subscription
+from workflows.core import DeliveryFailed, LogLine, SetTimer
+from workflows.invitation_notice import bounced, tell_requester
+from workflows.invitation_notice import refusal as notice_refusal
 from workflows.labels import KIND_LABELS, state_choices, state_label
 from workflows.reassign import reassign, refusal
 from workflows.states import CaseKind, QuestionState, SubscriptionState
@@ -73,3 +76,22 @@ def test_what_cannot_be_reassigned_is_said_in_french() -> None:
     assert refusal(case, ctx(), None, "personne@ailleurs.fr") is not None
     assert refusal(case, ctx(), None, None) == "Indiquez un groupe ou un relecteur."
     assert refusal(case, ctx(), "antai", None) is None
+
+
+def test_the_requester_is_told_of_a_bounced_invitation_by_name() -> None:
+    case = invited(2)
+    email = "personne2@ville-exemple.fr"
+    assert bounced(case) == []
+    assert notice_refusal(case, email) == (
+        f"Aucune invitation non distribuée pour {email} dans ce dossier."
+    )
+    failed = DeliveryFailed(email, "invitation", "550 5.1.1 Utilisateur inconnu")
+    case = apply(case, subscription.decide(case, failed, ctx()))
+    assert bounced(case) == [email] and notice_refusal(case, email) is None
+    decision = tell_requester(case, ctx(), ADMIN, email)
+    assert decision.state is None and decision.data is None
+    (mail,) = sent(decision, "invitation_bounced")
+    assert mail.to == (case.requester,) and mail.key == f"bounced:{email}"
+    assert mail.context["person"]["email"] == email
+    assert mail.context["reason"] == "550 5.1.1 Utilisateur inconnu"
+    assert decision.log[0].fields == {"to": case.requester, "person": email, "by": ADMIN}

@@ -26,10 +26,11 @@ def bot(mail_env: MailEnv) -> Bot:
     return make_bot(mail_env, f"sqlite:///{workdir}/mailbot.db", workdir)
 
 
-def subscribe(bot: Bot, names: tuple[str, ...] = ("durand", "lefevre")) -> str:
+def subscribe(bot: Bot, names: tuple[str, ...] = ("durand", "lefevre"), no_mailbox: int = 0) -> str:
+    """Mail an annex for `names`; the last `no_mailbox` of them get no mailbox."""
     env = bot.env
     people = [person(env, n) for n in names]
-    for p in people:
+    for p in people[: len(people) - no_mailbox]:
         env.dovecot.add_user(p["Courriel"], "pw-invitee")
     alice = env.requesters[0]
     msg = compose(

@@ -227,3 +227,32 @@ def test_closing_a_question_without_an_answer(desk: Desk) -> None:
     assert case.state == "answered" and case.closed_at is not None
     assert f"desk_action  action=close by={desk.admin}" in desk.log()
     assert "Répondu, clos" in desk.client.get(f"/admin/dossiers/{ref}").text
+
+
+def test_a_bounced_invitation_is_offered_to_the_requester_once(desk: Desk) -> None:
+    ref = subscribe(desk.bot, ("durand", "absent"), no_mailbox=1)
+    desk.post(f"/admin/dossiers/{ref}/approuver")
+    for _ in range(3):  # accounts, invitations, the relay's refusal for the missing mailbox
+        desk.bot.run_once()
+    absent = next(p for p in only_case(desk.bot, "subscription").data["people"] if p["number"] == 2)
+    page = desk.client.get(f"/admin/dossiers/{ref}").text
+    assert "Invitation non distribuée" in page and absent["email"] in page
+    assert f'action="/admin/dossiers/{ref}/prevenir"' in page
+    desk.post(f"/admin/dossiers/{ref}/prevenir", personne=absent["email"])
+    assert f"bounce_notice_sent  to={desk.bot.env.requesters[0].address}" in desk.log()
+    assert f"person={absent['email']} by={desk.admin}" in desk.log()
+    page = desk.client.get(f"/admin/dossiers/{ref}").text
+    assert "le demandeur a été prévenu" in page
+    assert f'action="/admin/dossiers/{ref}/prevenir"' not in page
+    desk.bot.run_once()
+    mails = desk.bot.env.wait_for(desk.bot.env.requesters[0], count=3)
+    notice = [m for m in mails if "n'a pas pu être remise" in str(m["Subject"])]
+    assert len(notice) == 1 and absent["email"] in body_text(notice[0])
+    # the same person again sends nothing new; someone whose invitation arrived is refused
+    desk.post(f"/admin/dossiers/{ref}/prevenir", personne=absent["email"])
+    durand = next(p for p in only_case(desk.bot, "subscription").data["people"] if p["number"] == 1)
+    desk.post(f"/admin/dossiers/{ref}/prevenir", personne=durand["email"])
+    assert "Aucune invitation non distribuée" in desk.client.get(f"/admin/dossiers/{ref}").text
+    desk.bot.run_once()
+    mails = desk.bot.env.wait_for(desk.bot.env.requesters[0], count=3)
+    assert sum("n'a pas pu être remise" in str(m["Subject"]) for m in mails) == 1

@@ -27,12 +27,15 @@ from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import Case
+from workflows import invitation_notice
 from workflows.core import Decision, LogLine
 from workflows.reassign import reassign, refusal
 
 SUBSCRIPTION_ACTIONS = ("approve", "refuse", "complete")
 QUESTION_ACTIONS = ("answer", "publish", "cancel", "close", "correct", "withdraw")
-ACTIONS = ("reassign", *SUBSCRIPTION_ACTIONS, *QUESTION_ACTIONS)
+# Actions of the desk's own (not a reviewer's command): decided by a pure function.
+DESK_ACTIONS = ("reassign", "notify_bounce")
+ACTIONS = (*DESK_ACTIONS, *SUBSCRIPTION_ACTIONS, *QUESTION_ACTIONS)
 
 # Log events that say the workflow did not do what was asked (the admin got a help mail).
 NOT_DONE = frozenset({"review_help", "decision_ignored", "hold_refused", "answer_already_sent"})
@@ -142,8 +145,8 @@ class CaseActions:
                 raise ActionRefused(f"Le dossier {ref} n’existe pas.")
             _check_kind(case.kind, action)
             done = Decision(log=(LogLine("desk_action", {"action": action, "by": admin}),))
-            if action == "reassign":
-                decision = self._reassign(session, case, admin, now, decider, args)
+            if action in DESK_ACTIONS:
+                decision = self._desk_decision(session, case, admin, now, decider, action, args)
                 decider.apply(session, case, decision.then(done), pending)
             else:
                 event = admin_reply(admin, reviewer_text(action, **args), case.kind)
@@ -153,19 +156,26 @@ class CaseActions:
         pending.flush(self.wflog, now)
         return _outcome(ref, action, admin, pending_lines)
 
-    def _reassign(
+    def _desk_decision(
         self,
         session: Session,
         case: Case,
         admin: str,
         now: datetime,
         decider: Decider,
+        action: str,
         args: dict[str, Any],
     ) -> Decision:
         ctx = build_context(
             self.config, session, self.portal, case.kind, None, case, now, decider.handles
         )
         view = cases.view(case)
+        if action == "notify_bounce":
+            email = str(args.get("person") or "").strip().lower()
+            why = invitation_notice.refusal(view, email)
+            if why is not None:
+                raise ActionRefused(why)
+            return invitation_notice.tell_requester(view, ctx, admin, email)
         group, reviewer = args.get("group") or None, args.get("reviewer") or None
         reviewer = reviewer.strip().lower() if reviewer else None
         why = refusal(view, ctx, group, reviewer)

@@ -47,6 +47,10 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "classer": ("close", "La question est classée sans réponse."),
     "corriger": ("correct", "La correction est enregistrée (nouvelle version)."),
     "retirer": ("withdraw", "La réponse va être retirée du portail."),
+    "prevenir": (
+        "notify_bounce",
+        "Le demandeur va être prévenu que l’invitation n’a pas pu être remise.",
+    ),
 }
 
 
@@ -104,6 +108,8 @@ def _args(action: str, form: FormData) -> dict[str, Any]:
             "reviewer": form_text(form, "relecteur", 320),
             "note": form_text(form, "note", 2000),
         }
+    if action == "notify_bounce":
+        return {"person": form_text(form, "personne", 320)}
     if action == "approve":
         return {"people": parse_people(form_text(form, "personnes", 200))}
     if action == "answer":

@@ -24,6 +24,7 @@ from mailbot.portal import Portal
 from storage.models import Case, CaseEvent, InboundMessage, OutboxMail
 from workflows.annex.formulas import escape_optional
 from workflows.casework import space_label
+from workflows.invitation_notice import notice_key
 from workflows.labels import kind_label, state_label
 from workflows.records import QuestionRecord, SubscriptionRecord, record_from_json
 from workflows.text.fold import fold
@@ -255,6 +256,23 @@ def people(record: Any, case: Case, portal: Portal) -> list[dict[str, Any]]:
     return out
 
 
+def bounced_people(
+    session: Session, case: Case, record: SubscriptionRecord
+) -> list[dict[str, Any]]:
+    """The people whose invitation bounced, and whether the requester was told (the notice's
+    outbox row)."""
+    failed = {e for e, inv in record.invitations.items() if inv.status == "failed"}
+    out = []
+    for person in record.people:
+        if person.email not in failed:
+            continue
+        key = f"{case.ref}:{notice_key(person.email)}"
+        told = session.exec(select(OutboxMail.id).where(OutboxMail.idempotency_key == key)).first()
+        name = " ".join(x for x in (person.first_name, person.last_name) if x)
+        out.append({"email": person.email, "name": name or None, "told": told is not None})
+    return out
+
+
 def case_detail(session: Session, portal: Portal, ref: str, now: datetime) -> dict[str, Any] | None:
     """One case whole, or None when there is no such case."""
     case = session.exec(select(Case).where(Case.ref == ref)).first()
@@ -270,7 +288,7 @@ def case_detail(session: Session, portal: Portal, ref: str, now: datetime) -> di
         "question": None,
     }
     if isinstance(record, SubscriptionRecord):
-        detail["bounced"] = [e for e, inv in record.invitations.items() if inv.status == "failed"]
+        detail["bounced"] = bounced_people(session, case, record)
     if isinstance(record, QuestionRecord):
         detail["question"] = {
             "text": record.question,

@@ -224,3 +224,14 @@ _hold_command("correct", "CORRIGER: a new version of the answer (the asker is ma
 _hold_command("withdraw", "RETIRER: unpublish the answer (optional message to the asker).")
 _hold_command("publish", "PUBLIER: send a held answer now.")
 _hold_command("cancel", "ANNULER: cancel a held answer.")
+
+
+@cases_app.command("notify-bounce")
+def notify_bounce_command(
+    ref: RefArg,
+    person: Annotated[str, typer.Argument(help="The address whose invitation bounced.")],
+    admin: AsOpt,
+    config_path: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Tell the requester that this person's invitation could not be delivered."""
+    _act(config_path, ref, admin, "notify_bounce", person=person)
