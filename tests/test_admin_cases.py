@@ -3,13 +3,25 @@ notifies the new reviewers and says so in the `reassigned` line the triage learn
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from test_workflow_question import ask
 from test_workflow_subscription import invited, under_review
-from workflows_support import apply, ctx, effects_of, log_events, sent
+from workflows_support import NOW, apply, ctx, effects_of, log_events, sent, subscription_data
 
-from workflows import subscription
-from workflows.core import DeliveryFailed, LogLine, SetTimer
+from workflows import invitation_admin, subscription
+from workflows.core import (
+    Credential,
+    DeliveryFailed,
+    InvitationReissued,
+    InvitationRevoked,
+    LogLine,
+    ReissueInvitation,
+    RevokeInvitation,
+    SetTimer,
+)
+from workflows.invitation_admin import refusal as resend_refusal
 from workflows.invitation_notice import bounced, tell_requester
 from workflows.invitation_notice import refusal as notice_refusal
 from workflows.labels import KIND_LABELS, state_choices, state_label
@@ -95,3 +107,45 @@ def test_the_requester_is_told_of_a_bounced_invitation_by_name() -> None:
     assert mail.context["person"]["email"] == email
     assert mail.context["reason"] == "550 5.1.1 Utilisateur inconnu"
     assert decision.log[0].fields == {"to": case.requester, "person": email, "by": ADMIN}
+
+
+def test_resending_an_invitation_mails_a_new_password_and_restarts_the_timers() -> None:
+    case = invited(2)
+    email = "personne1@ville-exemple.fr"
+    assert resend_refusal(case, email, "resend") is None
+    decision = invitation_admin.resend(case, ctx(), ADMIN, email)
+    (effect,) = effects_of(decision, ReissueInvitation)
+    assert effect.email == email and effect.expires_at == NOW + timedelta(days=30)
+    assert decision.log[0] == LogLine("invitation_resend_requested", {"to": email, "by": ADMIN})
+    later = NOW + timedelta(days=40)
+    cred = Credential(email, "Tmp-Neuf-9999", later, ("accueil",), False, reissued=True)
+    result = subscription.decide(case, InvitationReissued(cred), ctx())
+    (mail,) = sent(result, "invitation")
+    assert mail.sensitive and mail.to == (email,) and mail.context["password"] == "Tmp-Neuf-9999"
+    assert {t.name for t in effects_of(result, SetTimer)} == {
+        "invitation_reminder",
+        "invitation_expiry",
+    }
+    case = apply(case, result)
+    record = subscription_data(case.data).invitations[email]
+    assert record.status == "sent" and record.expires_at == later.isoformat()
+    # the account is in use by then: nothing is mailed, the invitation counts as used
+    in_use = subscription.decide(
+        case, InvitationReissued(Credential(email, None, None, (), False)), ctx()
+    )
+    assert sent(in_use) == [] and log_events(in_use) == ["invitation_not_resent"]
+
+
+def test_revoking_the_last_pending_invitation_closes_the_case() -> None:
+    case = invited(1)
+    email = "personne1@ville-exemple.fr"
+    decision = invitation_admin.revoke(case, ADMIN, email)
+    assert effects_of(decision, RevokeInvitation) == [RevokeInvitation(email)]
+    case = apply(case, subscription.decide(case, InvitationRevoked(email), ctx()))
+    assert case.state == "closed"
+    assert subscription_data(case.data).invitations[email].status == "revoked"
+    assert resend_refusal(case, email, "revoke") is not None  # nothing pending any more
+    assert resend_refusal(case, email, "resend") is None  # but it may be sent again
+    assert resend_refusal(case, "inconnu@x.fr", "resend") == (
+        "Aucune invitation n’a été envoyée à inconnu@x.fr dans ce dossier."
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from harness import Bot, body_text, make_bot
-from mailservers import MailEnv
+from mailservers import MailEnv, wait_for_messages
 from sqlmodel import Session
 from starlette.testclient import TestClient
 from test_cases_cli_e2e import ask, only_case, subscribe
@@ -256,3 +256,45 @@ def test_a_bounced_invitation_is_offered_to_the_requester_once(desk: Desk) -> No
     desk.bot.run_once()
     mails = desk.bot.env.wait_for(desk.bot.env.requesters[0], count=3)
     assert sum("n'a pas pu être remise" in str(m["Subject"]) for m in mails) == 1
+
+
+def _passwords(bot: Bot, address: str, count: int) -> list[str]:
+    mails = wait_for_messages(bot.env.dovecot, address, "pw-invitee", "INBOX", count)
+    found = [re.search(r"Mot de passe temporaire : (\S+)", body_text(m)) for m in mails]
+    return [m.group(1) for m in found if m]
+
+
+def test_resending_then_revoking_an_invitation(desk: Desk) -> None:
+    ref = subscribe(desk.bot, ("durand",))
+    desk.post(f"/admin/dossiers/{ref}/approuver")
+    desk.bot.run_once()
+    desk.bot.run_once()
+    email = only_case(desk.bot, "subscription").data["people"][0]["email"]
+    [first] = _passwords(desk.bot, email, 1)
+    portal = StubPortal(desk.bot.engine, BASE, hasher=cheap_hasher())
+    assert portal.check_login(email, first)
+    page = desk.client.get(f"/admin/dossiers/{ref}").text
+    assert f'action="/admin/dossiers/{ref}/renvoyer"' in page
+    desk.post(f"/admin/dossiers/{ref}/renvoyer", personne=email)
+    assert f"invitation_resend_requested  to={email} by={desk.admin}" in desk.log()
+    desk.bot.run_once()  # the portal issues the new password, the mail goes out
+    desk.bot.run_once()
+    passwords = _passwords(desk.bot, email, 2)
+    assert len(passwords) == 2 and passwords[0] != passwords[1]
+    second = passwords[1] if passwords[0] == first else passwords[0]
+    assert portal.check_login(email, second) and not portal.check_login(email, first)
+    assert (
+        "Invitation renvoyée (nouveau mot de passe temporaire)"
+        in desk.client.get(f"/admin/dossiers/{ref}").text
+    )
+    assert second not in "\n".join(desk.bot.log_lines())
+    desk.post(f"/admin/dossiers/{ref}/revoquer", personne=email)
+    desk.bot.run_once()
+    assert not portal.check_login(email, second)
+    case = only_case(desk.bot, "subscription")
+    assert case.state == "closed" and case.data["invitations"][email]["status"] == "revoked"
+    page = desk.client.get(f"/admin/dossiers/{ref}").text
+    assert (
+        "révoquée" in page
+        and f"desk_action  action=revoke_invitation by={desk.admin}" in desk.log()
+    )

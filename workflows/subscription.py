@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from workflows import invitations, subscription_review, third_party
+from workflows import invitation_admin, invitations, subscription_review, third_party
 from workflows.annex.errors import TEMPLATE_HINT
 from workflows.casework import (
     after_mail,
@@ -37,6 +37,8 @@ from workflows.core import (
     Decision,
     DeliveryFailed,
     Event,
+    InvitationReissued,
+    InvitationRevoked,
     LogLine,
     MailReceived,
     PortalFailed,
@@ -96,6 +98,8 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
         return _on_delivery_failed(case, event, ctx)
     if isinstance(event, PortalFailed):
         return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, event))
+    if isinstance(event, InvitationReissued | InvitationRevoked):
+        return invitation_admin.on_result(case, event, ctx)
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 

@@ -27,14 +27,14 @@ from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import Case
-from workflows import invitation_notice
-from workflows.core import Decision, LogLine
+from workflows import invitation_admin, invitation_notice
+from workflows.core import CaseView, Context, Decision, LogLine
 from workflows.reassign import reassign, refusal
 
 SUBSCRIPTION_ACTIONS = ("approve", "refuse", "complete")
 QUESTION_ACTIONS = ("answer", "publish", "cancel", "close", "correct", "withdraw")
 # Actions of the desk's own (not a reviewer's command): decided by a pure function.
-DESK_ACTIONS = ("reassign", "notify_bounce")
+DESK_ACTIONS = ("reassign", "notify_bounce", "resend_invitation", "revoke_invitation")
 ACTIONS = (*DESK_ACTIONS, *SUBSCRIPTION_ACTIONS, *QUESTION_ACTIONS)
 
 # Log events that say the workflow did not do what was asked (the admin got a help mail).
@@ -170,18 +170,31 @@ class CaseActions:
             self.config, session, self.portal, case.kind, None, case, now, decider.handles
         )
         view = cases.view(case)
-        if action == "notify_bounce":
-            email = str(args.get("person") or "").strip().lower()
-            why = invitation_notice.refusal(view, email)
-            if why is not None:
-                raise ActionRefused(why)
-            return invitation_notice.tell_requester(view, ctx, admin, email)
+        if action != "reassign":
+            return _invitation_decision(view, ctx, admin, action, args)
         group, reviewer = args.get("group") or None, args.get("reviewer") or None
         reviewer = reviewer.strip().lower() if reviewer else None
         why = refusal(view, ctx, group, reviewer)
         if why is not None:
             raise ActionRefused(why)
         return reassign(view, ctx, admin, group, reviewer, args.get("note"))
+
+
+def _invitation_decision(
+    view: CaseView, ctx: Context, admin: str, action: str, args: dict[str, Any]
+) -> Decision:
+    email = str(args.get("person") or "").strip().lower()
+    if action == "notify_bounce":
+        why = invitation_notice.refusal(view, email)
+    else:
+        why = invitation_admin.refusal(view, email, action.removesuffix("_invitation"))
+    if why is not None:
+        raise ActionRefused(why)
+    if action == "notify_bounce":
+        return invitation_notice.tell_requester(view, ctx, admin, email)
+    if action == "resend_invitation":
+        return invitation_admin.resend(view, ctx, admin, email)
+    return invitation_admin.revoke(view, admin, email)
 
 
 def _check_kind(kind: str, action: str) -> None:

@@ -71,6 +71,12 @@ EVENT_LABELS = {
     "portal_failed": "Échec d’une opération du portail",
     "portal_queued": "Opération du portail programmée",
     "desk_action": "Action d’un administrateur",
+    "bounce_notice_sent": "Demandeur prévenu d’une invitation non distribuée",
+    "invitation_resend_requested": "Nouvelle invitation demandée au portail",
+    "invitation_resent": "Invitation renvoyée (nouveau mot de passe temporaire)",
+    "invitation_not_resent": "Invitation non renvoyée (compte déjà utilisé)",
+    "invitation_revoke_requested": "Révocation de l’invitation demandée au portail",
+    "invitation_revoked": "Invitation révoquée",
 }
 
 
@@ -98,6 +104,7 @@ FIELD_LABELS = {
     "published": "publiée",
     "asker_mailed": "demandeur prévenu",
     "directives": "consignes",
+    "person": "personne",
 }
 ACTION_LABELS = {
     "reassign": "réaffectation",
@@ -110,6 +117,9 @@ ACTION_LABELS = {
     "close": "classement",
     "correct": "correction",
     "withdraw": "retrait",
+    "notify_bounce": "demandeur prévenu",
+    "resend_invitation": "invitation renvoyée",
+    "revoke_invitation": "invitation révoquée",
 }
 
 

@@ -47,6 +47,11 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "classer": ("close", "La question est classée sans réponse."),
     "corriger": ("correct", "La correction est enregistrée (nouvelle version)."),
     "retirer": ("withdraw", "La réponse va être retirée du portail."),
+    "renvoyer": (
+        "resend_invitation",
+        "Une nouvelle invitation, avec un nouveau mot de passe temporaire, va être envoyée.",
+    ),
+    "revoquer": ("revoke_invitation", "L’invitation va être révoquée."),
     "prevenir": (
         "notify_bounce",
         "Le demandeur va être prévenu que l’invitation n’a pas pu être remise.",
@@ -108,7 +113,7 @@ def _args(action: str, form: FormData) -> dict[str, Any]:
             "reviewer": form_text(form, "relecteur", 320),
             "note": form_text(form, "note", 2000),
         }
-    if action == "notify_bounce":
+    if action in ("notify_bounce", "resend_invitation", "revoke_invitation"):
         return {"person": form_text(form, "personne", 320)}
     if action == "approve":
         return {"people": parse_people(form_text(form, "personnes", 200))}

@@ -235,3 +235,25 @@ def notify_bounce_command(
 ) -> None:
     """Tell the requester that this person's invitation could not be delivered."""
     _act(config_path, ref, admin, "notify_bounce", person=person)
+
+
+@cases_app.command("resend-invitation")
+def resend_invitation_command(
+    ref: RefArg,
+    person: Annotated[str, typer.Argument(help="The invited address.")],
+    admin: AsOpt,
+    config_path: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Send the invitation again, with a new temporary password (the old one stops working)."""
+    _act(config_path, ref, admin, "resend_invitation", person=person)
+
+
+@cases_app.command("revoke-invitation")
+def revoke_invitation_command(
+    ref: RefArg,
+    person: Annotated[str, typer.Argument(help="The invited address.")],
+    admin: AsOpt,
+    config_path: ConfigOpt = DEFAULT_CONFIG,
+) -> None:
+    """Revoke a pending invitation: its temporary password no longer opens the portal."""
+    _act(config_path, ref, admin, "revoke_invitation", person=person)
