@@ -6,17 +6,29 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from test_workflow_question import ask
+from test_workflow_question import answered, ask
 from test_workflow_subscription import invited, under_review
-from workflows_support import NOW, apply, ctx, effects_of, log_events, sent, subscription_data
+from workflows_support import (
+    NOW,
+    apply,
+    ctx,
+    effects_of,
+    log_events,
+    question_data,
+    reply,
+    sent,
+    subscription_data,
+)
 
-from workflows import invitation_admin, subscription
+from workflows import invitation_admin, question, subscription
 from workflows.core import (
     Credential,
     DeliveryFailed,
     InvitationReissued,
     InvitationRevoked,
     LogLine,
+    Publish,
+    Published,
     ReissueInvitation,
     RevokeInvitation,
     SetTimer,
@@ -148,4 +160,29 @@ def test_revoking_the_last_pending_invitation_closes_the_case() -> None:
     assert resend_refusal(case, email, "resend") is None  # but it may be sent again
     assert resend_refusal(case, "inconnu@x.fr", "resend") == (
         "Aucune invitation n’a été envoyée à inconnu@x.fr dans ce dossier."
+    )
+
+
+def test_a_withdrawn_answer_is_published_again_as_a_new_version() -> None:
+    case, _ = ask()
+    case, _ = answered(case)
+    desta = "relecteur.desta@demo.test"
+    case = apply(case, question.decide(case, reply("RETIRER", reviewer=desta), ctx()))
+    assert question_data(case.data).withdrawn_at is not None
+    again = question.decide(case, reply("PUBLIER", reviewer=ADMIN, message_id=None), ctx())
+    (publish,) = effects_of(again, Publish)
+    data = question_data(case.data)
+    assert publish.answer == data.published_answer and publish.space == "desta"
+    assert log_events(again)[-1] == "republish_submitted" and again.state == "publishing"
+    case = apply(case, again)
+    url = "https://portail.example.gouv.fr/espaces/desta/questions/Q-2026-000042"
+    online = question.decide(case, Published(url, 2), ctx())
+    assert sent(online, "question_answer") == []  # the asker already has this answer
+    case = apply(case, online)
+    data = question_data(case.data)
+    assert case.state == "answered" and data.withdrawn_at is None
+    assert [p.version for p in data.publications] == [1, 2]
+    # PUBLIER on an answer still online changes nothing (the help mail says so)
+    assert log_events(question.decide(case, reply("PUBLIER", reviewer=desta), ctx()))[-1] == (
+        "review_help"
     )

@@ -156,3 +156,14 @@ def test_an_admin_reassigns_a_question_then_answers_it(bot: Bot) -> None:
     assert withdrawn.returncode == 0, withdrawn.stderr
     again = bot.cli("cases", "withdraw", ref, "--as", admin)
     assert again.returncode == 1 and "aucune réponse n’est en ligne" in again.stderr
+    bot.run_once()  # the portal withdraws the answer
+    asked = len(bot.env.wait_for(bot.env.requesters[0], count=2))
+    assert only_case(bot, "question").data.get("withdrawn_at")
+    republished = bot.cli("cases", "publish", ref, "--as", admin)
+    assert republished.returncode == 0, republished.stderr
+    bot.run_once()
+    data = only_case(bot, "question").data
+    assert [p["version"] for p in data["publications"]] == [1, 2]
+    assert data.get("withdrawn_at") is None  # omitted from the JSON when not set
+    assert any("republish_submitted" in line and f"by={admin}" in line for line in bot.log_lines())
+    assert len(bot.env.wait_for(bot.env.requesters[0], count=asked)) == asked  # not re-mailed

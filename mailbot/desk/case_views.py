@@ -44,6 +44,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     ),
     "publier": ("publish", "La réponse en attente part maintenant."),
     "annuler": ("cancel", "La réponse en attente est annulée."),
+    "republier": ("publish", "La réponse va être publiée de nouveau (nouvelle version)."),
     "classer": ("close", "La question est classée sans réponse."),
     "corriger": ("correct", "La correction est enregistrée (nouvelle version)."),
     "retirer": ("withdraw", "La réponse va être retirée du portail."),

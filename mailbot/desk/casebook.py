@@ -273,6 +273,13 @@ def bounced_people(
     return out
 
 
+def _when(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 def case_detail(session: Session, portal: Portal, ref: str, now: datetime) -> dict[str, Any] | None:
     """One case whole, or None when there is no such case."""
     case = session.exec(select(Case).where(Case.ref == ref)).first()
@@ -294,7 +301,8 @@ def case_detail(session: Session, portal: Portal, ref: str, now: datetime) -> di
             "text": record.question,
             "held": record.held.to_json() if record.held else None,
             "publications": [p.to_json() for p in record.publications],
-            "withdrawn_at": record.withdrawn_at,
+            "withdrawn_at": _when(record.withdrawn_at),
+            "held_until": _when(record.held.due_at) if record.held else None,
             "outcome": record.outcome,
             "answers": [a.to_json() for a in record.answers],
         }
