@@ -105,7 +105,7 @@ def test_an_admin_approves_some_people_for_the_reviewer(bot: Bot) -> None:
     ref = subscribe(bot, ("un", "deux"))
     admin = bot.env.admin.address
     refused = bot.cli("cases", "approve", ref, "--as", "intrus@example.test")
-    assert refused.returncode == 1 and "n’est pas un administrateur" in refused.stderr
+    assert refused.returncode == 2 and "[admins] addresses" in refused.stderr
     wrong = bot.cli("cases", "answer", ref, "Bonjour", "--as", admin)
     assert wrong.returncode == 1 and "ne concerne que les questions" in wrong.stderr
     result = bot.cli("cases", "approve", ref, "--people", "1", "--as", admin)

@@ -125,6 +125,9 @@ def _act(config_path: Path, ref: str, admin: str, action: str, **args: Any) -> N
     from mailbot.desk.case_actions import ActionRefused, CaseActions  # noqa: PLC0415
 
     config = _load(config_path)
+    if admin.strip().lower() not in {a.lower() for a in config.admins.addresses}:
+        typer.echo(f"--as {admin}\u00a0: ce n’est pas une adresse de [admins] addresses.", err=True)
+        raise typer.Exit(2)
     engine = _engine(config)
     ingest = build_ingest(config, engine)
     actions = CaseActions(config, engine, ingest.portal, ingest.secret, ingest.wflog)
