@@ -298,3 +298,34 @@ def test_resending_then_revoking_an_invitation(desk: Desk) -> None:
         "révoquée" in page
         and f"desk_action  action=revoke_invitation by={desk.admin}" in desk.log()
     )
+
+
+def test_cancelling_a_held_answer_from_the_desk(mail_env: MailEnv) -> None:
+    desk = open_desk(new_bot(mail_env, **{"questions.publish_delay_minutes": 15}))
+    ref = ask(desk.bot, "Flux CCSP", QUESTION)
+    desk.post(f"/admin/dossiers/{ref}/repondre", texte="Bonjour,\n\nVoir l'espace DESTA.")
+    desk.post(f"/admin/dossiers/{ref}/annuler")
+    assert only_case(desk.bot, "question").state == "open"
+    assert f"hold_cancelled  by={desk.admin}" in desk.log()
+    assert "La réponse en attente est annulée." in desk.client.get(f"/admin/dossiers/{ref}").text
+
+
+def test_correcting_withdrawing_and_republishing_an_answer_from_the_desk(desk: Desk) -> None:
+    ref = ask(desk.bot, "Flux CCSP", QUESTION)
+    desk.post(f"/admin/dossiers/{ref}/repondre", texte="Bonjour,\n\nVoir l'espace DESTA.")
+    desk.bot.run_once()  # published at once (no hold in this configuration), then mailed
+    assert only_case(desk.bot, "question").state == "answered"
+    desk.post(f"/admin/dossiers/{ref}/corriger", texte="Bonjour,\n\nVoir la fiche « Flux ».")
+    assert f"correction_submitted  by={desk.admin}" in desk.log()
+    desk.bot.run_once()
+    desk.post(f"/admin/dossiers/{ref}/retirer", texte="")
+    assert f"answer_withdrawn  by={desk.admin}" in desk.log()
+    desk.bot.run_once()
+    page = desk.client.get(f"/admin/dossiers/{ref}").text
+    assert "retirée du portail" in page and f'action="/admin/dossiers/{ref}/republier"' in page
+    desk.post(f"/admin/dossiers/{ref}/republier")
+    desk.bot.run_once()
+    data = only_case(desk.bot, "question").data
+    assert [p["version"] for p in data["publications"]] == [1, 2, 3]
+    page = desk.client.get(f"/admin/dossiers/{ref}").text
+    assert "Version 3 publiée" in page and "Republier la réponse" not in page
