@@ -377,6 +377,9 @@ def _mount_optional() -> None:
 
     app.command("export")(export)
     app.command("purge")(purge)
+    from mailbot.desk.cli_cases import cases_app  # noqa: PLC0415
+
+    app.add_typer(cases_app, name="cases")
     try:
         from mailbot.dev.demo import demo  # noqa: PLC0415
 

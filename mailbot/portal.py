@@ -204,6 +204,19 @@ class Portal(Protocol):
         """Remove a document; idempotent (removing it again does nothing)."""
         ...
 
+    def reissue_invitation(
+        self, request_ref: str, email: str, expires_at: datetime, key: str
+    ) -> Credential:
+        """A fresh temporary password, valid until `expires_at`, for an account nobody has used
+        yet (the previous one no longer opens); `temporary_password` None when the account is
+        in use. The same `key` again issues another (only the hash is kept)."""
+        ...
+
+    def revoke_invitation(self, request_ref: str, email: str, key: str) -> None:
+        """The temporary password of an account nobody has used yet no longer opens (an
+        account in use is left alone); idempotent."""
+        ...
+
 
 class PortalMailer(Protocol):
     """How the portal sends its own mail (password-reset links) through mailbot's outbox.

@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from mailbot.portal import Frequency, SearchHit, Subscriber
+from portal_stub import invitations
 from portal_stub.accounts_admin import AccountAdmin
 from portal_stub.documents_admin import DocumentAdmin
 from portal_stub.models import (
@@ -213,6 +214,20 @@ class StubPortal(AccountAdmin, DocumentAdmin):
             return False
         expiry = account.temp_password_expires_at
         return not (account.must_change_password and expiry is not None and expiry <= self._now())
+
+    def reissue_invitation(
+        self, request_ref: str, email: str, expires_at: datetime, key: str
+    ) -> Credential:
+        with self._writing() as session:
+            if self._done(session, key, "reissue_invitation", request_ref) is None:
+                self._record(session, key, "reissue_invitation", request_ref, {"email": email})
+            return invitations.reissue(session, self.hasher, email, expires_at)
+
+    def revoke_invitation(self, request_ref: str, email: str, key: str) -> None:
+        with self._writing() as session:
+            if self._done(session, key, "revoke_invitation", request_ref) is None:
+                self._record(session, key, "revoke_invitation", request_ref, {"email": email})
+                invitations.revoke(session, self.hasher, email, self._now())
 
     # ------------------------------------------------------------------------- publications
 

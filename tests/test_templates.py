@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from workflows_support import (
+    ADMINS,
     NOW,
     PARIS,
     XLSX,
@@ -29,7 +30,7 @@ from workflows_support import (
 )
 
 from mailbot.mail.compose import environment
-from workflows import casework, question, subscription
+from workflows import casework, invitation_notice, question, subscription
 from workflows.alerts import (
     DatabaseOutage,
     OwnAddressMail,
@@ -81,6 +82,7 @@ MINE = (
     "invitation",
     "invitation_new_spaces",
     "invitation_reminder",
+    "invitation_bounced",
     "question_ack",
     "question_notify",
     "question_answer",
@@ -207,6 +209,9 @@ def subscription_mails() -> list[tuple[str, SendMail]]:
         "personne3@ville-exemple.fr", "invitation", "550 5.1.1 Utilisateur inconnu"
     )
     case = _step(case, subscription.decide(case, failed, ctx()), out)
+    # an admin tells the requester (the desk's « Prévenir le demandeur »)
+    bounce = invitation_notice.tell_requester(case, ctx(), ADMINS[0], "personne3@ville-exemple.fr")
+    out += [(ABO, m) for m in sent(bounce)]
     for annex_data in (
         annex(
             errors=[

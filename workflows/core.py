@@ -166,6 +166,21 @@ class ReviewerAway:
     message_id: str | None = None
 
 
+@dataclass(frozen=True)
+class InvitationReissued:
+    """The portal issued a new temporary password for an unused account (`ReissueInvitation`
+    carried out); `credential.temporary_password` None: the account is in use already."""
+
+    credential: Credential
+
+
+@dataclass(frozen=True)
+class InvitationRevoked:
+    """The portal made an unused invitation's temporary password unusable."""
+
+    email: str
+
+
 Event = (
     MailReceived
     | ReviewerReply
@@ -176,6 +191,8 @@ Event = (
     | PortalFailed
     | DeliveryFailed
     | ReviewerAway
+    | InvitationReissued
+    | InvitationRevoked
 )
 
 
@@ -316,7 +333,24 @@ class CancelTimers:
     prefixes: tuple[str, ...] = ()
 
 
-Effect = SendMail | ProvisionAccounts | Publish | Withdraw | SetTimer | CancelTimers
+@dataclass(frozen=True)
+class ReissueInvitation:
+    """A new temporary password for the unused account `email` (an admin's « Renvoyer »); the
+    shell answers with `InvitationReissued`."""
+
+    email: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class RevokeInvitation:
+    """Make the unused invitation of `email` unusable; the shell answers `InvitationRevoked`."""
+
+    email: str
+
+
+PortalEffect = ProvisionAccounts | Publish | Withdraw | ReissueInvitation | RevokeInvitation
+Effect = SendMail | PortalEffect | SetTimer | CancelTimers
 
 
 @dataclass(frozen=True)

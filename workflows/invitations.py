@@ -61,7 +61,7 @@ def activated(ctx: Context, email: str) -> bool:
     return account.first_login_at is not None
 
 
-def _person_name(person: Person | None) -> dict[str, str]:
+def person_name(person: Person | None) -> dict[str, str]:
     if person is None:
         return {"first_name": "", "last_name": "", "organisation": ""}
     return {
@@ -85,7 +85,7 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
     for cred in event.credentials:
         email = cred.email.lower()
         person = people.get(email)
-        view = {**_person_name(person), "email": email, "spaces_label": spaces_label(cred.spaces)}
+        view = {**person_name(person), "email": email, "spaces_label": spaces_label(cred.spaces)}
         if cred.temporary_password:
             expires_at = cred.expires_at or expires_at
             context = {
@@ -95,7 +95,7 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
                 "expires_at": iso(expires_at),
             }
             effects.append(
-                _to_person("invitation", email, context, "invite", round_number, sensitive=True)
+                to_person("invitation", email, context, "invite", round_number, sensitive=True)
             )
             records[email] = _record("sent", cred, ctx, expires_at)
             invited.append(view)
@@ -103,7 +103,7 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
         else:
             context = {**view, **links}
             effects.append(
-                _to_person("invitation_new_spaces", email, context, "new_spaces", round_number)
+                to_person("invitation_new_spaces", email, context, "new_spaces", round_number)
             )
             records[email] = _record("existing", cred, ctx, None)
             existing.append(view)
@@ -112,14 +112,14 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
     approved = set(decision.approved or ()) if decision else set()
     refused_numbers = set(decision.refused or ()) if decision else set()
     missing = [
-        {**_person_name(p), "email": e}
+        {**person_name(p), "email": e}
         for e, p in people.items()
         if p.number in approved and e not in answered
     ]
     if missing:
         log.append(LogLine("accounts_missing", {"emails": ",".join(m["email"] for m in missing)}))
     refused = [
-        {**_person_name(p), "email": e, "number": p.number}
+        {**person_name(p), "email": e, "number": p.number}
         for e, p in people.items()
         if p.number in refused_numbers
     ]
@@ -141,7 +141,7 @@ def on_provisioned(case: CaseView, event: AccountsProvisioned, ctx: Context) -> 
     if not invited:
         log.append(LogLine("case_closed", {"reason": "no_invitation_pending"}))
         return _decision(case, SubscriptionState.CLOSED, data, effects, log)
-    effects += _invitation_timers(ctx, expires_at)
+    effects += invitation_timers(ctx, expires_at)
     return _decision(case, SubscriptionState.INVITED, data, effects, log)
 
 
@@ -154,7 +154,7 @@ def _record(status: str, cred: Credential, ctx: Context, expires_at: datetime | 
     )
 
 
-def _to_person(
+def to_person(
     template: str,
     email: str,
     context: dict[str, Any],
@@ -173,7 +173,7 @@ def _to_person(
     )
 
 
-def _invitation_timers(ctx: Context, expires_at: datetime) -> list[Effect]:
+def invitation_timers(ctx: Context, expires_at: datetime) -> list[Effect]:
     timers: list[Effect] = []
     reminder_at = ctx.now + timedelta(days=ctx.invitation_reminder_days)
     if reminder_at < expires_at:
@@ -197,11 +197,11 @@ def on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
         elif event.kind == EXPIRY:
             records[email] = replace(record, status="expired")
         else:
-            view = {**_person_name(people.get(email)), "email": email}
+            view = {**person_name(people.get(email)), "email": email}
             context = {**view, **links, "expires_at": record.expires_at}
             round_number = data.round
             effects.append(
-                _to_person("invitation_reminder", email, context, "invite_reminder", round_number)
+                to_person("invitation_reminder", email, context, "invite_reminder", round_number)
             )
             log.append(LogLine("invitation_reminder_sent", {"to": email}))
     data = replace(data, invitations=records)

@@ -1,5 +1,6 @@
 """After an answer went out (CONTRACTS.md, "Answers are held"): a reviewer's reply to the
-preview or to the confirmation may be CORRIGER <texte> (a published answer: version n+1 marked
+preview or to the confirmation may be PUBLIER after a RETIRER (the withdrawn text published
+again as a new version), CORRIGER <texte> (a published answer: version n+1 marked
 « Réponse corrigée le … », and the correction mailed to the asker; a mail-only answer: the
 correction mailed), RETIRER [texte] (the publication withdrawn; the asker is mailed only when
 the reviewer wrote a text) or AIDE. Anything else gets a help mail pointing to CORRIGER: the
@@ -43,6 +44,8 @@ def on_after(case: CaseView, event: ReviewerReply, ctx: Context, log: list[LogLi
     command = read_hold_command(event.new_text.strip())
     if data.outcome not in _ANSWERED:  # CLASSER or HORS PÉRIMÈTRE: no answer to correct
         return question_help(case, event, ctx, "already_closed", log)
+    if command is not None and command.verb == "PUBLIER" and _withdrawn(data):
+        return _republish(case, event, ctx, data, log)
     if command is None or command.verb in ("ANNULER", "PUBLIER"):
         log.append(LogLine("answer_already_sent", {"by": event.reviewer}))
         return question_help(case, event, ctx, "hold_over", log)
@@ -53,6 +56,46 @@ def on_after(case: CaseView, event: ReviewerReply, ctx: Context, log: list[LogLi
     if not command.text:
         return question_help(case, event, ctx, "empty_correction", log)
     return _correct(case, event, ctx, data, command.text, log)
+
+
+def _withdrawn(data: QuestionRecord) -> bool:
+    """A published answer that was withdrawn (RETIRER) and may be put back."""
+    return bool(data.publications) and data.withdrawn_at is not None and bool(data.published_answer)
+
+
+def _republish(
+    case: CaseView,
+    event: ReviewerReply,
+    ctx: Context,
+    data: QuestionRecord,
+    log: list[LogLine],
+) -> Decision:
+    """PUBLIER after RETIRER: the last published text again, as a new version (the asker was
+    mailed that answer already and is not mailed again)."""
+    space = data.publications[-1].space
+    question = data.published_question_text or data.published_question
+    answer = data.published_answer or ""
+    last = data.answers[-1].text if data.answers else None
+    pending = PendingAnswer(
+        space=space,
+        question=question,
+        answer=answer,
+        mail_answer=last or answer,
+        by=event.reviewer,
+        at=iso(ctx.now),
+        reviewer_message_id=event.message_id,
+        reviewer_references=tuple(event.references),
+        held=True,
+    )
+    log.append(LogLine("republish_submitted", {"by": event.reviewer, "space": space}))
+    return finish(
+        case,
+        QuestionState.PUBLISHING,
+        CLOSED_STATES,
+        data=replace(data, pending=pending),
+        effects=[Publish(space=space, question=question, answer=answer)],
+        log=log,
+    )
 
 
 def _correct(

@@ -113,6 +113,8 @@ def on_published(case: CaseView, event: Published, ctx: Context) -> Decision:
     if case.state != QuestionState.PUBLISHING or not pending:
         return ignored(case, CLOSED_STATES, "published_ignored", state=case.state)
     space = pending.space
+    # PUBLIER after RETIRER (workflows.question_after): online again, the asker not re-mailed
+    republished = data.withdrawn_at is not None and not pending.correction
     key = f"correction:{event.version}" if pending.correction else f"answer:{data.round}"
     mail = answer_mail(
         case,
@@ -148,11 +150,11 @@ def on_published(case: CaseView, event: Published, ctx: Context) -> Decision:
             "answer_corrected" if pending.correction else "answer_published",
             {"space": space, "version": event.version, "url": event.url},
         ),
-        LogLine("answer_mailed", {"to": case.requester, "published": True}),
     ]
-    return finish(
-        case, QuestionState.ANSWERED, CLOSED_STATES, data=data, effects=[mail, confirmed], log=log
-    )
+    effects = [confirmed] if republished else [mail, confirmed]
+    if not republished:
+        log.append(LogLine("answer_mailed", {"to": case.requester, "published": True}))
+    return finish(case, QuestionState.ANSWERED, CLOSED_STATES, data=data, effects=effects, log=log)
 
 
 def _published_confirmation(

@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from workflows import followup_cap, group_review, invitations, subscription_review, third_party
+from workflows import (
+    followup_cap,
+    group_review,
+    invitation_admin,
+    invitations,
+    subscription_review,
+    third_party,
+)
 from workflows.annex.errors import TEMPLATE_HINT
 from workflows.casework import (
     after_mail,
@@ -37,6 +44,8 @@ from workflows.core import (
     Decision,
     DeliveryFailed,
     Event,
+    InvitationReissued,
+    InvitationRevoked,
     LogLine,
     MailReceived,
     PortalFailed,
@@ -101,6 +110,8 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
         waiting = (SubscriptionState.UNDER_REVIEW,)
         summary = _review_summary(case, ctx)
         return group_review.on_reviewer_away(case, event, ctx, CLOSED_STATES, waiting, summary)
+    if isinstance(event, InvitationReissued | InvitationRevoked):
+        return invitation_admin.on_result(case, event, ctx)
     return ignored(case, CLOSED_STATES, "event_ignored", type=type(event).__name__)
 
 
@@ -243,7 +254,7 @@ def _send_for_review(
         essential=True,  # a new case's acknowledgement, or the report on a new table
     )
     context = {
-        **_notify_context(case, data, ctx, stage, people),
+        **notify_context(case, data, ctx, stage, people),
         "changes": changes,
         "attachments": [a.filename for a in event.attachments],
     }
@@ -266,7 +277,7 @@ def _send_for_review(
     ).then(notified)
 
 
-def _notify_context(
+def notify_context(
     case: CaseView,
     data: SubscriptionRecord,
     ctx: Context,

@@ -33,7 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailbot.config import Config
-from mailbot.desk import accounts, auth, documents, stats, views
+from mailbot.desk import accounts, auth, case_views, documents, stats, views
 from mailbot.desk.auth import LoginThrottle
 from mailbot.desk.healthz import PATH as HEALTHZ_PATH
 from mailbot.desk.sessions import SESSION_LIFETIME, DeskSessions
@@ -170,6 +170,7 @@ def create_desk_app(
             *accounts.routes,
             *documents.routes,
             *stats.routes,
+            *case_views.routes,
             *mounts,
         ],
         middleware=[

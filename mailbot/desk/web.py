@@ -26,6 +26,7 @@ from mailbot.config import Config
 from mailbot.portal import Portal
 from storage.db import session_scope
 from workflows.calendar import french_date, french_datetime
+from workflows.labels import kind_label, state_label
 
 TEMPLATES = Path(__file__).parent / "templates"
 PARIS = ZoneInfo("Europe/Paris")
@@ -84,6 +85,8 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters["date_fr"] = lambda v: french_date(_paris(v))
     env.filters["datetime_fr"] = lambda v: french_datetime(_paris(v))
+    env.globals["state_label"] = state_label
+    env.globals["kind_label"] = kind_label
     return env
 
 

@@ -35,12 +35,10 @@ from workflows.core import (
     Decision,
     Event,
     MailReceived,
-    ProvisionAccounts,
-    Publish,
+    PortalEffect,
     Published,
     SendMail,
     SetTimer,
-    Withdraw,
     Withdrawn,
 )
 from workflows.registry import WORKFLOWS
@@ -72,7 +70,7 @@ def apply_decision(
     now: datetime,
     pending: Pending,
     secret: bytes | None = None,
-) -> list[ProvisionAccounts | Publish | Withdraw]:
+) -> list[PortalEffect]:
     """Write the decision's case changes and effects in `session` (no commit here); returns
     the portal operations the decision asks for."""
     if decision.state is not None and decision.state != case.state:
@@ -96,7 +94,7 @@ def apply_decision(
     elif not decision.closed and case.closed_at is not None and decision.state is not None:
         case.closed_at = None  # reopened
     case.updated_at = now
-    portal_ops: list[ProvisionAccounts | Publish | Withdraw] = []
+    portal_ops: list[PortalEffect] = []
     for effect in decision.effects:
         if isinstance(effect, SendMail):
             _send(session, config, effect, case.ref, now, pending, secret)

@@ -75,12 +75,30 @@ def _attachments(
 
 def reviewer_reply(mail: ParsedMail, result: Classification, case_kind: str) -> ReviewerReply:
     """An authenticated reviewer's reply: its commands and directives read from the new text."""
-    parsed = parse_directives(strip_invisible(result.new_text), case_kind)
+    return _reply(
+        sender_of(mail),
+        mail.from_name,
+        mail.message_id,
+        references(mail),
+        result.new_text,
+        case_kind,
+    )
+
+
+def _reply(
+    author: str,
+    name: str | None,
+    message_id: str | None,
+    refs: tuple[str, ...],
+    text: str,
+    case_kind: str,
+) -> ReviewerReply:
+    parsed = parse_directives(strip_invisible(text), case_kind)
     return ReviewerReply(
-        reviewer=sender_of(mail),
-        reviewer_name=mail.from_name,
-        message_id=mail.message_id,
-        references=references(mail),
+        reviewer=author,
+        reviewer_name=name,
+        message_id=message_id,
+        references=refs,
         new_text=parsed.text,
         directives=tuple(parsed.directives),
         command=parsed.command,
@@ -93,3 +111,11 @@ def delivery_failed(row: OutboxMail, reason: str, via: Literal["smtp", "bounce"]
     return DeliveryFailed(
         recipient=",".join(row.recipients), template=row.template, reason=reason[:300], via=via
     )
+
+
+def admin_reply(admin: str, text: str, case_kind: str) -> ReviewerReply:
+    """An admin deciding for a reviewer (the desk, `mailbot cases`): the same event a reviewer's
+    mail makes, read from the same text by the same parser, with the admin as its author. The
+    admin was authenticated by the desk's sign-in or by `--as`, not by a token; with no mail
+    to reply to, the workflow's mails to the admin start a thread of their own."""
+    return _reply(admin, None, None, (), text, case_kind)

@@ -35,18 +35,22 @@ from storage.models import PortalOperation
 from workflows.core import (
     AccountsProvisioned,
     Event,
+    InvitationReissued,
+    InvitationRevoked,
     PersonRequest,
+    PortalEffect,
     PortalFailed,
     ProvisionAccounts,
     Publish,
     Published,
+    ReissueInvitation,
+    RevokeInvitation,
     Withdraw,
     Withdrawn,
 )
 
 log = logging.getLogger(__name__)
 
-PortalEffect = ProvisionAccounts | Publish | Withdraw
 # Called in the transaction that marks an operation done or failed: (session, case ref, event).
 OnResult = Callable[[Session, str, Event], None]
 
@@ -72,6 +76,10 @@ def kind_of(effect: PortalEffect) -> str:
         return "publish"
     if isinstance(effect, Withdraw):
         return "withdraw"
+    if isinstance(effect, ReissueInvitation):
+        return "reissue_invitation"
+    if isinstance(effect, RevokeInvitation):
+        return "revoke_invitation"
     raise TypeError(f"not a portal effect: {effect!r}")
 
 
@@ -84,6 +92,10 @@ def payload_of(effect: PortalEffect) -> dict[str, Any]:
         }
     if isinstance(effect, Publish):
         return {"space": effect.space, "question": effect.question, "answer": effect.answer}
+    if isinstance(effect, ReissueInvitation):
+        return {"email": effect.email, "expires_at": effect.expires_at.astimezone(UTC).isoformat()}
+    if isinstance(effect, RevokeInvitation):
+        return {"email": effect.email}
     return {}
 
 
@@ -195,6 +207,13 @@ def _call(portal: Portal, op: _Claim) -> tuple[Event, dict[str, Any]]:
     if op.kind == "withdraw":
         portal.withdraw(op.case_ref, op.key)
         return Withdrawn(), {}
+    if op.kind == "reissue_invitation":
+        expires_at = datetime.fromisoformat(p["expires_at"])
+        cred = portal.reissue_invitation(op.case_ref, p["email"], expires_at, op.key)
+        return InvitationReissued(cred), {"password_issued": cred.temporary_password is not None}
+    if op.kind == "revoke_invitation":
+        portal.revoke_invitation(op.case_ref, p["email"], op.key)
+        return InvitationRevoked(p["email"]), {}
     raise ValueError(f"unknown portal operation kind {op.kind!r}")
 
 
