@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from mailbot.annex.pool import annex_pool
 from mailbot.config import Config
 from mailbot.loop.delivery import DeliveryReport, deliver_pending
 from mailbot.loop.faults import InfrastructureDown, is_database_fault
@@ -206,6 +207,7 @@ class Daemon:
             raise InfrastructureDown(err) from None
 
     def _run_once(self) -> dict[str, int]:
+        annex_pool().warm(self.ingest.annex_limits)  # workers start while IMAP connects
         self.mailbox.connect()
         try:
             outcomes = self.drain_inbox()
@@ -252,6 +254,7 @@ class Daemon:
         return None
 
     def run_forever(self) -> None:
+        annex_pool().warm(self.ingest.annex_limits)
         self.sender.start()
         backoff = 1.0
         cfg = self.config.mailbox
