@@ -73,6 +73,9 @@ class Daemon:
         )
         self._draining = threading.Lock()
         self.sender = OutboxSender(self._sender_drain, self.outbox_wait, self.stop_event)
+        # The sender woken after each decision (run --once starts one of its own).
+        self.active_sender = self.sender
+        self.background = DeliveryReport()  # what sender threads delivered
 
     # ------------------------------------------------------------------ steps
 
@@ -94,6 +97,7 @@ class Daemon:
                 log.info("uid %s already processed (%s): moving only", uid, outcome.fate)
             else:
                 outcome = self.ingest.process(journal_id)
+            self.active_sender.wake()  # its mail leaves while the next message is read
             _fault("after_commit_before_move")
             mb.move(uid, self.fate_folder(outcome.fate))
             self._mark_moved(journal_id)
@@ -172,11 +176,15 @@ class Daemon:
         if not self.lease.active:
             return
         try:
-            self.drain_outbox()
+            report = self.drain_outbox()
         except Exception as err:
             if not is_database_fault(err):
                 raise
             self.outage.noticed(err)
+            return
+        self.background.sent += report.sent
+        self.background.retried += report.retried
+        self.background.failed += report.failed
 
     def outbox_wait(self) -> float:
         """Seconds the outbox sender may sleep: until a row is due or a lease runs out, and
@@ -207,24 +215,35 @@ class Daemon:
             raise InfrastructureDown(err) from None
 
     def _run_once(self) -> dict[str, int]:
+        """The outbox is delivered by a sender thread while mail is ingested; the last drain
+        here sends what is left and returns when its last mail is accepted."""
         annex_pool().warm(self.ingest.annex_limits)  # workers start while IMAP connects
-        self.mailbox.connect()
+        done = threading.Event()
+        self.background = DeliveryReport()
+        self.active_sender = OutboxSender(self._sender_drain, self.outbox_wait, done)
+        self.active_sender.start()
         try:
-            outcomes = self.drain_inbox()
-            replays = self.replay_requested()
+            self.mailbox.connect()
+            try:
+                outcomes = self.drain_inbox()
+                replays = self.replay_requested()
+            finally:
+                self.mailbox.close()
+            fired = self.ingest.sweep_timers()
+            operations = self.ingest.run_portal_operations()
         finally:
-            self.mailbox.close()
-        fired = self.ingest.sweep_timers()
-        operations = self.ingest.run_portal_operations()
+            done.set()
+            self.active_sender.join()
+            self.active_sender = self.sender
         report = self.drain_outbox()
         return {
             "messages": len(outcomes),
             "replayed": len(replays),
             "timers": fired,
             "portal": operations.done,
-            "sent": report.sent,
-            "retried": report.retried,
-            "failed": report.failed,
+            "sent": report.sent + self.background.sent,
+            "retried": report.retried + self.background.retried,
+            "failed": report.failed + self.background.failed,
         }
 
     # ------------------------------------------------------------------ forever
