@@ -170,6 +170,10 @@ class Mailbox:
         client = self._c()
         deadline = time.monotonic() + timeout
         if self.cfg.idle and self.has_idle:
+            # Mail that arrived during the turn was announced in the answers to its commands
+            # (imaplib keeps those aside), not again in IDLE: look before waiting.
+            if self.inbox_uids():
+                return True
             client.idle()
             try:
                 while True:
