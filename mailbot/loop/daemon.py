@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 # process die right after a message's decision is committed and before its MOVE;
 # MAILBOT_FAULT=after_claim_before_send right after an outbox row is claimed `sending`.
 FAULT_ENV = "MAILBOT_FAULT"
+# Committed messages MOVEd together (the size of a FETCH batch).
+MOVE_BATCH = 50
 
 
 def _fault(point: str) -> None:
@@ -86,9 +88,13 @@ class Daemon:
         )
 
     def drain_inbox(self) -> list[Outcome]:
+        """Each message decided and committed, then MOVEd with the others of its batch (one
+        UID MOVE per fate folder and one journal update per batch of `MOVE_BATCH`)."""
         outcomes = []
         mb = self.mailbox
         uids = mb.inbox_uids()
+        to_move: dict[str, list[int]] = {}
+        committed: list[int] = []
         for uid, raw in mb.fetch(uids):
             self.lease.check()  # a process that lost the lease fetches and moves nothing more
             journal_id, final = self.ingest.journal(raw, mb.uidvalidity, uid)
@@ -99,10 +105,23 @@ class Daemon:
                 outcome = self.ingest.process(journal_id)
             self.active_sender.wake()  # its mail leaves while the next message is read
             _fault("after_commit_before_move")
-            mb.move(uid, self.fate_folder(outcome.fate))
-            self._mark_moved(journal_id)
+            to_move.setdefault(self.fate_folder(outcome.fate), []).append(uid)
+            committed.append(journal_id)
             outcomes.append(outcome)
+            if len(committed) >= MOVE_BATCH:
+                self._move_batch(to_move, committed)
+        self._move_batch(to_move, committed)
         return outcomes
+
+    def _move_batch(self, to_move: dict[str, list[int]], committed: list[int]) -> None:
+        """MOVE the committed messages to their folders, then note it in the journal."""
+        for folder, uids in to_move.items():
+            self.mailbox.move_many(uids, folder)
+        self.unmarked.update(committed)
+        to_move.clear()
+        committed.clear()
+        if self.unmarked:
+            self._mark_moved()
 
     def _fate_of(self, journal_id: int) -> Outcome:
         with session_scope(self.engine) as session:

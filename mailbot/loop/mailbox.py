@@ -136,6 +136,11 @@ class Mailbox:
     def move(self, uid: int, folder: str) -> None:
         self._move([uid], folder)
 
+    def move_many(self, uids: list[int], folder: str) -> None:
+        """One UID MOVE for several messages (RFC 6851 takes a UID set)."""
+        if uids:
+            self._move(uids, folder)
+
     def _move(self, uids: list[int], folder: str) -> None:
         client = self._c()
         if client.has_capability("MOVE"):
