@@ -195,3 +195,13 @@ def test_workers_idle_or_busy_die_with_a_parent_killed_by_sigkill(tmp_path: Path
         parent.kill()
         parent.wait()
     assert wait_until(lambda: not alive(busy) and not alive(idle), 10), "orphan annex worker"
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_left_holding_much_memory_is_replaced_after_a_good_job(pool: AnnexPool) -> None:
+    good_job(pool)
+    first = idle_pid(pool)
+    result = pool.run(request(LIMITS, "bloat"), TABLE, LIMITS)  # keeps 150 MB after the job
+    assert result["error"] is None and len(result["rows"]) == 3  # the answer is still good
+    assert wait_until(lambda: not alive(first))
+    assert idle_pid(pool) != first

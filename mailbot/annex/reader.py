@@ -187,7 +187,7 @@ def run_isolated(
     fault: str | None = None,
 ) -> dict[str, Any]:
     """Read and validate in a sandboxed worker process (`mailbot.annex.pool`); `fault`
-    ("abort", "hang", "memory") is a test-only hook that makes the worker misbehave on
+    ("abort", "hang", "memory", "bloat") is a test-only hook that makes the worker misbehave on
     purpose."""
     request = {"format": fmt, "filename": filename, "limits": asdict(limits), "fault": fault}
     result = annex_pool().run(request, data, limits)

@@ -38,6 +38,17 @@ from mailbot.annex.reader import AnnexLimits, memory_error, read_and_validate, r
 _PR_SET_PDEATHSIG = 1
 
 
+# A worker that holds more than this after a job (a large table leaves the heap grown, and
+# CPython rarely gives it back) is replaced, so the daemon's tree keeps a flat footprint.
+RECYCLE_RSS_BYTES = 150 * 1024 * 1024
+_KEPT: list[bytearray] = []  # the "bloat" fault's allocation, kept as a fragmented heap would
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def die_with_parent(parent_pid: int) -> None:
     """SIGKILL when the parent's spawning thread ends; exit at once if it is already gone."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -72,7 +83,7 @@ def _set_soft(kind: int, soft: int) -> None:
 
 
 def _inject(fault: str | None, limits: AnnexLimits) -> None:
-    """Test-only misbehaviour on request ("abort", "hang", "memory")."""
+    """Test-only misbehaviour on request ("abort", "hang", "memory", "bloat")."""
     if fault == "abort":
         os.abort()
     if fault == "hang":
@@ -80,11 +91,13 @@ def _inject(fault: str | None, limits: AnnexLimits) -> None:
             pass
     if fault == "memory":
         bytearray(limits.memory_mb * 2 * 1024 * 1024)
+    if fault == "bloat":
+        _KEPT.append(bytearray(RECYCLE_RSS_BYTES))
 
 
 def run_job(request: dict[str, Any], data: bytes) -> tuple[dict[str, Any], bool]:
     """One job under its own limits; returns the contract's object and whether the worker
-    breached a limit (and must be recycled)."""
+    must be recycled (a limit breached, or too much memory kept after the job)."""
     known = {f.name for f in fields(AnnexLimits)}
     limits = AnnexLimits(**{k: v for k, v in request["limits"].items() if k in known})
     fmt, filename = request["format"], request["filename"]
@@ -92,7 +105,8 @@ def run_job(request: dict[str, Any], data: bytes) -> tuple[dict[str, Any], bool]
     _set_soft(resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024)
     try:
         _inject(request.get("fault"), limits)
-        return read_and_validate(data, fmt, filename, limits), False
+        result = read_and_validate(data, fmt, filename, limits)
+        return result, resident_bytes() > RECYCLE_RSS_BYTES
     except MemoryError:
         result = result_skeleton(fmt)
         result["error"] = memory_error(file_subject(filename), limits)
