@@ -26,6 +26,11 @@ format: install
 eval: install
 	$(BIN)/python bench/eval.py
 
+# Issue 13's figures: floor and run --once at N = 200, 1,000, 8,000 (median of 3), the ack
+# latency with IDLE (5 mails/s for 60 s), a 1,000-row annex. Recorded in docs/benchmarks.md.
+bench: install-test
+	$(BIN)/python bench/run.py
+
 demo: install
 	MAILBOT_IMAP_PASSWORD=demo $(BIN)/mailbot demo
 

@@ -3,7 +3,8 @@
     .venv/bin/python bench/annex_hostile.py
 
 Each case runs in a fresh process, so `getrusage(RUSAGE_CHILDREN)` gives the peak resident
-memory of that case's reader child alone. "parent" is the whole call of parse_annex_bytes
+memory of that case's reader child alone (the warm worker is closed, hence reaped, before
+the count; each case starts its worker cold, as the first annex after a daemon start does). "parent" is the whole call of parse_annex_bytes
 (container checks + child); "child" cases call run_isolated directly, as if the container
 checks had let the file through, to show what the limits of the child do.
 """
@@ -26,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mailbot.annex.pool import annex_pool  # noqa: E402
 from mailbot.annex.reader import AnnexLimits, parse_annex_bytes, run_isolated  # noqa: E402
 from workflows.annex.rules import AnnexError  # noqa: E402
 
@@ -149,6 +151,7 @@ def run_case(name: str, how: str, fmt: str, path: Path) -> dict[str, Any]:
     except AnnexError as exc:
         answer = f"{exc.french} ({exc.english})"
     elapsed = time.perf_counter() - start
+    annex_pool().close()  # reaps the warm worker, so that RUSAGE_CHILDREN counts it
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     return {
         "case": name,

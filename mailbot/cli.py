@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import func
-from sqlmodel import select
 
+from mailbot.commands import LazyGroup
 from mailbot.config import Config, ConfigError, load_config
 from mailbot.jobs_cli import jobs_app
 
@@ -26,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,  # annex, portal and demo are imported only when used (start-up)
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -174,7 +174,10 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Counts of cases per state, outbox backlog, journal fates."""
-    # Imported here: keeps `mailbot --help` fast.
+    # Imported here: keeps `mailbot --help` and `inspect` fast (no SQLAlchemy for them).
+    from sqlalchemy import func  # noqa: PLC0415
+    from sqlmodel import select  # noqa: PLC0415
+
     from mailbot.loop.lease import lease_report  # noqa: PLC0415
     from mailbot.loop.sending import backlog  # noqa: PLC0415
     from storage.db import session_scope  # noqa: PLC0415
@@ -350,42 +353,3 @@ def log_cmd(
             sys.stdout.flush()
     except KeyboardInterrupt:
         pass
-
-
-def _mount_optional() -> None:
-    try:
-        # Optional command groups: mounted only when their modules import.
-        from mailbot.annex.cli import annex_app  # noqa: PLC0415
-
-        app.add_typer(annex_app, name="annex", help="The subscription annex (spreadsheet).")
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from mailbot.wiring import stand_in_cli  # noqa: PLC0415
-
-        app.add_typer(stand_in_cli(), name="portal", help="The portal stand-in.")
-    except ImportError:  # pragma: no cover
-        pass
-    from mailbot.cli_admin import health, quarantine_app  # noqa: PLC0415
-
-    app.command("health")(health)
-    app.add_typer(quarantine_app, name="quarantine")
-    from mailbot.cli_accounts import accounts_app  # noqa: PLC0415
-
-    app.add_typer(accounts_app, name="accounts")
-    from mailbot.desk.cli_reports import export, purge  # noqa: PLC0415
-
-    app.command("export")(export)
-    app.command("purge")(purge)
-    from mailbot.desk.cli_cases import cases_app  # noqa: PLC0415
-
-    app.add_typer(cases_app, name="cases")
-    try:
-        from mailbot.dev.demo import demo  # noqa: PLC0415
-
-        app.command("demo")(demo)
-    except ImportError:  # pragma: no cover
-        pass
-
-
-_mount_optional()

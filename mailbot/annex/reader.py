@@ -1,24 +1,18 @@
 """Reading the subscription annex from untrusted bytes, without ever endangering the daemon.
 
 `parse_annex_bytes` sniffs the format by content, runs cheap checks on the container in this
-process (`mailbot.annex.container`), then reads and validates the table in a child process
-(`python -I -c …` through `subprocess`, not `multiprocessing`: nothing is forked from a
-threaded asyncio daemon, and `preexec_fn` is not used since it is unsafe with threads). The
-child limits its own address space and CPU time (`resource.setrlimit`); the parent enforces a
-wall-clock timeout. A crash, a timeout or garbage from the child becomes a French error.
+process (`mailbot.annex.container`), then reads and validates the table in a sandboxed worker
+process: a warm, long-lived child with the readers already imported (`mailbot.annex.pool` on
+the daemon's side, `mailbot.annex.worker` on the child's). The worker limits its own address
+space and CPU time for each job (`resource.setrlimit`); the parent enforces a wall-clock
+timeout. A crash, a timeout or garbage from the worker becomes a French error.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
-import resource
-import subprocess
 import sys
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mailbot.annex.container import (
@@ -32,6 +26,7 @@ from mailbot.annex.container import (
 )
 from mailbot.annex.grid import read_grid, scan_limit
 from mailbot.annex.ole2 import OLE2_MAGIC, ole2_stream_names, xls_encrypted
+from mailbot.annex.pool import annex_pool, unreadable_error
 from mailbot.annex.sniff import describe_content, sniff_spreadsheet
 from workflows.annex.rules import AnnexError, validate_rows
 
@@ -41,11 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMATS = ("xlsx", "ods", "xls", "csv")
-_ROOT = Path(__file__).resolve().parents[2]  # holds the mailbot and workflows packages
-_BOOTSTRAP = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from mailbot.annex.reader import child_main; raise SystemExit(child_main(sys.argv[2:]))"
-)
 _MACROS_IGNORED = (
     "Le fichier contient des macros : macros ignorées (elles ne sont jamais exécutées ; seules "
     "les valeurs des cellules ont été lues)."
@@ -66,6 +56,10 @@ class AnnexLimits:
     memory_mb: int
     # Accept addresses under special-use domains such as .test (the demo and the tests only).
     allow_test_domains: bool
+    # The warm sandbox: how many workers at most (0: a fresh child per annex), and how many
+    # jobs a worker serves before it is replaced.
+    workers: int = 1
+    worker_max_jobs: int = 100
 
     @classmethod
     def from_config(cls, limits: LimitsConfig | None = None) -> AnnexLimits:
@@ -83,13 +77,15 @@ class AnnexLimits:
             timeout_seconds=limits.annex_parse_timeout_seconds,
             memory_mb=limits.annex_parse_memory_mb,
             allow_test_domains=limits.annex_allow_test_domains,
+            workers=limits.annex_workers,
+            worker_max_jobs=limits.annex_worker_max_jobs,
         )
 
 
 # --- parsing ----------------------------------------------------------------------------------
 
 
-def _result(fmt: str | None, sheet: str | None = None) -> dict[str, Any]:
+def result_skeleton(fmt: str | None, sheet: str | None = None) -> dict[str, Any]:
     return {"format": fmt, "sheet": sheet, "rows": [], "errors": [], "warnings": [], "error": None}
 
 
@@ -152,7 +148,7 @@ def parse_annex_bytes(data: bytes, filename: str | None, limits: AnnexLimits) ->
         result = run_isolated(data, fmt, filename, limits)
     except AnnexError as exc:
         log.info("annex refused: %s (%s)", exc.reason, exc.english)
-        result = _result(fmt)
+        result = result_skeleton(fmt)
         result["error"] = exc.french
     result["warnings"] = warnings + list(result["warnings"])
     return result
@@ -179,17 +175,7 @@ def exit_code(result: dict[str, Any]) -> int:
     return 1 if result.get("errors") else 0
 
 
-# --- the child process ------------------------------------------------------------------------
-
-
-def _unreadable(subject: str, english: str) -> AnnexError:
-    return AnnexError(
-        "unreadable",
-        f"{subject} est illisible : sa lecture a échoué (fichier endommagé, trop volumineux ou "
-        "mal formé). Merci de l'enregistrer à nouveau depuis votre tableur et de nous le "
-        "renvoyer.",
-        english,
-    )
+# --- the sandboxed worker's side ---------------------------------------------------------------
 
 
 def run_isolated(
@@ -200,65 +186,14 @@ def run_isolated(
     *,
     fault: str | None = None,
 ) -> dict[str, Any]:
-    """Read and validate in a child process; `fault` ("abort", "hang", "memory") is a
-    test-only hook that makes the child misbehave on purpose."""
-    subject = file_subject(filename)
-    request = json.dumps(
-        {"format": fmt, "filename": filename, "limits": asdict(limits), "fault": fault}
-    )
-    command = [sys.executable, "-I", "-c", _BOOTSTRAP, str(_ROOT), request]
-    try:
-        child = subprocess.run(  # noqa: S603 (fixed argv, no shell)
-            command,
-            input=data,
-            capture_output=True,
-            timeout=limits.timeout_seconds,
-            env={"LC_ALL": "C.UTF-8", "PATH": os.defpath},
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:  # subprocess.run has killed and reaped it
-        raise AnnexError(
-            "timeout",
-            f"{subject} n'a pas pu être lu dans le temps imparti ({limits.timeout_seconds:g} s) "
-            ": il est trop volumineux ou mal formé. Merci de nous renvoyer le tableau "
-            "enregistré à nouveau, une ligne par personne.",
-            f"child timed out after {limits.timeout_seconds} s",
-        ) from exc
-    if child.returncode != 0:
-        tail = child.stderr[-2000:].decode("utf-8", "replace")
-        log.warning("annex child exited with %s: %s", child.returncode, tail)
-        raise _unreadable(subject, f"child exited with {child.returncode}")
-    if child.stderr:
-        log.info("annex child said: %s", child.stderr[-2000:].decode("utf-8", "replace"))
-    try:
-        result = json.loads(child.stdout)
-    except ValueError as exc:
-        raise _unreadable(subject, "child wrote no JSON") from exc
-    if not isinstance(result, dict) or set(result) != set(_result(None)):
-        raise _unreadable(subject, "child wrote an unexpected object")
+    """Read and validate in a sandboxed worker process (`mailbot.annex.pool`); `fault`
+    ("abort", "hang", "memory", "bloat") is a test-only hook that makes the worker misbehave on
+    purpose."""
+    request = {"format": fmt, "filename": filename, "limits": asdict(limits), "fault": fault}
+    result = annex_pool().run(request, data, limits)
+    if not isinstance(result, dict) or set(result) != set(result_skeleton(None)):
+        raise unreadable_error(file_subject(filename), "worker wrote an unexpected object")
     return result
-
-
-def _limit_resources(limits: AnnexLimits) -> None:
-    def lower(kind: int, soft: int) -> None:
-        _, hard = resource.getrlimit(kind)
-        if hard != resource.RLIM_INFINITY:
-            soft = min(soft, hard)
-        resource.setrlimit(kind, (soft, hard if hard != resource.RLIM_INFINITY else soft))
-
-    lower(resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024)
-    lower(resource.RLIMIT_CPU, math.ceil(limits.timeout_seconds) + 1)
-    lower(resource.RLIMIT_CORE, 0)
-
-
-def _inject(fault: str | None, limits: AnnexLimits) -> None:
-    if fault == "abort":
-        os.abort()
-    if fault == "hang":
-        while True:
-            pass
-    if fault == "memory":
-        bytearray(limits.memory_mb * 2 * 1024 * 1024)
 
 
 def read_and_validate(
@@ -266,7 +201,7 @@ def read_and_validate(
 ) -> dict[str, Any]:
     """The child's work: read the grid, validate it, answer the contract's object."""
     subject = file_subject(filename)
-    result = _result(fmt)
+    result = result_skeleton(fmt)
     try:
         grid = read_grid(data, fmt, limits.max_rows)
         result["sheet"] = grid.sheet
@@ -283,9 +218,10 @@ def read_and_validate(
         result["error"] = exc.french
         return result
     except MemoryError:
-        result["error"] = _memory_error(subject, limits)
-        return result
-    except Exception as exc:  # any library failure is an unreadable file; say why when known
+        raise  # a limit breach: the worker answers it and is recycled
+    except Exception as exc:
+        if _caused_by_memory(exc):
+            raise MemoryError from exc  # any library failure is an unreadable file; say why when known
         print(f"annex read failed: {exc!r}"[:2000], file=sys.stderr)
         result["error"] = _library_failure(exc, subject)
         return result
@@ -293,6 +229,17 @@ def read_and_validate(
     if table.error:
         result.update(rows=[], errors=[], error=table.error)
     return result
+
+
+def _caused_by_memory(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, MemoryError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _library_failure(exc: BaseException, subject: str) -> str:
@@ -312,38 +259,15 @@ def _library_failure(exc: BaseException, subject: str) -> str:
             )
         if type(cause).__name__ == "PasswordError":  # python_calamine
             return encrypted_error(subject).french
-        if isinstance(cause, MemoryError):
-            return f"{subject} demande trop de mémoire pour être lu."
         cause = cause.__cause__ or cause.__context__
-    return _unreadable(subject, repr(exc)).french
+    return unreadable_error(subject, repr(exc)).french
 
 
-def _memory_error(subject: str, limits: AnnexLimits) -> str:
+def memory_error(subject: str, limits: AnnexLimits) -> str:
     return (
         f"{subject} demande trop de mémoire pour être lu (plus de {limits.memory_mb} Mo) : il "
         "est trop volumineux ou mal formé. Merci de nous renvoyer seulement le tableau rempli."
     )
-
-
-def child_main(argv: list[str]) -> int:
-    """Entry point of the child: limits first, then the bytes from stdin, JSON to stdout."""
-    request = json.loads(argv[0])
-    known = {f.name for f in fields(AnnexLimits)}
-    limits = AnnexLimits(**{k: v for k, v in request["limits"].items() if k in known})
-    _limit_resources(limits)
-    data = sys.stdin.buffer.read()
-    try:
-        _inject(request.get("fault"), limits)
-        result = read_and_validate(data, request["format"], request["filename"], limits)
-    except MemoryError:
-        result = _result(request["format"])
-        result["error"] = _memory_error(file_subject(request["filename"]), limits)
-    sys.stdout.buffer.write(json.dumps(result, ensure_ascii=False).encode("utf-8"))
-    return 0
-
-
-if __name__ == "__main__":  # python -m mailbot.annex.reader '{"format": …}' < file
-    raise SystemExit(child_main(sys.argv[1:]))
 
 
 __all__ = [

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from mailbot.annex.pool import annex_pool
 from mailbot.config import Config
 from mailbot.loop.delivery import DeliveryReport, deliver_pending
 from mailbot.loop.faults import InfrastructureDown, is_database_fault
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 # process die right after a message's decision is committed and before its MOVE;
 # MAILBOT_FAULT=after_claim_before_send right after an outbox row is claimed `sending`.
 FAULT_ENV = "MAILBOT_FAULT"
+# Committed messages MOVEd together (the size of a FETCH batch).
+MOVE_BATCH = 50
 
 
 def _fault(point: str) -> None:
@@ -77,6 +80,9 @@ class Daemon:
         )
         self._draining = threading.Lock()
         self.sender = OutboxSender(self._sender_drain, self.outbox_wait, self.stop_event)
+        # The sender woken after each decision (run --once starts one of its own).
+        self.active_sender = self.sender
+        self.background = DeliveryReport()  # what sender threads delivered
 
     # ------------------------------------------------------------------ steps
 
@@ -87,9 +93,13 @@ class Daemon:
         )
 
     def drain_inbox(self) -> list[Outcome]:
+        """Each message decided and committed, then MOVEd with the others of its batch (one
+        UID MOVE per fate folder and one journal update per batch of `MOVE_BATCH`)."""
         outcomes = []
         mb = self.mailbox
         uids = mb.inbox_uids()
+        to_move: dict[str, list[int]] = {}
+        committed: list[int] = []
         for uid, raw in mb.fetch(uids):
             self.lease.check()  # a process that lost the lease fetches and moves nothing more
             journal_id, final = self.ingest.journal(raw, mb.uidvalidity, uid)
@@ -98,11 +108,25 @@ class Daemon:
                 log.info("uid %s already processed (%s): moving only", uid, outcome.fate)
             else:
                 outcome = self.ingest.process(journal_id)
+            self.active_sender.wake()  # its mail leaves while the next message is read
             _fault("after_commit_before_move")
-            mb.move(uid, self.fate_folder(outcome.fate))
-            self._mark_moved(journal_id)
+            to_move.setdefault(self.fate_folder(outcome.fate), []).append(uid)
+            committed.append(journal_id)
             outcomes.append(outcome)
+            if len(committed) >= MOVE_BATCH:
+                self._move_batch(to_move, committed)
+        self._move_batch(to_move, committed)
         return outcomes
+
+    def _move_batch(self, to_move: dict[str, list[int]], committed: list[int]) -> None:
+        """MOVE the committed messages to their folders, then note it in the journal."""
+        for folder, uids in to_move.items():
+            self.mailbox.move_many(uids, folder)
+        self.unmarked.update(committed)
+        to_move.clear()
+        committed.clear()
+        if self.unmarked:
+            self._mark_moved()
 
     def _fate_of(self, journal_id: int) -> Outcome:
         with session_scope(self.engine) as session:
@@ -181,11 +205,15 @@ class Daemon:
         if not self.lease.active:
             return
         try:
-            self.drain_outbox()
+            report = self.drain_outbox()
         except Exception as err:
             if not is_database_fault(err):
                 raise
             self.outage.noticed(err)
+            return
+        self.background.sent += report.sent
+        self.background.retried += report.retried
+        self.background.failed += report.failed
 
     def outbox_wait(self) -> float:
         """Seconds the outbox sender may sleep: until a row is due or a lease runs out, and
@@ -216,18 +244,30 @@ class Daemon:
             raise InfrastructureDown(err) from None
 
     def _run_once(self) -> dict[str, int]:
-        self.mailbox.connect()
+        """The outbox is delivered by a sender thread while mail is ingested; the last drain
+        here sends what is left and returns when its last mail is accepted."""
+        annex_pool().warm(self.ingest.annex_limits)  # workers start while IMAP connects
+        done = threading.Event()
+        self.background = DeliveryReport()
+        self.active_sender = OutboxSender(self._sender_drain, self.outbox_wait, done)
+        self.active_sender.start()
         try:
-            outcomes = self.drain_inbox()
-            record_poll(self.engine, self.lease.holder)
-            replays = self.replay_requested()
-            self.discard_requested()
+            self.mailbox.connect()
+            try:
+                outcomes = self.drain_inbox()
+                record_poll(self.engine, self.lease.holder)
+                replays = self.replay_requested()
+                self.discard_requested()
+            finally:
+                self.mailbox.close()
+            fired = self.ingest.sweep_timers()
+            self.ingest.sweep_quarantine_alerts()
+            jobs = self.jobs.run_due()
+            operations = self.ingest.run_portal_operations()
         finally:
-            self.mailbox.close()
-        fired = self.ingest.sweep_timers()
-        self.ingest.sweep_quarantine_alerts()
-        jobs = self.jobs.run_due()
-        operations = self.ingest.run_portal_operations()
+            done.set()
+            self.active_sender.join()
+            self.active_sender = self.sender
         report = self.drain_outbox()
         return {
             "messages": len(outcomes),
@@ -235,9 +275,9 @@ class Daemon:
             "timers": fired,
             "jobs": len(jobs),
             "portal": operations.done,
-            "sent": report.sent,
-            "retried": report.retried,
-            "failed": report.failed,
+            "sent": report.sent + self.background.sent,
+            "retried": report.retried + self.background.retried,
+            "failed": report.failed + self.background.failed,
         }
 
     # ------------------------------------------------------------------ forever
@@ -272,6 +312,7 @@ class Daemon:
         return None
 
     def run_forever(self) -> None:
+        annex_pool().warm(self.ingest.annex_limits)
         self.sender.start()
         backoff = 1.0
         cfg = self.config.mailbox

@@ -141,6 +141,11 @@ class Mailbox:
     def move(self, uid: int, folder: str) -> None:
         self._move([uid], folder)
 
+    def move_many(self, uids: list[int], folder: str) -> None:
+        """One UID MOVE for several messages (RFC 6851 takes a UID set)."""
+        if uids:
+            self._move(uids, folder)
+
     def _move(self, uids: list[int], folder: str) -> None:
         client = self._c()
         if client.has_capability("MOVE"):
@@ -192,6 +197,10 @@ class Mailbox:
         client = self._c()
         deadline = time.monotonic() + timeout
         if self.cfg.idle and self.has_idle:
+            # Mail that arrived during the turn was announced in the answers to its commands
+            # (imaplib keeps those aside), not again in IDLE: look before waiting.
+            if self.inbox_uids():
+                return True
             client.idle()
             try:
                 while True:

@@ -1,0 +1,58 @@
+"""Command groups of `mailbot` loaded only when they are run or listed: the portal stand-in
+(Starlette, the portal's tables), the demo (the embedded mail system) and the annex readers
+cost start-up that `mailbot inspect`, `status` or `run` do not need."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import typer
+from typer import _click as click  # the click that typer vendors and its groups expect
+from typer.core import TyperGroup
+
+# name → (module, attribute, help); the attribute is a Typer app, a function returning one,
+# or a command function.
+LAZY: dict[str, tuple[str, str, str]] = {
+    "annex": ("mailbot.annex.cli", "annex_app", "The subscription annex (spreadsheet)."),
+    "portal": ("mailbot.wiring", "stand_in_cli", "The portal stand-in."),
+    "demo": ("mailbot.dev.demo", "demo", ""),
+    "health": ("mailbot.cli_admin", "health", ""),
+    "quarantine": ("mailbot.cli_admin", "quarantine_app", "Mail set aside: list, delete."),
+    "accounts": ("mailbot.cli_accounts", "accounts_app", "Portal accounts (admins)."),
+    "cases": ("mailbot.desk.cli_cases", "cases_app", "Cases: list, show, act (admins)."),
+    "export": ("mailbot.desk.cli_reports", "export", ""),
+    "purge": ("mailbot.desk.cli_reports", "purge", ""),
+}
+
+
+def _load(name: str) -> click.Command:
+    module, attribute, help_text = LAZY[name]
+    target: Any = getattr(importlib.import_module(module), attribute)
+    if callable(target) and not isinstance(target, typer.Typer) and attribute.endswith("_cli"):
+        target = target()
+    if isinstance(target, typer.Typer):
+        group = typer.Typer()
+        group.add_typer(target, name=name, help=help_text)
+        command = typer.main.get_group(group).commands[name]
+    else:
+        single = typer.Typer()
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """The root group: the commands of `cli.py`, and the `LAZY` ones imported on demand."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in LAZY if n not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY and cmd_name not in self.commands:
+            try:
+                self.commands[cmd_name] = _load(cmd_name)
+            except ImportError:  # pragma: no cover - an optional part not installed
+                return None
+        return super().get_command(ctx, cmd_name)
