@@ -20,7 +20,10 @@ from storage.models import InboundMessage, OutboxMail
 pytestmark = pytest.mark.integration
 
 MAILS = 60
-CAPS = {"limits.auto_replies_per_address_per_day": 1000}
+CAPS = {
+    "limits.auto_replies_per_address_per_day": 1000,
+    "limits.auto_replies_ceiling_per_address_per_day": 1000,
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
