@@ -55,8 +55,10 @@ def bench_overrides(annex_workers: int) -> dict[str, object]:
         "limits.auto_replies_per_address_per_day": 1_000_000,
         "limits.annex_max_rows": 1000,
     }
-    if annex_workers >= 0:
+    if annex_workers >= 0:  # settings that an older mailbot does not know
         overrides["limits.annex_workers"] = annex_workers
+        overrides["limits.auto_replies_ceiling_per_address_per_day"] = 1_000_000
+        overrides["limits.auto_replies_per_case_per_day"] = 1_000_000
     return overrides
 
 
