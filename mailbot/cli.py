@@ -57,7 +57,7 @@ def _logging(verbose: bool = False) -> None:
 def _engine(config: Config, check: bool = True) -> Engine:
     # Imported here: keeps `mailbot --help` fast.
     from storage.db import make_engine  # noqa: PLC0415
-    from storage.migrate import SchemaOutdated, check_schema  # noqa: PLC0415
+    from storage.schema import SchemaOutdated, check_schema  # noqa: PLC0415
 
     engine = make_engine(config.database.url)
     if check:
