@@ -9,8 +9,10 @@ PostgreSQL is the same code with another URL.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -87,13 +89,66 @@ def read_scope(engine: Engine) -> Iterator[Session]:
         yield session  # closing ends the transaction; the objects read stay usable
 
 
+class WriterQueue:
+    """A process's SQLite writers served in their order of arrival (re-entrant per thread).
+
+    SQLite has one writer lock, and a connection that finds it taken retries from its busy
+    handler after sleeps of up to 100 ms. A thread that writes back to back (ingestion:
+    journal, decision, one message after the other) takes the lock again the moment it
+    released it, and another thread of the process (the outbox sender) waits until the first
+    one stops. Here a writer that arrives while another writes gets the next turn, so the two
+    alternate. Other processes still meet SQLite's busy handler."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[int] = deque()  # thread idents, in their order of arrival
+        self._owner: int | None = None
+        self._depth = 0
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+            else:
+                self._queue.append(me)
+                self._cond.wait_for(lambda: self._owner is None and self._queue[0] == me)
+                self._queue.popleft()
+                self._owner, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._cond.notify_all()
+
+
+_writer_queues: dict[str, WriterQueue] = {}
+_writer_queues_lock = threading.Lock()
+
+
+def writer_queue(engine: Engine) -> WriterQueue | None:
+    """The queue of this SQLite database's writers in this process; None on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return None
+    key = str(engine.url)
+    with _writer_queues_lock:
+        return _writer_queues.setdefault(key, WriterQueue())
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back when it raises."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """One transaction: committed when the block ends, rolled back when it raises. On SQLite
+    the block waits for its turn among the process's writers (`WriterQueue`)."""
+    queue = writer_queue(engine)
+    with queue.turn() if queue is not None else nullcontext():
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
