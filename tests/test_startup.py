@@ -5,6 +5,7 @@ interpreter and looks at `sys.modules`, so it fails when a heavy import comes ba
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from pgutil import postgres_database
 
+from mailbot.mail import compose
 from portal_stub.security import DEFAULT_HASHER, _dummy_hash, verify_password
 from storage.db import make_engine
 from storage.migrate import alembic_head, upgrade
@@ -145,3 +147,21 @@ def test_an_unknown_identifier_is_still_checked_against_a_hash() -> None:
     assert not verify_password(DEFAULT_HASHER, None, "n'importe quoi")
     assert _dummy_hash().startswith("$argon2id$")
     assert not verify_password(DEFAULT_HASHER, DEFAULT_HASHER.hash("autre"), "n'importe quoi")
+
+
+def test_a_template_is_compiled_once_and_not_looked_at_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Per-mail cost (issue 13): the next mail of a template reads no file, not even its
+    modification time."""
+    names = ["quarantine_alert/subject.txt", "quarantine_alert/body.txt"]
+    first = [compose.environment().get_template(n) for n in names]
+    assert compose.has_html("quarantine_alert")
+
+    def no_disk(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a template file was looked at again")
+
+    monkeypatch.setattr(os.path, "getmtime", no_disk)
+    monkeypatch.setattr(os, "stat", no_disk)
+    assert [compose.environment().get_template(n) for n in names] == first
+    assert compose.has_html("quarantine_alert")
