@@ -82,6 +82,10 @@ def checkpoint_wal(engine: Engine) -> bool:
     return int(busy) == 0
 
 
+# As SQLite's busy timeout (`PRAGMA busy_timeout=30000`).
+TURN_TIMEOUT_SECONDS = 30.0
+
+
 class WriterQueue:
     """A process's SQLite writers served in their order of arrival (re-entrant per thread).
 
@@ -99,24 +103,33 @@ class WriterQueue:
         self._depth = 0
 
     @contextmanager
-    def turn(self) -> Iterator[None]:
+    def turn(self, timeout: float = TURN_TIMEOUT_SECONDS) -> Iterator[None]:
+        """Wait for this thread's turn (at most `timeout`: then the write goes ahead and meets
+        SQLite's own busy timeout, as it did without the queue)."""
         me = threading.get_ident()
         with self._cond:
             if self._owner == me:
                 self._depth += 1
+                owned = True
             else:
                 self._queue.append(me)
-                self._cond.wait_for(lambda: self._owner is None and self._queue[0] == me)
-                self._queue.popleft()
-                self._owner, self._depth = me, 1
+                owned = self._cond.wait_for(
+                    lambda: self._owner is None and self._queue[0] == me, timeout
+                )
+                self._queue.remove(me)
+                if owned:
+                    self._owner, self._depth = me, 1
+                else:
+                    self._cond.notify_all()  # the head of the queue may have changed
         try:
             yield
         finally:
-            with self._cond:
-                self._depth -= 1
-                if self._depth == 0:
-                    self._owner = None
-                    self._cond.notify_all()
+            if owned:
+                with self._cond:
+                    self._depth -= 1
+                    if self._depth == 0:
+                        self._owner = None
+                        self._cond.notify_all()
 
 
 _writer_queues: dict[str, WriterQueue] = {}

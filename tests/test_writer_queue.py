@@ -62,3 +62,27 @@ def test_session_scope_queues_sqlite_writers_only(tmp_path: Path) -> None:
     assert sorted(done) == [0, 1, 2]
     engine.dispose()
     assert writer_queue(make_engine("postgresql+psycopg://u@127.0.0.1:1/x")) is None
+
+
+def test_a_writer_kept_waiting_too_long_goes_ahead_as_before() -> None:
+    """After the timeout a writer no longer waits for its turn: SQLite's own busy timeout
+    decides, as without the queue (a stuck writer does not block the others for ever)."""
+    queue = WriterQueue()
+    holding, release = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        with queue.turn():
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    holding.wait(5)
+    started = time.monotonic()
+    with queue.turn(timeout=0.2):
+        waited = time.monotonic() - started
+    assert 0.15 < waited < 5
+    release.set()
+    thread.join(5)
+    with queue.turn(timeout=1):  # the queue is left consistent
+        pass
