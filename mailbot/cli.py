@@ -13,7 +13,6 @@ import typer
 
 from mailbot.commands import LazyGroup
 from mailbot.config import Config, ConfigError, load_config
-from mailbot.jobs_cli import jobs_app
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -29,7 +28,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(jobs_app, name="jobs")
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Configuration file.")]
 DEFAULT_CONFIG = Path("config.toml")

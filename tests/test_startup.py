@@ -166,3 +166,16 @@ def test_a_template_is_compiled_once_and_not_looked_at_again(
     monkeypatch.setattr(os, "stat", no_disk)
     assert [compose.environment().get_template(n) for n in names] == first
     assert compose.has_html("quarantine_alert")
+
+
+def test_inspect_loads_no_database_layer_and_no_other_command_group() -> None:
+    mail = ROOT / "tests" / "fixtures" / "mail" / "apple_mail_intent.eml"
+    loaded = _modules_after(
+        "from typer.testing import CliRunner\n"
+        "from mailbot.cli import app\n"
+        f"result = CliRunner().invoke(app, ['inspect', {str(mail)!r}, '--json'])\n"
+        "assert result.exit_code == 0, result.output\n"
+    )
+    assert "mailbot.inspect" in loaded
+    assert _heavy(loaded) == set()
+    assert {"sqlalchemy", "sqlmodel", "mailbot.jobs_cli", "jinja2"}.isdisjoint(loaded)
