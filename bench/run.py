@@ -53,6 +53,7 @@ def bench_overrides(annex_workers: int) -> dict[str, object]:
     the setting out (to measure a version of mailbot that predates it)."""
     overrides: dict[str, object] = {
         "limits.auto_replies_per_address_per_day": 1_000_000,
+        "limits.auto_replies_ceiling_per_address_per_day": 1_000_000,
         "limits.annex_max_rows": 1000,
     }
     if annex_workers >= 0:  # settings that an older mailbot does not know

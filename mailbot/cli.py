@@ -13,7 +13,6 @@ import typer
 
 from mailbot.commands import LazyGroup
 from mailbot.config import Config, ConfigError, load_config
-from mailbot.jobs_cli import jobs_app
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -29,7 +28,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(jobs_app, name="jobs")
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Configuration file.")]
 DEFAULT_CONFIG = Path("config.toml")
@@ -56,8 +54,8 @@ def _logging(verbose: bool = False) -> None:
 
 def _engine(config: Config, check: bool = True) -> Engine:
     # Imported here: keeps `mailbot --help` fast.
-    from storage.db import make_engine  # noqa: PLC0415
-    from storage.migrate import SchemaOutdated, check_schema  # noqa: PLC0415
+    from storage.engine import make_engine  # noqa: PLC0415
+    from storage.schema import SchemaOutdated, check_schema  # noqa: PLC0415
 
     engine = make_engine(config.database.url)
     if check:
@@ -174,41 +172,13 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Counts of cases per state, outbox backlog, journal fates."""
-    # Imported here: keeps `mailbot --help` and `inspect` fast (no SQLAlchemy for them).
-    from sqlalchemy import func  # noqa: PLC0415
-    from sqlmodel import select  # noqa: PLC0415
-
-    from mailbot.loop.lease import lease_report  # noqa: PLC0415
-    from mailbot.loop.sending import backlog  # noqa: PLC0415
-    from storage.db import session_scope  # noqa: PLC0415
-    from storage.models import Case, InboundMessage, OutboxMail  # noqa: PLC0415
+    # Imported here: keeps `mailbot --help` and `inspect` fast; SQLAlchemy Core only (start-up).
+    from mailbot.loop.status_report import status_report  # noqa: PLC0415
 
     config = _load(config_path)
-    engine = _engine(config)
-    with session_scope(engine) as session:
-        cases = {
-            f"{k}:{s}": n
-            for k, s, n in session.exec(
-                select(Case.kind, Case.state, func.count()).group_by(Case.kind, Case.state)
-            ).all()
-        }
-        outbox = dict(
-            session.exec(select(OutboxMail.state, func.count()).group_by(OutboxMail.state)).all()
-        )
-        journal = dict(
-            session.exec(
-                select(InboundMessage.fate, func.count()).group_by(InboundMessage.fate)
-            ).all()
-        )
-        instance = lease_report(session)
-        waiting = backlog(session, datetime.now(UTC))
-    report = {
-        "cases": cases,
-        "outbox": outbox,
-        "outbox_backlog": waiting,
-        "journal": journal,
-        "instance": instance,
-    }
+    report = status_report(_engine(config), datetime.now(UTC))
+    cases, outbox, journal = report["cases"], report["outbox"], report["journal"]
+    waiting, instance = report["outbox_backlog"], report["instance"]
     if as_json:
         typer.echo(json.dumps(report))
         return

@@ -23,6 +23,11 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "cases": ("mailbot.desk.cli_cases", "cases_app", "Cases: list, show, act (admins)."),
     "export": ("mailbot.desk.cli_reports", "export", ""),
     "purge": ("mailbot.desk.cli_reports", "purge", ""),
+    "jobs": (
+        "mailbot.jobs_cli",
+        "jobs_app",
+        "Les tâches planifiées (récapitulatif quotidien…) : dernière et prochaine exécution.",
+    ),
 }
 
 

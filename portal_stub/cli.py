@@ -22,7 +22,7 @@ from mailbot.portal import PortalMailer
 from portal_stub.models import PortalAccount, PortalDocument
 from portal_stub.security import DEFAULT_HASHER, temporary_password
 from storage.db import make_engine, session_scope
-from storage.migrate import SchemaOutdated, check_schema
+from storage.schema import SchemaOutdated, check_schema
 from workflows.core import SPACES
 
 portal_app = typer.Typer(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,9 +24,15 @@ _DIGITS = "23456789"
 _ALPHABET = _LOWER + _UPPER + _DIGITS
 
 DEFAULT_HASHER = PasswordHasher()
-# A hash that verifies nothing: checked against when the identifier is unknown, so that an
-# unknown address costs the same time as a wrong password.
-_DUMMY_HASH = DEFAULT_HASHER.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash that verifies nothing: checked against when the identifier is unknown, so that
+    an unknown address costs the same time as a wrong password. Computed on first use, not at
+    import (an argon2 hash is about 0.1 s of CPU, which every process importing the portal
+    stand-in, the daemon included, paid at start)."""
+    return DEFAULT_HASHER.hash(secrets.token_urlsafe(16))
 
 
 def temporary_password(length: int = TEMPORARY_PASSWORD_LENGTH) -> str:
@@ -42,7 +49,7 @@ def temporary_password(length: int = TEMPORARY_PASSWORD_LENGTH) -> str:
 
 def verify_password(hasher: PasswordHasher, password_hash: str | None, password: str) -> bool:
     try:
-        return hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

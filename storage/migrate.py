@@ -1,4 +1,8 @@
-"""Alembic, driven from code: `mailbot db upgrade` and the start-up schema check."""
+"""Alembic, driven from code: `mailbot db upgrade`.
+
+The start-up schema check is `storage.schema` (no Alembic import); its names are re-exported
+here for the callers that already run Alembic.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,22 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+
+from storage.schema import SchemaOutdated, check_schema, current_revision, head_revision
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
-
-class SchemaOutdated(Exception):
-    """The database is not at the code's schema revision."""
+__all__ = [
+    "MIGRATIONS",
+    "SchemaOutdated",
+    "alembic_config",
+    "alembic_head",
+    "check_schema",
+    "current_revision",
+    "head_revision",
+    "upgrade",
+]
 
 
 def alembic_config(url: str) -> AlembicConfig:
@@ -28,22 +39,9 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def head_revision() -> str:
+def alembic_head() -> str:
+    """The head revision as Alembic computes it (loads every migration script)."""
     script = ScriptDirectory(str(MIGRATIONS))
     head = script.get_current_head()
     assert head is not None
     return head
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
-
-
-def check_schema(engine: Engine) -> None:
-    current, head = current_revision(engine), head_revision()
-    if current != head:
-        raise SchemaOutdated(
-            f"the database schema is at revision {current or 'none (empty database)'}, "
-            f"the code needs {head}: run `mailbot db upgrade` first"
-        )

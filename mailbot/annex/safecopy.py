@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from typing import TYPE_CHECKING, Any
 
 from workflows.annex.formulas import copy_filename, escape_formula
 from workflows.annex.rules import FIELDS, TEMPLATE_LABELS
+
+if TYPE_CHECKING:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 SHEET = "Demande"
 _REQUESTER_TYPES = {"collectivite": "Collectivité", "prestataire": "Prestataire"}
@@ -39,6 +39,9 @@ def _text(row: Mapping[str, Any], name: str) -> str:
 
 
 def _string_cell(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell | None:
+    # Imported here: the daemon loads openpyxl only when it writes a copy (start-up).
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
+
     if not value:
         return None  # an empty cell
     cell = WriteOnlyCell(ws, value=value)
@@ -48,6 +51,8 @@ def _string_cell(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell | None:
 
 def values_only_xlsx(rows: Sequence[Mapping[str, Any]]) -> bytes:
     """The workbook of `rows` (the `rows` of `mailbot annex parse --json`)."""
+    from openpyxl import Workbook  # noqa: PLC0415 - as above
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(SHEET)
     ws.append([_string_cell(ws, TEMPLATE_LABELS[name]) for name in FIELDS])

@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from mailbot.annex.template import build_template
 from mailbot.config import Config
 from mailbot.loop.triage_model import model_for
 from mailbot.portal import Portal
@@ -25,6 +24,9 @@ from workflows.text.triage import Settings, triage
 
 @lru_cache(maxsize=1)
 def blank_annex() -> bytes:
+    # Imported here: openpyxl loads when the first blank annex is attached, not at start-up.
+    from mailbot.annex.template import build_template  # noqa: PLC0415
+
     return build_template()
 
 

@@ -28,6 +28,7 @@ from mailbot.loop.lease import db_now, last_poll, lease_report
 from mailbot.loop.mailbox import open_imap
 from mailbot.loop.sending import backlog
 from storage.models import InboundMessage
+from storage.schema import check_schema
 
 Status = Literal["ok", "degraded", "down"]
 EXIT_CODES: dict[str, int] = {"ok": 0, "degraded": 1, "down": 2}
@@ -81,9 +82,6 @@ def _error(err: BaseException) -> str:
 
 
 def check_database(engine: Engine) -> Check:
-    # Imported here: alembic loads only for this check.
-    from storage.migrate import check_schema  # noqa: PLC0415
-
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     check_schema(engine)

@@ -42,6 +42,9 @@ def environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        # Templates change only with a deployment (and a restart): a compiled template is not
+        # checked against its file again (three stat() calls per mail otherwise).
+        auto_reload=False,
     )
     env.filters["date_fr"] = french_date
     return env
@@ -57,13 +60,18 @@ def common_context(config: Config, case_ref: str | None, now: datetime) -> dict[
     }
 
 
+@lru_cache(maxsize=256)
+def has_html(template: str) -> bool:
+    return (TEMPLATES / template / "body.html").exists()
+
+
 def render(template: str, context: Mapping[str, Any]) -> tuple[str, str, str | None]:
     """(subject, text body, html body or None) of `templates/<template>/`."""
     env = environment()
     subject = env.get_template(f"{template}/subject.txt").render(context)
     text = env.get_template(f"{template}/body.txt").render(context)
     html: str | None = None
-    if (TEMPLATES / template / "body.html").exists():
+    if has_html(template):
         html = env.get_template(f"{template}/body.html").render(context)
     return clean_header_value(subject), text, html
 

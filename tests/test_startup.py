@@ -1,0 +1,181 @@
+"""Start-up costs (issue 13): the schema check reads the head without Alembic, and the
+one-shot commands and the daemon do not load what they do not use. Each test runs a fresh
+interpreter and looks at `sys.modules`, so it fails when a heavy import comes back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pgutil import postgres_database
+
+from mailbot.mail import compose
+from portal_stub.security import DEFAULT_HASHER, _dummy_hash, verify_password
+from storage.db import make_engine
+from storage.migrate import alembic_head, upgrade
+from storage.schema import SchemaOutdated, check_schema, current_revision, scanned_head
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/m.db"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running `code`."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_the_scanned_head_is_alembics_head() -> None:
+    assert scanned_head() == alembic_head()
+
+
+def test_a_branch_or_an_unreadable_script_leaves_the_head_to_alembic(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text('revision = "a"\ndown_revision = None\n', encoding="utf-8")
+    (tmp_path / "b.py").write_text('revision = "b"\ndown_revision = "a"\n', encoding="utf-8")
+    assert scanned_head(tmp_path) == "b"
+    (tmp_path / "c.py").write_text('revision = "c"\ndown_revision = "a"\n', encoding="utf-8")
+    assert scanned_head(tmp_path) is None  # two heads
+    (tmp_path / "m.py").write_text('revision = "m"\ndown_revision = ("b", "c")\n', "utf-8")
+    assert scanned_head(tmp_path) == "m"  # a merge
+    (tmp_path / "x.py").write_text('revision = "x"\ndown_revision = PREVIOUS\n', "utf-8")
+    assert scanned_head(tmp_path) is None
+
+
+def test_the_check_follows_the_database_revision(db_url: str) -> None:
+    engine = make_engine(db_url)
+    assert current_revision(engine) is None
+    with pytest.raises(SchemaOutdated, match="none \\(empty database\\)"):
+        check_schema(engine)
+    upgrade(db_url, "0001_core")
+    assert current_revision(engine) == "0001_core"
+    with pytest.raises(SchemaOutdated, match="at revision 0001_core"):
+        check_schema(engine)
+    upgrade(db_url)
+    assert current_revision(engine) == alembic_head()
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_the_schema_check_does_not_load_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/m.db"
+    upgrade(url)
+    loaded = _modules_after(
+        "from storage.db import make_engine\n"
+        "from storage.schema import check_schema\n"
+        f"check_schema(make_engine({url!r}))"
+    )
+    assert "storage.schema" in loaded
+    assert not {m for m in loaded if m.split(".")[0] in ("alembic", "mako")}
+
+
+def _sqlite_config(tmp_path: Path) -> Path:
+    db = tmp_path / "m.db"
+    config = (
+        (ROOT / "config.toml")
+        .read_text(encoding="utf-8")
+        .replace('url = "sqlite:///var/mailbot.db"', f'url = "sqlite:///{db}"')
+    )
+    (tmp_path / "config.toml").write_text(config, encoding="utf-8")
+    upgrade(f"sqlite:///{db}")
+    return tmp_path / "config.toml"
+
+
+HEAVY = ("alembic", "mako", "psycopg", "openpyxl", "sqlalchemy.dialects.postgresql")
+
+
+def _heavy(loaded: set[str]) -> set[str]:
+    return {m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY)}
+
+
+def test_status_on_sqlite_loads_neither_alembic_nor_psycopg_nor_the_orm(tmp_path: Path) -> None:
+    config = _sqlite_config(tmp_path)
+    loaded = _modules_after(
+        "from typer.testing import CliRunner\n"
+        "from mailbot.cli import app\n"
+        f"result = CliRunner().invoke(app, ['status', '--json', '-c', {str(config)!r}])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert 'outbox_backlog' in result.output\n"
+    )
+    assert "mailbot.loop.status_report" in loaded
+    assert _heavy(loaded) == set()
+    assert {"sqlmodel", "storage.models", "sqlalchemy.orm"}.isdisjoint(loaded)
+
+
+def test_the_daemon_starts_without_what_only_some_mail_needs(tmp_path: Path) -> None:
+    """Everything `mailbot run` imports before its first fetch, on SQLite: no Alembic, no
+    psycopg nor SQLAlchemy's PostgreSQL dialect, no openpyxl (only the workers read
+    spreadsheets; the daemon writes one when a blank annex or a copy is attached), and no
+    argon2 hash computed at import."""
+    config = _sqlite_config(tmp_path)
+    loaded = _modules_after(
+        "import argon2\n"
+        "hashed = []\n"
+        "original = argon2.PasswordHasher.hash\n"
+        "argon2.PasswordHasher.hash = lambda self, *a, **k: hashed.append(1) or original(self, *a, **k)\n"
+        "from mailbot.cli import _engine, build_ingest\n"
+        "from mailbot.config import load_config\n"
+        "from mailbot.loop.daemon import Daemon\n"
+        "from mailbot.loop.lease import single_instance_lock\n"
+        "import os\n"
+        "os.environ.setdefault('MAILBOT_SECRET', 'a secret of the test, long enough')\n"
+        f"config = load_config({str(config)!r})\n"
+        "engine = _engine(config)\n"
+        "lock = single_instance_lock(config.database.url)\n"
+        "daemon = Daemon(config, engine, build_ingest(config, engine))\n"
+        "assert hashed == [], hashed\n"
+    )
+    assert {"mailbot.loop.daemon", "mailbot.wiring", "portal_stub.security"} <= loaded
+    assert _heavy(loaded) == set()
+
+
+def test_an_unknown_identifier_is_still_checked_against_a_hash() -> None:
+    assert not verify_password(DEFAULT_HASHER, None, "n'importe quoi")
+    assert _dummy_hash().startswith("$argon2id$")
+    assert not verify_password(DEFAULT_HASHER, DEFAULT_HASHER.hash("autre"), "n'importe quoi")
+
+
+def test_a_template_is_compiled_once_and_not_looked_at_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Per-mail cost (issue 13): the next mail of a template reads no file, not even its
+    modification time."""
+    names = ["quarantine_alert/subject.txt", "quarantine_alert/body.txt"]
+    first = [compose.environment().get_template(n) for n in names]
+    assert compose.has_html("quarantine_alert")
+
+    def no_disk(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a template file was looked at again")
+
+    monkeypatch.setattr(os.path, "getmtime", no_disk)
+    monkeypatch.setattr(os, "stat", no_disk)
+    assert [compose.environment().get_template(n) for n in names] == first
+    assert compose.has_html("quarantine_alert")
+
+
+def test_inspect_loads_no_database_layer_and_no_other_command_group() -> None:
+    mail = ROOT / "tests" / "fixtures" / "mail" / "apple_mail_intent.eml"
+    loaded = _modules_after(
+        "from typer.testing import CliRunner\n"
+        "from mailbot.cli import app\n"
+        f"result = CliRunner().invoke(app, ['inspect', {str(mail)!r}, '--json'])\n"
+        "assert result.exit_code == 0, result.output\n"
+    )
+    assert "mailbot.inspect" in loaded
+    assert _heavy(loaded) == set()
+    assert {"sqlalchemy", "sqlmodel", "mailbot.jobs_cli", "jinja2"}.isdisjoint(loaded)

@@ -1,0 +1,126 @@
+"""`mailbot status` reads with SQLAlchemy Core (`mailbot.loop.status_report`, start-up): its
+report is the one the ORM code gives (`lease_report`, `backlog`, the counts), on SQLite and
+PostgreSQL, with cases, an outbox in every state, a journal and instances."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pgutil import postgres_database
+from sqlalchemy import func
+from sqlmodel import select
+
+from mailbot.loop.lease import lease_report
+from mailbot.loop.sending import backlog
+from mailbot.loop.status_report import status_report
+from storage.db import make_engine, session_scope
+from storage.migrate import upgrade
+from storage.models import Case, InboundMessage, InstanceLease, OutboxMail
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/m.db"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+def _orm_report(session: Any, now: datetime) -> dict[str, Any]:
+    """What `mailbot status` computed before, with the ORM."""
+    return {
+        "cases": {
+            f"{k}:{s}": n
+            for k, s, n in session.exec(
+                select(Case.kind, Case.state, func.count()).group_by(Case.kind, Case.state)
+            ).all()
+        },
+        "outbox": dict(
+            session.exec(select(OutboxMail.state, func.count()).group_by(OutboxMail.state)).all()
+        ),
+        "outbox_backlog": backlog(session, now),
+        "journal": dict(
+            session.exec(
+                select(InboundMessage.fate, func.count()).group_by(InboundMessage.fate)
+            ).all()
+        ),
+        "instance": lease_report(session),
+    }
+
+
+def _outbox(n: int, state: str, created: datetime, due: datetime) -> OutboxMail:
+    return OutboxMail(
+        idempotency_key=f"k{n}",
+        template="question_ack",
+        envelope_from="b@x.test",
+        bounce_token=f"t{n}",
+        message_id=f"<{n}@x.test>",
+        raw=b"",
+        state=state,
+        created_at=created,
+        next_attempt_at=due,
+    )
+
+
+def _populate(url: str, now: datetime) -> None:
+    hour = timedelta(hours=1)
+    with session_scope(make_engine(url)) as session:
+        cases = ["question:awaiting_review", "question:answered", "question:answered"]
+        for n, (kind, _, state) in enumerate(c.partition(":") for c in [*cases, "subscription:x"]):
+            session.add(Case(ref=f"Q-{n}", kind=kind, state=state, requester="a@x.test"))
+        session.add(_outbox(1, "pending", now - 3 * hour, now))
+        session.add(_outbox(2, "pending", now - 2 * hour, now))
+        session.add(_outbox(3, "sending", now, now - hour))  # its lease ran out
+        session.add(_outbox(4, "sending", now, now + hour))
+        session.add(_outbox(5, "failed", now, now))
+        session.add(_outbox(6, "sent", now, now))
+        for n, fate in enumerate(["processed", "processed", "quarantined"]):
+            session.add(InboundMessage(sha256=f"{n:064d}", raw=b"x", fate=fate))
+        for name, beat, expires in [
+            ("active", now - timedelta(seconds=7), now + hour),
+            ("standby:b", now - timedelta(seconds=3), now + hour),
+            ("standby:c", now - hour, now - timedelta(seconds=1)),  # lapsed: not shown
+        ]:
+            session.add(
+                InstanceLease(
+                    name=name,
+                    holder=f"h:{name}",
+                    acquired_at=now - 2 * hour,
+                    heartbeat_at=beat,
+                    expires_at=expires,
+                )
+            )
+
+
+def _without_ages(report: dict[str, Any]) -> dict[str, Any]:
+    """The heartbeat ages are measured on the database's clock at each read: compared apart."""
+    instance = report["instance"]
+    active = dict(instance["active"])
+    age = active.pop("heartbeat_age_seconds")
+    standby = [e["holder"] for e in instance["standby"]]
+    return {**report, "instance": {"active": active, "standby": standby, "age": round(age)}}
+
+
+def test_the_core_report_is_the_orm_report(db_url: str) -> None:
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    empty_now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        assert status_report(engine, empty_now) == _orm_report(session, empty_now)
+    now = datetime.now(UTC).replace(microsecond=0)
+    _populate(db_url, now)
+    fast = status_report(engine, now)
+    with session_scope(engine) as session:
+        slow = _orm_report(session, now)
+    assert _without_ages(fast) == _without_ages(slow)
+    assert fast["outbox_backlog"]["pending"] == 2
+    assert fast["outbox_backlog"]["sending_lease_expired"] == 1
+    assert fast["outbox_backlog"]["oldest_pending_age_seconds"] == 3 * 3600
+    assert fast["cases"]["question:answered"] == 2 and fast["cases"]["subscription:x"] == 1
+    assert [e["holder"] for e in fast["instance"]["standby"]] == ["h:standby:b"]
+    engine.dispose()
