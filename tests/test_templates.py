@@ -623,3 +623,20 @@ def test_help_quotes_the_reply_and_proposes_the_command_meant() -> None:
     subject, text, _ = helps[2]
     assert "« REFUSER <motif> » (refuser la demande)" in text
     assert "sur la première ligne, par exemple :" in text
+
+
+def test_the_reason_a_table_is_unusable_reads_as_its_own_sentence() -> None:
+    context = {"filename": "liste.xlsx", "error": "Il manque la colonne « SIREN ».", "rows": []}
+    _, text, html = render(
+        "subscription_invalid",
+        {
+            **context,
+            "error_count": 1,
+            "template_attached": False,
+            "warnings": [],
+            "previous_table_kept": False,
+        },
+        ABO,
+    )
+    assert "Le tableau n'a pas pu être utilisé. Il manque la colonne « SIREN »." in text
+    assert "utilisé : Il" not in text and "utilisé : Il" not in html

@@ -173,10 +173,19 @@ def test_a_table_refused_for_its_shape_comes_with_the_blank_template() -> None:
     assert invalid.context["error"] == missing and invalid.context["template_attached"]
     assert [a.filename for a in invalid.attachments] == [subscription.BLANK_ANNEX_FILENAME]
     assert invalid.attachments[0].data == ctx().blank_annex
+
     # Without the template at hand, the mail does not promise it.
     (bare,) = sent(subscription.start(event, ctx(blank_annex=None), REF))
     assert bare.attachments == () and not bare.context["template_attached"]
     assert "joint" not in bare.context["error"] and "« Courriel »" in bare.context["error"]
+
+
+def test_a_table_refused_for_its_shape_lists_no_minor_points() -> None:
+    missing = f"Il manque la colonne obligatoire « SIREN » (ligne 1). {TEMPLATE_HINT}"
+    absent = "La colonne « Espace DESTA » est absente : l'accès à cet espace n'est demandé."
+    event = mail(annex_data=annex(error=missing, warnings=[absent]), attachments=(XLSX,))
+    (invalid,) = sent(subscription.start(event, ctx(), REF))
+    assert invalid.context["warnings"] == []
 
 
 def test_a_table_refused_for_its_rows_has_no_template_attached() -> None:

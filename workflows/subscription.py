@@ -173,7 +173,8 @@ def _table_refused(
         "error": general,
         "rows": errors_by_row(errors),
         "error_count": len(errors) or 1,
-        "warnings": list(event.annex.get("warnings") or []),
+        # « these points do not prevent processing » is untrue of a table that cannot be used
+        "warnings": [] if general else list(event.annex.get("warnings") or []),
         "previous_table_kept": keeps_previous,
         "template_attached": bool(attachments),
         "template_filename": BLANK_ANNEX_FILENAME,
