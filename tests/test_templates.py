@@ -640,3 +640,14 @@ def test_the_reason_a_table_is_unusable_reads_as_its_own_sentence() -> None:
     )
     assert "Le tableau n'a pas pu être utilisé. Il manque la colonne « SIREN »." in text
     assert "utilisé : Il" not in text and "utilisé : Il" not in html
+
+
+@pytest.mark.parametrize("reason", ["missing_token", "bad_token", "wrong_case", "wrong_sender"])
+def test_the_admins_alert_speaks_of_the_sender_not_to_them(reason: str) -> None:
+    context = {"sender": "intrus@example.org", "subject": "RE: dossier", "reason": reason}
+    subject, text, html = render("reviewer_auth_alert", context, ABO)
+    for part in (text, html):
+        assert "votre message" not in part and "vous répondez" not in part
+    assert reason not in subject and "Alerte : réponse de relecteur refusée" in subject
+    _, told, _ = render("reviewer_auth_failed", context, ABO)  # the sender is still told « vous »
+    assert "votre message" in told or "vous répondez" in told
