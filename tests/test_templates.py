@@ -651,3 +651,25 @@ def test_the_admins_alert_speaks_of_the_sender_not_to_them(reason: str) -> None:
     assert reason not in subject and "Alerte : réponse de relecteur refusée" in subject
     _, told, _ = render("reviewer_auth_failed", context, ABO)  # the sender is still told « vous »
     assert "votre message" in told or "vous répondez" in told
+
+
+def test_the_reviewers_greeting_opens_the_answer_mail_not_its_middle() -> None:
+    context = {
+        "answer": "Bonjour Madame,\n\nLe délai est d'un mois.",
+        "greets": True,
+        "corrected": False,
+        "question_excerpt": "Quel délai ?",
+        "published": False,
+        "url": None,
+        "version": 1,
+        "space_label": "DESTA",
+    }
+    _, text, html = render("question_answer", context, QREF)
+    assert text.startswith("Bonjour Madame,\n\nVoici la réponse à votre question")
+    assert text.count("Bonjour") == 1 and "Madame, Monsieur" not in text
+    assert html.index("Bonjour Madame,") < html.index("Voici la réponse")
+    assert html.count("Bonjour") == 1
+    _, plain, _ = render(
+        "question_answer", {**context, "greets": False, "answer": "Un mois."}, QREF
+    )
+    assert plain.startswith("Madame, Monsieur,\n\nVoici la réponse") and "Un mois." in plain
