@@ -20,6 +20,14 @@ ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Configuration f
 DEFAULT_CONFIG = Path("config.toml")
 
 
+# What became of a replayed mail, in French (the JSON keeps the stored fate).
+REPLAY_FATES = {
+    "processed": "traité",
+    "ignored": "ignoré",
+    "quarantined": "de nouveau en quarantaine",
+}
+
+
 @quarantine_app.command("list")
 def list_command(
     config_path: ConfigOpt = DEFAULT_CONFIG,
@@ -113,10 +121,13 @@ def replay_each(daemon: Daemon, targets: list[int], *, force: bool, as_json: boo
                 [outcome] = daemon.replay([journal_id], force=force)
             except LookupError as err:
                 result["error"] = str(err)
-                line, err_line = f"{journal_id}: {err}", True
+                line, err_line = f"{journal_id} : {err}", True
             else:
                 result.update(fate=outcome.fate, kind=outcome.kind, case_ref=outcome.case_ref)
-                line = f"{journal_id}: {outcome.fate} {outcome.kind or ''} {outcome.case_ref or ''}"
+                fate = REPLAY_FATES.get(outcome.fate, outcome.fate)
+                line = f"{journal_id} : {fate}" + (
+                    f" — {outcome.case_ref}" if outcome.case_ref else ""
+                )
                 err_line = False
             results.append(result)
             failed += "error" in result or result.get("fate") == "quarantined"
