@@ -673,3 +673,15 @@ def test_the_reviewers_greeting_opens_the_answer_mail_not_its_middle() -> None:
         "question_answer", {**context, "greets": False, "answer": "Un mois."}, QREF
     )
     assert plain.startswith("Madame, Monsieur,\n\nVoici la réponse") and "Un mois." in plain
+
+
+def test_an_approval_on_a_question_is_told_where_it_counts() -> None:
+    context = {
+        "kind": "question", "state": "open", "requester": "a@b.fr", "requester_name": None,
+        "parse_errors": [], "problem": "command_on_question", "value": None, "numbers": [],
+        "people_count": 0, "groups": ["desta"], "spaces": ["Accueil"], "help_text": "…",
+        "written": None, "suggestion": None, "suggested_verb": None, "example": None,
+    }  # fmt: skip
+    _, text, html = render("review_help", context, QREF)
+    for part in (text, html):
+        assert "« Je valide » ne valent qu" in part and "aperçu" in part
