@@ -236,6 +236,16 @@ def test_requester_text_under_review_is_forwarded_to_the_reviewers() -> None:
     assert subscription_data(decision.data).notes[-1].text.startswith("Une précision")
 
 
+def test_a_requesters_thanks_is_kept_but_not_forwarded() -> None:
+    case, _ = under_review()
+    decision = subscription.decide(case, mail("Merci beaucoup !", message_id="<m2@x>"), ctx())
+    assert decision.state is None and sent(decision) == []
+    assert [line.event for line in decision.log] == ["followup_thanks"]
+    assert subscription_data(decision.data).notes[-1].text == "Merci beaucoup !"
+    asks = subscription.decide(case, mail("Merci, où en est-on ?", message_id="<m3@x>"), ctx())
+    assert sent(asks, "subscription_requester_note")
+
+
 def test_faulty_new_table_under_review_keeps_the_previous_one() -> None:
     case, _ = under_review()
     bad = mail(
