@@ -685,3 +685,16 @@ def test_an_approval_on_a_question_is_told_where_it_counts() -> None:
     _, text, html = render("review_help", context, QREF)
     for part in (text, html):
         assert "« Je valide » ne valent qu" in part and "aperçu" in part
+
+
+def test_an_unreadable_table_is_not_told_about_rows_without_errors() -> None:
+    base = {
+        "filename": "annexe.xlsx", "template_attached": False, "warnings": [],
+        "previous_table_kept": False, "error_count": 1,
+    }  # fmt: skip
+    unreadable = {**base, "error": "Le fichier est trop volumineux.", "rows": []}
+    for part in render("subscription_invalid", unreadable, ABO)[1:]:
+        assert "lignes sans erreur" not in part
+    row = {"row": 2, "errors": [{"message": "La ligne 2 : SIREN invalide.", "column": "SIREN"}]}
+    for part in render("subscription_invalid", {**base, "error": None, "rows": [row]}, ABO)[1:]:
+        assert "lignes sans erreur" in part
