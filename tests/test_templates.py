@@ -698,3 +698,10 @@ def test_an_unreadable_table_is_not_told_about_rows_without_errors() -> None:
     row = {"row": 2, "errors": [{"message": "La ligne 2 : SIREN invalide.", "column": "SIREN"}]}
     for part in render("subscription_invalid", {**base, "error": None, "rows": [row]}, ABO)[1:]:
         assert "lignes sans erreur" in part
+
+
+def test_the_failed_delivery_alert_names_the_mail_in_words_only() -> None:
+    context = {"recipient": "x@example.org", "template": "invitation", "reason": "550 inconnu"}
+    _, text, html = render("delivery_failed_alert", context, ABO)
+    assert "Message : invitation (identifiant et mot de passe temporaire)\n" in text
+    assert "(invitation)" not in text and "(invitation)" not in html
