@@ -71,7 +71,7 @@ def delete_command(
 
     config = _load(config_path)
     if admin.lower() not in config.admins.addresses:
-        typer.echo(f"--as {admin}: not one of [admins] addresses", err=True)
+        typer.echo(f"--as {admin} : ce n’est pas une adresse de [admins] addresses.", err=True)
         raise typer.Exit(2)
     engine = _engine(config)
     refused = []
@@ -83,15 +83,17 @@ def delete_command(
     try:
         daemon.mailbox.connect()
     except CONNECTION_ERRORS as err:
-        typer.echo(f"Mailbox not reachable ({err}): the daemon deletes the copies.", err=True)
+        typer.echo(
+            f"Boîte aux lettres injoignable ({err}) : le service supprimera les copies.", err=True
+        )
         daemon.mailbox.client = None
     try:
         for journal_id in daemon.discard_requested():
-            typer.echo(f"{journal_id}: deleted")
+            typer.echo(f"{journal_id} : supprimé")
     finally:
         daemon.mailbox.close()
     for journal_id in refused:
-        typer.echo(f"{journal_id}: not in quarantine, left as it is", err=True)
+        typer.echo(f"{journal_id} : pas en quarantaine, laissé tel quel", err=True)
     raise typer.Exit(1 if refused else 0)
 
 
