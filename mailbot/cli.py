@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -182,47 +182,11 @@ def status(
     if as_json:
         typer.echo(json.dumps(report))
         return
-    typer.echo("Cases:")
-    for key, n in sorted(cases.items()):
-        typer.echo(f"  {key:35} {n}")
-    typer.echo("Outbox:")
-    for key, n in sorted(outbox.items()):
-        typer.echo(f"  {key:35} {n}")
-    typer.echo(_backlog_line(waiting))
-    typer.echo("Journal:")
-    for key, n in sorted(journal.items()):
-        typer.echo(f"  {key:35} {n}")
-    _echo_instance(instance)
+    # Imported here: only the text output needs the French labels.
+    from mailbot.desk.status_text import status_lines  # noqa: PLC0415
 
-
-def _echo_instance(instance: dict[str, Any]) -> None:
-    typer.echo("Instance:")
-    active = instance["active"]
-    if active is None:
-        typer.echo("  active      none yet")
-    else:
-        lapsed = " (expired)" if active["expired"] else ""
-        age = active["heartbeat_age_seconds"]
-        typer.echo(f"  active      {active['holder']}  heartbeat {age:.0f} s ago{lapsed}")
-    for entry in instance["standby"]:
-        age = entry["heartbeat_age_seconds"]
-        typer.echo(f"  standby     {entry['holder']}  heartbeat {age:.0f} s ago")
-
-
-def _backlog_line(waiting: dict[str, Any]) -> str:
-    age = waiting["oldest_pending_age_seconds"]
-    oldest = f", oldest waiting {_duration(age)}" if age is not None else ""
-    expired = waiting["sending_lease_expired"]
-    stuck = f" ({expired} past their lease, sent again on the next drain)" if expired else ""
-    return f"  backlog: {waiting['pending']} pending{oldest}; {waiting['sending']} sending{stuck}"
-
-
-def _duration(seconds: int) -> str:
-    minutes, secs = divmod(max(0, seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+    for line in status_lines(report):
+        typer.echo(line)
 
 
 # --------------------------------------------------------------------------- replay
@@ -259,7 +223,10 @@ def replay(
     targets = list(ids or [])
     if not targets:
         if not quarantine:
-            typer.echo("Nothing to replay: give journal ids or --quarantine.", err=True)
+            typer.echo(
+                "Rien à rejouer : indiquez les numéros des courriels du journal ou --quarantine.",
+                err=True,
+            )
             raise typer.Exit(2)
         targets = quarantined_ids(engine)
     try:
@@ -267,8 +234,8 @@ def replay(
         daemon.mailbox.connect()
     except (ConfigError, IMAPClientError, OSError, EOFError) as err:
         typer.echo(
-            f"Mailbox not reachable ({err}): replayed messages stay in the "
-            f"{config.mailbox.folders.quarantine} folder.",
+            f"Boîte aux lettres injoignable ({err}) : les courriels rejoués restent dans le "
+            f"dossier « {config.mailbox.folders.quarantine} ».",
             err=True,
         )
         daemon.mailbox.client = None

@@ -20,6 +20,14 @@ ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Configuration f
 DEFAULT_CONFIG = Path("config.toml")
 
 
+# What became of a replayed mail, in French (the JSON keeps the stored fate).
+REPLAY_FATES = {
+    "processed": "traité",
+    "ignored": "ignoré",
+    "quarantined": "de nouveau en quarantaine",
+}
+
+
 @quarantine_app.command("list")
 def list_command(
     config_path: ConfigOpt = DEFAULT_CONFIG,
@@ -63,7 +71,7 @@ def delete_command(
 
     config = _load(config_path)
     if admin.lower() not in config.admins.addresses:
-        typer.echo(f"--as {admin}: not one of [admins] addresses", err=True)
+        typer.echo(f"--as {admin} : ce n’est pas une adresse de [admins] addresses.", err=True)
         raise typer.Exit(2)
     engine = _engine(config)
     refused = []
@@ -75,15 +83,17 @@ def delete_command(
     try:
         daemon.mailbox.connect()
     except CONNECTION_ERRORS as err:
-        typer.echo(f"Mailbox not reachable ({err}): the daemon deletes the copies.", err=True)
+        typer.echo(
+            f"Boîte aux lettres injoignable ({err}) : le service supprimera les copies.", err=True
+        )
         daemon.mailbox.client = None
     try:
         for journal_id in daemon.discard_requested():
-            typer.echo(f"{journal_id}: deleted")
+            typer.echo(f"{journal_id} : supprimé")
     finally:
         daemon.mailbox.close()
     for journal_id in refused:
-        typer.echo(f"{journal_id}: not in quarantine, left as it is", err=True)
+        typer.echo(f"{journal_id} : pas en quarantaine, laissé tel quel", err=True)
     raise typer.Exit(1 if refused else 0)
 
 
@@ -113,10 +123,13 @@ def replay_each(daemon: Daemon, targets: list[int], *, force: bool, as_json: boo
                 [outcome] = daemon.replay([journal_id], force=force)
             except LookupError as err:
                 result["error"] = str(err)
-                line, err_line = f"{journal_id}: {err}", True
+                line, err_line = f"{journal_id} : {err}", True
             else:
                 result.update(fate=outcome.fate, kind=outcome.kind, case_ref=outcome.case_ref)
-                line = f"{journal_id}: {outcome.fate} {outcome.kind or ''} {outcome.case_ref or ''}"
+                fate = REPLAY_FATES.get(outcome.fate, outcome.fate)
+                line = f"{journal_id} : {fate}" + (
+                    f" — {outcome.case_ref}" if outcome.case_ref else ""
+                )
                 err_line = False
             results.append(result)
             failed += "error" in result or result.get("fate") == "quarantined"

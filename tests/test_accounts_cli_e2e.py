@@ -115,7 +115,7 @@ def test_replay_json_is_one_document_and_the_bar_shows_only_on_a_terminal(bot: B
     assert all("error" in r for r in report["replayed"])
     quiet = bot.cli("replay", "999998", "999999")
     assert "Courriels rejoués" not in quiet.stdout + quiet.stderr
-    assert quiet.stderr.startswith("999998: no journal entry 999998\n")
+    assert quiet.stderr.startswith("999998 : aucun courriel n° 999998 dans le journal\n")
 
     main, secondary = os.openpty()
     cmd = [sys.executable, "-m", "mailbot", "replay", "999998", "999999"]

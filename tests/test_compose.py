@@ -4,6 +4,7 @@ taken from incoming mail that can never inject a header."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -126,3 +127,10 @@ def test_an_address_the_header_model_refuses_does_not_raise(config) -> None:  # 
     mail = replace(auth_failed(), to=("b", "x@y.fr"))
     _, msg = wire(config, mail)
     assert "x@y.fr" in str(msg["To"])
+
+
+def test_the_date_header_is_in_paris_time(config) -> None:  # type: ignore[no-untyped-def]
+    winter = build_message(config, auth_failed(), "Q-2026-000001", now=datetime(2026, 12, 7, 0, 30, tzinfo=UTC), secret=SECRET)  # fmt: skip
+    assert winter["Date"] == "Mon, 07 Dec 2026 01:30:00 +0100"
+    summer = build_message(config, auth_failed(), None, now=datetime(2026, 7, 14, 22, 0, tzinfo=UTC), secret=SECRET)  # fmt: skip
+    assert summer["Date"] == "Wed, 15 Jul 2026 00:00:00 +0200"

@@ -173,7 +173,7 @@ def test_mail_claimed_by_a_killed_process_is_sent_again_after_its_lease(bot: Bot
     assert backlog["pending"] == 1 and backlog["sending"] == 1
     assert backlog["oldest_pending_age_seconds"] >= 300
     text = bot.cli("status")
-    assert "backlog: 1 pending, oldest waiting 5 min" in text.stdout, text.stdout
+    assert "file d’attente : 1 en attente, le plus ancien depuis 5 min" in text.stdout, text.stdout
     time.sleep(max(0.0, claimed + LEASE - time.monotonic()))
     status = json.loads(bot.cli("status", "--json").stdout)["outbox_backlog"]
     assert status["sending_lease_expired"] == 1

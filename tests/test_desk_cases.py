@@ -168,7 +168,7 @@ def test_refusing_needs_a_reason_and_then_tells_the_requester(desk: Desk) -> Non
     ref = subscribe(desk.bot)
     desk.post(f"/admin/dossiers/{ref}/refuser", texte="  ")
     page = desk.client.get(f"/admin/dossiers/{ref}").text
-    assert "Rien n’a été fait\u00a0: Indiquez le motif du refus." in page
+    assert "Rien n’a été fait. Indiquez le motif du refus." in page
     assert only_case(desk.bot, "subscription").state == "under_review"
     desk.post(f"/admin/dossiers/{ref}/refuser", texte="Le SIREN ne correspond à aucune commune.")
     assert only_case(desk.bot, "subscription").state == "refused"

@@ -64,7 +64,7 @@ def test_a_processed_mail_is_replayed_only_when_forced_and_never_twice(
     assert refused.returncode == 1 and "--force" in refused.stderr
     forced = bot.cli("replay", "1", "--force")
     assert forced.returncode == 0, forced.stderr
-    assert "processed" in forced.stdout and "Q-2026-000001" in forced.stdout
+    assert "traité" in forced.stdout and "Q-2026-000001" in forced.stdout
     bot.run_once()
     with Session(bot.engine) as s:
         assert [c.ref for c in s.exec(select(Case))] == ["Q-2026-000001"]

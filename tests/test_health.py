@@ -80,7 +80,7 @@ def test_all_well_after_a_poll_exits_0(mail_env: MailEnv) -> None:
     }
     text = bot.cli("health")
     assert text.returncode == 0
-    assert text.stdout.startswith("mailbot health: OK")
+    assert text.stdout.startswith("État de mailbot : OK")
 
 
 def test_never_polled_is_degraded(mail_env: MailEnv) -> None:
@@ -115,7 +115,7 @@ def test_old_poll_quarantine_and_old_outbox_each_degrade(mail_env: MailEnv) -> N
     ).run_once()
     code, report = health(bot)
     assert (code, statuses(report)["quarantine"]) == (1, "degraded")
-    assert "1 mail" in next(c for c in report["checks"] if c["name"] == "quarantine")["detail"]
+    assert "1 courriel" in next(c for c in report["checks"] if c["name"] == "quarantine")["detail"]
     assert "x@y.test" not in json.dumps(report)  # no personal data in the report
 
     with Session(bot.engine) as s:

@@ -163,3 +163,22 @@ def test_a_kept_mailbox_is_not_half_masked_by_a_name() -> None:
 def test_kept_contacts_stay_however_written(kept: str, text: str) -> None:
     assert scrub(text, None, None, keep_contacts=[kept]) == text
     assert scrub(text, None, None) != text
+
+
+@pytest.mark.parametrize(
+    ("text", "published"),
+    [
+        ("Bonjour,\nLe décret est-il en ligne ?\nMerci", "Le décret est-il en ligne ?"),
+        (
+            "Quel format de fichier ?\nMerci beaucoup !\nJean Martin\nMairie",
+            "Quel format de fichier ?",
+        ),
+        # a « Merci » followed by more of the question stays
+        ("Merci\nQuel format ? Et quelle taille de fichier est-elle admise ?", None),
+        ("Le tarif est-il applicable ? Merci de me répondre.", None),
+    ],
+)
+def test_a_bare_thanks_closing_the_question_is_not_published(
+    text: str, published: str | None
+) -> None:
+    assert scrub(text, None, "x@y.fr") == (published or text)

@@ -117,7 +117,7 @@ def test_quarantine_list_and_delete_after_review(mail_env: MailEnv) -> None:
     admin = bot.config.admins.addresses[0]
     deleted = bot.cli("quarantine", "delete", str(row["journal"]), "--as", admin)
     assert deleted.returncode == 0, deleted.stderr
-    assert f"{row['journal']}: deleted" in deleted.stdout
+    assert f"{row['journal']} : supprimé" in deleted.stdout
     assert (
         count_folder(mail_env.dovecot, bot_account.address, bot_account.password, "Quarantine") == 0
     )
@@ -127,4 +127,4 @@ def test_quarantine_list_and_delete_after_review(mail_env: MailEnv) -> None:
     assert any("quarantine_deleted" in line and admin in line for line in bot.log_lines())
     assert json.loads(bot.cli("quarantine", "list", "--json").stdout)["quarantine"] == []
     again = bot.cli("replay", str(row["journal"]))
-    assert "deleted" in again.stdout + again.stderr
+    assert "supprimé" in again.stdout + again.stderr

@@ -78,10 +78,13 @@ def test_the_from_mailbox_is_read_strictly(value: str, address: str | None) -> N
     assert mail.from_addr == address
 
 
-def test_the_display_name_is_kept_and_decoded() -> None:
+def test_the_display_name_is_kept_and_decoded_unless_it_shows_another_address() -> None:
     mail = parse_message(b"From: relecteur.abonnements@demo.test <evil@attacker.test>\r\n\r\nx")
-    assert (mail.from_name, mail.from_addr) == (REVIEWER, "evil@attacker.test")
+    assert (mail.from_name, mail.from_addr) == (None, "evil@attacker.test")
     assert any("display name looks like an address" in d for d in mail.defects)
+    assert any("shows another address: dropped" in d for d in mail.defects)
+    mail = parse_message(b'From: "Mairie (mairie@demo.test)" <Mairie@demo.test>\r\n\r\nx')
+    assert (mail.from_name, mail.from_addr) == ("Mairie (mairie@demo.test)", "mairie@demo.test")
     mail = parse_message(b'From: "Dupont, Jean" <J@Demo.test>\r\n\r\nx')
     assert (mail.from_name, mail.from_addr) == ("Dupont, Jean", "j@demo.test")
 

@@ -623,3 +623,85 @@ def test_help_quotes_the_reply_and_proposes_the_command_meant() -> None:
     subject, text, _ = helps[2]
     assert "« REFUSER <motif> » (refuser la demande)" in text
     assert "sur la première ligne, par exemple :" in text
+
+
+def test_the_reason_a_table_is_unusable_reads_as_its_own_sentence() -> None:
+    context = {"filename": "liste.xlsx", "error": "Il manque la colonne « SIREN ».", "rows": []}
+    _, text, html = render(
+        "subscription_invalid",
+        {
+            **context,
+            "error_count": 1,
+            "template_attached": False,
+            "warnings": [],
+            "previous_table_kept": False,
+        },
+        ABO,
+    )
+    assert "Le tableau n'a pas pu être utilisé. Il manque la colonne « SIREN »." in text
+    assert "utilisé : Il" not in text and "utilisé : Il" not in html
+
+
+@pytest.mark.parametrize("reason", ["missing_token", "bad_token", "wrong_case", "wrong_sender"])
+def test_the_admins_alert_speaks_of_the_sender_not_to_them(reason: str) -> None:
+    context = {"sender": "intrus@example.org", "subject": "RE: dossier", "reason": reason}
+    subject, text, html = render("reviewer_auth_alert", context, ABO)
+    for part in (text, html):
+        assert "votre message" not in part and "vous répondez" not in part
+    assert reason not in subject and "Alerte : réponse de relecteur refusée" in subject
+    _, told, _ = render("reviewer_auth_failed", context, ABO)  # the sender is still told « vous »
+    assert "votre message" in told or "vous répondez" in told
+
+
+def test_the_reviewers_greeting_opens_the_answer_mail_not_its_middle() -> None:
+    context = {
+        "answer": "Bonjour Madame,\n\nLe délai est d'un mois.",
+        "greets": True,
+        "corrected": False,
+        "question_excerpt": "Quel délai ?",
+        "published": False,
+        "url": None,
+        "version": 1,
+        "space_label": "DESTA",
+    }
+    _, text, html = render("question_answer", context, QREF)
+    assert text.startswith("Bonjour Madame,\n\nVoici la réponse à votre question")
+    assert text.count("Bonjour") == 1 and "Madame, Monsieur" not in text
+    assert html.index("Bonjour Madame,") < html.index("Voici la réponse")
+    assert html.count("Bonjour") == 1
+    _, plain, _ = render(
+        "question_answer", {**context, "greets": False, "answer": "Un mois."}, QREF
+    )
+    assert plain.startswith("Madame, Monsieur,\n\nVoici la réponse") and "Un mois." in plain
+
+
+def test_an_approval_on_a_question_is_told_where_it_counts() -> None:
+    context = {
+        "kind": "question", "state": "open", "requester": "a@b.fr", "requester_name": None,
+        "parse_errors": [], "problem": "command_on_question", "value": None, "numbers": [],
+        "people_count": 0, "groups": ["desta"], "spaces": ["Accueil"], "help_text": "…",
+        "written": None, "suggestion": None, "suggested_verb": None, "example": None,
+    }  # fmt: skip
+    _, text, html = render("review_help", context, QREF)
+    for part in (text, html):
+        assert "« Je valide » ne valent qu" in part and "aperçu" in part
+
+
+def test_an_unreadable_table_is_not_told_about_rows_without_errors() -> None:
+    base = {
+        "filename": "annexe.xlsx", "template_attached": False, "warnings": [],
+        "previous_table_kept": False, "error_count": 1,
+    }  # fmt: skip
+    unreadable = {**base, "error": "Le fichier est trop volumineux.", "rows": []}
+    for part in render("subscription_invalid", unreadable, ABO)[1:]:
+        assert "lignes sans erreur" not in part
+    row = {"row": 2, "errors": [{"message": "La ligne 2 : SIREN invalide.", "column": "SIREN"}]}
+    for part in render("subscription_invalid", {**base, "error": None, "rows": [row]}, ABO)[1:]:
+        assert "lignes sans erreur" in part
+
+
+def test_the_failed_delivery_alert_names_the_mail_in_words_only() -> None:
+    context = {"recipient": "x@example.org", "template": "invitation", "reason": "550 inconnu"}
+    _, text, html = render("delivery_failed_alert", context, ABO)
+    assert "Message : invitation (identifiant et mot de passe temporaire)\n" in text
+    assert "(invitation)" not in text and "(invitation)" not in html

@@ -309,6 +309,9 @@ def test_transfer_notifies_the_other_group() -> None:
         ("", (), "empty_answer"),
         ("AIDE", (), None),
         ("APPROUVER", (), "command_on_question"),
+        ("Je valide, merci", (), "command_on_question"),
+        ("Ok pour moi", (), "command_on_question"),
+        ("D'accord, merci beaucoup !", (), "command_on_question"),
     ],
 )
 def test_replies_that_cannot_be_carried_out_get_help(
@@ -320,6 +323,13 @@ def test_replies_that_cannot_be_carried_out_get_help(
     assert not effects_of(decision, Publish)
     (help_mail,) = sent(decision)
     assert help_mail.template == "review_help" and help_mail.context["problem"] == problem
+
+
+def test_an_answer_opening_with_an_approval_word_is_still_an_answer() -> None:
+    case, _ = ask()
+    decision = answer(case, "D'accord, voici la réponse.\nLe délai est d'un mois.")
+    assert not [m for m in sent(decision) if m.template == "review_help"]
+    assert decision.state is not None
 
 
 def test_command_on_a_question_gets_help() -> None:

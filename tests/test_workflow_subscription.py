@@ -173,10 +173,19 @@ def test_a_table_refused_for_its_shape_comes_with_the_blank_template() -> None:
     assert invalid.context["error"] == missing and invalid.context["template_attached"]
     assert [a.filename for a in invalid.attachments] == [subscription.BLANK_ANNEX_FILENAME]
     assert invalid.attachments[0].data == ctx().blank_annex
+
     # Without the template at hand, the mail does not promise it.
     (bare,) = sent(subscription.start(event, ctx(blank_annex=None), REF))
     assert bare.attachments == () and not bare.context["template_attached"]
     assert "joint" not in bare.context["error"] and "« Courriel »" in bare.context["error"]
+
+
+def test_a_table_refused_for_its_shape_lists_no_minor_points() -> None:
+    missing = f"Il manque la colonne obligatoire « SIREN » (ligne 1). {TEMPLATE_HINT}"
+    absent = "La colonne « Espace DESTA » est absente : l'accès à cet espace n'est demandé."
+    event = mail(annex_data=annex(error=missing, warnings=[absent]), attachments=(XLSX,))
+    (invalid,) = sent(subscription.start(event, ctx(), REF))
+    assert invalid.context["warnings"] == []
 
 
 def test_a_table_refused_for_its_rows_has_no_template_attached() -> None:
@@ -225,6 +234,16 @@ def test_requester_text_under_review_is_forwarded_to_the_reviewers() -> None:
     forwarded = sent(decision, "subscription_requester_note")
     assert [m.reviewer for m in forwarded] == list(REVIEWERS)
     assert subscription_data(decision.data).notes[-1].text.startswith("Une précision")
+
+
+def test_a_requesters_thanks_is_kept_but_not_forwarded() -> None:
+    case, _ = under_review()
+    decision = subscription.decide(case, mail("Merci beaucoup !", message_id="<m2@x>"), ctx())
+    assert decision.state is None and sent(decision) == []
+    assert [line.event for line in decision.log] == ["followup_thanks"]
+    assert subscription_data(decision.data).notes[-1].text == "Merci beaucoup !"
+    asks = subscription.decide(case, mail("Merci, où en est-on ?", message_id="<m3@x>"), ctx())
+    assert sent(asks, "subscription_requester_note")
 
 
 def test_faulty_new_table_under_review_keeps_the_previous_one() -> None:

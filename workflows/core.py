@@ -62,6 +62,7 @@ class MailReceived:
     attachments: tuple[Attachment, ...] = ()
     annex: Mapping[str, Any] | None = None  # `mailbot annex parse --json` output, or None
     annex_filename: str | None = None
+    omitted: tuple[str, ...] = ()  # attachments too large to pass on: « name (size) »
 
 
 @dataclass(frozen=True)

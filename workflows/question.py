@@ -104,8 +104,18 @@ def start(event: MailReceived, ctx: Context, ref: str) -> Decision:
     opened = LogLine(
         "case_opened", {"kind": "question", "space": space or "unclassified", "group": group}
     )
+    extra = {"omitted": list(event.omitted)}
     return route(
-        case, ctx, data, group, space, "new", [ack], [opened], attachments=event.attachments
+        case,
+        ctx,
+        data,
+        group,
+        space,
+        "new",
+        [ack],
+        [opened],
+        attachments=event.attachments,
+        extra=extra,
     )
 
 
@@ -173,7 +183,7 @@ def _on_asker_mail(case: CaseView, event: MailReceived, ctx: Context) -> Decisio
         log = [LogLine("case_reopened", {"round": data.round + 1})]
         return route(
             case, ctx, data, group, case.space, "reopened", [ack], log,
-            attachments=event.attachments, extra={"followup_text": text},
+            attachments=event.attachments, extra={"followup_text": text, "omitted": list(event.omitted)},
         )  # fmt: skip
     return _forward_followup(case, event, ctx, data, group, text)
 
@@ -192,6 +202,7 @@ def _ack(
         "stage": stage,
         "similar": similar,
         "question_excerpt": excerpt(privacy.strip_courtesy(text) or text),
+        "omitted": list(event.omitted),
     }
     thread = reply_thread(event.message_id, event.references)
     # the acknowledgement of a new case is essential; a reopened question's is not

@@ -28,9 +28,21 @@ from workflows.states import QUESTION_CLOSED as CLOSED_STATES
 from workflows.states import QuestionState
 from workflows.text.fold import fold_words
 from workflows.text.hold_commands import read_hold_command
+from workflows.text.phrasings import read_phrasing
 
 # What a reviewer may write on a question when they meant a command, not an answer.
 _NOT_AN_ANSWER = frozenset("aide help approuver valider valide refuser completer ok vu".split())
+
+
+def _is_a_command(answer: str) -> bool:
+    """« APPROUVER », « Ok pour moi », « Je valide, merci » alone: an approval meant for a
+    subscription or a preview, never the text of an answer to mail and publish."""
+    if fold_words(answer) in _NOT_AN_ANSWER:
+        return True
+    if "\n" in answer:
+        return False
+    phrasing = read_phrasing(answer)
+    return phrasing is not None and phrasing.verb in ("APPROUVER", "AIDE")
 
 
 def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
@@ -56,7 +68,7 @@ def on_reviewer(case: CaseView, event: ReviewerReply, ctx: Context) -> Decision:
     command = read_hold_command(answer, strict=True)
     if command is not None and command.verb != "CLASSER":
         return _help(case, event, ctx, "nothing_held", log)
-    if command is None and (verb is not None or fold_words(answer) in _NOT_AN_ANSWER):
+    if command is None and (verb is not None or _is_a_command(answer)):
         return _help(case, event, ctx, "command_on_question", log)
     found = question_hold.directives_of(event.directives)
     data = question_record(case)

@@ -190,7 +190,9 @@ def _grouped(cases: Iterable[CaseFacts], key: str) -> tuple[DelayRow, ...]:
     groups: dict[str, list[CaseFacts]] = defaultdict(list)
     for case in cases:
         groups[getattr(case, key)].append(case)
-    return tuple(delay_row(label, groups[label]) for label in sorted(groups))
+    # Alphabetical as a reader expects it (« Abonnements, Accueil, ANTAI »), unassigned last
+    ordered = sorted(groups, key=lambda label: (label == UNASSIGNED, label.casefold()))
+    return tuple(delay_row(label, groups[label]) for label in ordered)
 
 
 def overdue_counts(cases: Iterable[CaseFacts], now: datetime) -> tuple[tuple[str, int], ...]:

@@ -53,6 +53,7 @@ from workflows.core import (
     ReviewerReply,
     TimerFired,
 )
+from workflows.question import is_thanks
 from workflows.records import Failure, SubscriptionRecord
 from workflows.reviewing import (
     REVIEW_TIMERS,
@@ -173,7 +174,8 @@ def _table_refused(
         "error": general,
         "rows": errors_by_row(errors),
         "error_count": len(errors) or 1,
-        "warnings": list(event.annex.get("warnings") or []),
+        # « these points do not prevent processing » is untrue of a table that cannot be used
+        "warnings": [] if general else list(event.annex.get("warnings") or []),
         "previous_table_kept": keeps_previous,
         "template_attached": bool(attachments),
         "template_filename": BLANK_ANNEX_FILENAME,
@@ -310,14 +312,13 @@ def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Dec
         if text or event.attachments:
             data = with_note(data, ctx, text, event)
         return _ask_for_table(case, event, ctx, data, again=True)
-    if not text and not event.attachments:
-        return finish(
-            case,
-            case.state,
-            CLOSED_STATES,
-            data=data,
-            log=[LogLine("requester_mail_empty", {"from": event.sender})],
-        )
+    # « Merci beaucoup ! » is kept on the case but needs no reviewer (as for questions)
+    thanks = not event.attachments and case.state != SubscriptionState.NEEDS_INFO
+    if (thanks and is_thanks(text)) or (not text and not event.attachments):
+        name = "followup_thanks" if text else "requester_mail_empty"
+        data = with_note(data, ctx, text, event) if text else data
+        log = [LogLine(name, {"from": event.sender})]
+        return finish(case, case.state, CLOSED_STATES, data=data, log=log)
     data = with_note(data, ctx, text, event)
     if case.state == SubscriptionState.NEEDS_INFO:
         return _send_for_review(case, event, ctx, data, "reply")

@@ -147,7 +147,7 @@ def act(request: Request, form: FormData) -> Response:
     try:
         outcome = actions.run(ref, admin, action, **_args(action, form))
     except ActionRefused as refused:
-        flash(request, f"Rien n’a été fait\u00a0: {refused}", "error")
+        flash(request, f"Rien n’a été fait. {refused}", "error")
         return redirect(f"{CASES}/{ref}#actions")
     _flash_outcome(request, outcome, done_message)
     return redirect(f"{CASES}/{ref}")

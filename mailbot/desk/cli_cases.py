@@ -10,6 +10,7 @@ import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -21,6 +22,7 @@ cases_app = typer.Typer(
 )
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Configuration file.")]
 DEFAULT_CONFIG = Path("config.toml")
+PARIS = ZoneInfo("Europe/Paris")
 AsOpt = Annotated[str, typer.Option("--as", help="The admin who acts (one of [admins]).")]
 RefArg = Annotated[str, typer.Argument(help="Case reference, e.g. Q-2026-000123.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
@@ -37,7 +39,11 @@ def _dump(document: Any) -> None:
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "—"
+    """Paris time, as the desk shows it (a naive value is UTC, as stored)."""
+    if value is None:
+        return "—"
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(PARIS).strftime("%Y-%m-%d %H:%M")
 
 
 @cases_app.command("list")

@@ -370,13 +370,13 @@ def replay(engine: Engine, ingest: Ingest, journal_id: int, *, force: bool = Fal
     with session_scope(engine) as session:
         row = session.get(InboundMessage, journal_id)
         if row is None:
-            raise LookupError(f"no journal entry {journal_id}")
+            raise LookupError(f"aucun courriel n° {journal_id} dans le journal")
         if row.fate in ("delete", "deleted"):  # its bytes are gone (an admin's deletion)
-            raise LookupError(f"journal entry {journal_id} was deleted after review")
+            raise LookupError(f"le courriel n° {journal_id} a été supprimé après examen")
         if row.fate == "processed" and not force:
             raise AlreadyProcessed(
-                f"journal entry {journal_id} was processed ({row.case_ref or 'no case'}): "
-                "replay it with --force"
+                f"le courriel n° {journal_id} a déjà été traité "
+                f"({row.case_ref or 'sans dossier'}) : pour le rejouer, ajoutez --force"
             )
         row.fate = "replay"  # kept until processed: a fault meanwhile leaves the request
         row.replays += 1

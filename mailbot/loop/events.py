@@ -52,6 +52,7 @@ def mail_received(
         attachments=_attachments(mail, result, annex),
         annex=annex,
         annex_filename=attachment.filename if attachment else None,
+        omitted=omitted_attachments(mail),
     )
 
 
@@ -71,6 +72,19 @@ def _attachments(
         elif a.data:
             kept.append(Attachment(a.filename or "piece-jointe", a.content_type, a.data))
     return tuple(kept)
+
+
+def omitted_attachments(mail: ParsedMail) -> tuple[str, ...]:
+    """« schema.pdf (15,2 Mo) » for each attachment the parser kept no data of (too large)."""
+    return tuple(
+        f"{a.filename or 'pièce jointe sans nom'} ({_megabytes(a.size)}\u00a0Mo)"
+        for a in mail.attachments
+        if a.size and not a.data
+    )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_048_576:.1f}".replace(".", ",")
 
 
 def reviewer_reply(mail: ParsedMail, result: Classification, case_kind: str) -> ReviewerReply:

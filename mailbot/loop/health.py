@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session
@@ -32,6 +33,18 @@ from storage.schema import check_schema
 
 Status = Literal["ok", "degraded", "down"]
 EXIT_CODES: dict[str, int] = {"ok": 0, "degraded": 1, "down": 2}
+# The text output's French words (`--json` and /healthz keep the names above).
+PARIS = ZoneInfo("Europe/Paris")
+STATUS_LABELS = {"ok": "OK", "degraded": "DÉGRADÉ", "down": "EN PANNE"}
+CHECK_LABELS = {
+    "database": "base de données",
+    "imap": "IMAP",
+    "smtp": "SMTP",
+    "last_poll": "dernière relève",
+    "outbox": "courriels sortants",
+    "quarantine": "quarantaine",
+    "instances": "instances",
+}
 OUTBOX_MAX_AGE_SECONDS = 15 * 60
 PROBE_TIMEOUT_SECONDS = 10.0
 
@@ -85,7 +98,7 @@ def check_database(engine: Engine) -> Check:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     check_schema(engine)
-    return Check("database", "ok", f"{engine.dialect.name}, schema up to date")
+    return Check("database", "ok", f"{engine.dialect.name}, schéma à jour")
 
 
 def check_imap(config: Config) -> Check:
@@ -93,7 +106,7 @@ def check_imap(config: Config) -> Check:
     with contextlib.suppress(Exception):
         client.logout()
     cfg = config.mailbox
-    return Check("imap", "ok", f"login accepted by {cfg.host}:{cfg.port}")
+    return Check("imap", "ok", f"connexion acceptée par {cfg.host}:{cfg.port}")
 
 
 def check_smtp(config: Config) -> Check:
@@ -106,27 +119,27 @@ def check_smtp(config: Config) -> Check:
         return f"{response.code}"
 
     code = asyncio.run(greet())
-    return Check("smtp", "ok", f"{config.smtp.host}:{config.smtp.port} answered {code}")
+    return Check("smtp", "ok", f"{config.smtp.host}:{config.smtp.port} a répondu {code}")
 
 
 def check_last_poll(config: Config, session: Session) -> Check:
     limit = 2 * config.mailbox.poll_interval_seconds
     seen = last_poll(session)
     if seen is None:
-        return Check("last_poll", "degraded", "the INBOX has never been polled")
+        return Check("last_poll", "degraded", "la boîte de réception n’a encore jamais été relevée")
     at, age = seen
-    detail = f"last successful poll {age:.0f} s ago ({at.isoformat(timespec='seconds')})"
+    detail = f"dernière relève réussie il y a {age:.0f} s ({at.astimezone(PARIS).isoformat(timespec='seconds')})"
     if age > limit:
-        return Check("last_poll", "degraded", f"{detail}, more than {limit} s")
+        return Check("last_poll", "degraded", f"{detail}, plus de {limit} s")
     return Check("last_poll", "ok", detail)
 
 
 def check_outbox(_config: Config, session: Session) -> Check:
     waiting = backlog(session, db_now(session))
     age = waiting["oldest_pending_age_seconds"]
-    detail = f"{waiting['pending']} waiting, {waiting['failed']} failed"
+    detail = f"{waiting['pending']} en attente, {waiting['failed']} en échec"
     if age is not None:
-        detail += f", oldest waiting {age} s"
+        detail += f", le plus ancien depuis {age} s"
     status: Status = "degraded" if age is not None and age > OUTBOX_MAX_AGE_SECONDS else "ok"
     return Check("outbox", status, detail)
 
@@ -136,18 +149,20 @@ def check_quarantine(_config: Config, session: Session) -> Check:
         select(func.count()).select_from(InboundMessage).where(InboundMessage.fate == "quarantined")  # type: ignore[arg-type]
     ).scalar_one()
     if count:
-        return Check("quarantine", "degraded", f"{count} mail(s) in quarantine")
-    return Check("quarantine", "ok", "empty")
+        return Check("quarantine", "degraded", f"{count} courriel(s) en quarantaine")
+    return Check("quarantine", "ok", "vide")
 
 
 def check_instances(_config: Config, session: Session) -> Check:
     lease = lease_report(session)
     active, standby = lease["active"], lease["standby"]
     if active is not None and not active["expired"]:
-        return Check("instances", "ok", f"active: {active['holder']}, {len(standby)} standby")
+        return Check("instances", "ok", f"active : {active['holder']}, {len(standby)} en attente")
     if standby:
-        return Check("instances", "degraded", f"{len(standby)} standby and no live active instance")
-    return Check("instances", "ok", "no instance running (cron or stopped)")
+        return Check(
+            "instances", "degraded", f"{len(standby)} en attente et aucune instance active en vie"
+        )
+    return Check("instances", "ok", "aucune instance en marche (cron ou arrêt)")
 
 
 # ------------------------------------------------------------------------- the command
@@ -168,13 +183,14 @@ def command(config_path: str, as_json: bool, echo: Callable[[str], object]) -> i
         if as_json:
             echo(json.dumps({"status": "unusable", "exit_code": 3, "error": str(err)}))
         else:
-            echo(f"UNUSABLE configuration: {err}")
+            echo(f"Configuration inutilisable : {err}")
         return 3
     result = report(run_checks(config, make_engine(config.database.url)))
     if as_json:
         echo(json.dumps(result))
     else:
-        echo(f"mailbot health: {result['status'].upper()}")
+        echo(f"État de mailbot : {STATUS_LABELS[result['status']]}")
         for check in result["checks"]:
-            echo(f"  {check['status'].upper():9} {check['name']:11} {check['detail']}")
+            status, name = STATUS_LABELS[check["status"]], CHECK_LABELS.get(check["name"], "")
+            echo(f"  {status:9} {name or check['name']:19} {check['detail']}")
     return int(result["exit_code"])

@@ -25,7 +25,7 @@ from mailbot.config import Config
 from mailbot.mail import tokens
 from mailbot.mail.mimetext import clean_display_text
 from mailbot.mail.parse import clean_header_value
-from workflows.calendar import french_date
+from workflows.calendar import PARIS, french_date
 from workflows.core import SendMail
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -111,7 +111,10 @@ def build_message(
     msg["Reply-To"] = config.instance.generic_address
     msg["To"] = ", ".join(mailbox(a) for a in mail.to)
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(now)
+    # Paris time, as every date the users read (RFC 5322 allows any zone offset)
+    msg["Date"] = format_datetime(
+        (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(PARIS)
+    )
     domain = config.instance.domain
     if mail.reviewer:
         if secret is None:

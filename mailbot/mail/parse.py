@@ -104,6 +104,9 @@ class ParsedMail:
     unparsable: bool = False
 
 
+_ADDRESS_LIKE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
 def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
     """Parse `raw` (RFC 5322 bytes). Never raises on hostile input."""
     limits = limits or ParseLimits.from_config()
@@ -257,6 +260,10 @@ def _first_address(
         return None, None
     defects.extend(f"{name}: {w}" for w in mailbox.warnings)
     display = _display_name(name, value, mailbox, defects)
+    if any(a.lower() != mailbox.address for a in _ADDRESS_LIKE.findall(display)):
+        # « relecteur@ministere.fr <evil@…> »: shown as the sender's name it would lie
+        defects.append(f"{name}: the display name shows another address: dropped")
+        display = ""
     cleaned_name = clean_header_value(display, 200) if display else ""
     if display and cleaned_name != display.strip():
         defects.append(f"{name}: control characters removed from the display name")

@@ -86,6 +86,9 @@ _CLOSING = re.compile(
     re.IGNORECASE,
 )
 _MAX_SIGNATURE_LINES = 10
+_THANKS_LINE = re.compile(
+    r"^\s*merci(?:\s+(?:beaucoup|bien|infiniment|[àa]\s+vous))?[\s.!]*$", re.IGNORECASE
+)
 _MASKS = (NAME_MASK, PHONE_MASK, EMAIL_MASK, ADDRESS_MASK, IBAN_MASK, CARD_MASK, NIR_MASK)
 _MASK_ALT = "|".join(re.escape(m) for m in _MASKS)
 _CONTACT_WORDS = (
@@ -127,10 +130,13 @@ def _strip_greeting(lines: list[str]) -> list[str]:
 
 def _strip_signature(lines: list[str]) -> list[str]:
     for index, line in enumerate(lines):
-        if index == 0 or not _CLOSING.match(line) or len(line.strip()) > 160:
+        if index == 0 or len(line.strip()) > 160:
             continue
         after = [x for x in lines[index + 1 :] if x.strip()]
-        if len(after) <= _MAX_SIGNATURE_LINES:
+        if _CLOSING.match(line) and len(after) <= _MAX_SIGNATURE_LINES:
+            return lines[:index]
+        # A bare « Merci » ends the question only when nothing but a signature follows it.
+        if _THANKS_LINE.match(line) and all(_signature_like(x) for x in after):
             return lines[:index]
     return lines
 
