@@ -177,8 +177,6 @@ def status(
 
     config = _load(config_path)
     report = status_report(_engine(config), datetime.now(UTC))
-    cases, outbox, journal = report["cases"], report["outbox"], report["journal"]
-    waiting, instance = report["outbox_backlog"], report["instance"]
     if as_json:
         typer.echo(json.dumps(report))
         return
