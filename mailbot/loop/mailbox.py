@@ -152,6 +152,11 @@ class Mailbox:
             client.move(uids, folder)
             return
         client.copy(uids, folder)
+        self._expunge(uids)
+
+    def _expunge(self, uids: list[int]) -> None:
+        """Delete these messages of the selected folder: only them where UIDPLUS allows."""
+        client = self._c()
         client.add_flags(uids, [b"\\Deleted"], silent=True)
         if client.has_capability("UIDPLUS"):
             client.uid_expunge(uids)
@@ -179,11 +184,7 @@ class Mailbox:
         try:
             uids = [int(u) for u in client.search(["HEADER", "Message-ID", message_id])]
             if uids:
-                client.add_flags(uids, [b"\\Deleted"], silent=True)
-                if client.has_capability("UIDPLUS"):
-                    client.uid_expunge(uids)
-                else:
-                    client.expunge()
+                self._expunge(uids)
             return len(uids)
         finally:
             self.select_inbox()
