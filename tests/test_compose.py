@@ -12,7 +12,8 @@ import pytest
 
 from mailbot.config import load_config
 from mailbot.mail import tokens
-from mailbot.mail.compose import WIRE_POLICY, build_message, mailbox
+from mailbot.mail.compose import build_message, mailbox
+from mailbot.mail.wire import render_raw
 from workflows.core import SendMail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +27,7 @@ def config():  # type: ignore[no-untyped-def]
 
 
 def wire(config, mail: SendMail, ref: str | None = "Q-2026-000001"):  # type: ignore[no-untyped-def]
-    raw = build_message(config, mail, ref, secret=SECRET).as_bytes(policy=WIRE_POLICY)
+    raw, _ = render_raw(config, mail, ref, secret=SECRET)  # what the outbox stores and sends
     return raw, message_from_bytes(raw, policy=policy.default)
 
 

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, func, select
 
 from mailbot.config import Config
 from mailbot.mail import tokens
-from mailbot.mail.compose import WIRE_POLICY, build_message
+from mailbot.mail.wire import render_raw
 from storage.db import session_scope
 from storage.models import OutboxMail
 from workflows.core import SendMail
@@ -118,7 +118,7 @@ def enqueue_mail(
         return None
     if mail.thread_notification and case_ref and not mail.in_reply_to:
         mail = _under_notification(session, mail, case_ref)
-    msg = build_message(config, mail, case_ref, now=now, secret=secret)
+    raw, message_id = render_raw(config, mail, case_ref, now=now, secret=secret)
     bounce_token = tokens.new_bounce_token()
     row = OutboxMail(
         idempotency_key=ikey,
@@ -128,8 +128,8 @@ def enqueue_mail(
         recipient=mail.to[0].lower() if mail.to else "",
         envelope_from=tokens.bounce_address(config.instance.generic_address, bounce_token),
         bounce_token=bounce_token,
-        message_id=str(msg["Message-ID"]),
-        raw=msg.as_bytes(policy=WIRE_POLICY),
+        message_id=message_id,
+        raw=raw,
         auto=mail.auto,
         essential=mail.auto and mail.essential,
         sensitive=mail.sensitive,
