@@ -4,7 +4,10 @@ again with TZ=UTC and TZ=Pacific/Auckland)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -18,6 +21,7 @@ from workflows.calendar import (
     paris_day,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -204,3 +208,25 @@ def test_dates_users_see_are_paris_days(
 def test_french_date_with_weekday_and_time() -> None:
     assert french_date(date(2026, 12, 28), weekday=True) == "lundi 28 décembre 2026"
     assert french_datetime(at(2026, 12, 28, 14, 5)) == "28 décembre 2026 à 14 h 05"
+
+
+def test_the_calendar_loads_france_only_and_knows_its_holidays() -> None:
+    """The daemon keeps one country of the holidays package resident, not all of them, and the
+    list is the package's own (read after the whole package in the same process)."""
+    script = (
+        "import sys\n"
+        "from workflows.calendar import _holidays_of\n"
+        "ours = {y: sorted(_holidays_of(y)) for y in (2026, 2027, 2028)}\n"
+        "others = [m for m in sys.modules if m.startswith('holidays.countries.')]\n"
+        "assert others == ['holidays.countries.france'], others\n"
+        "import holidays\n"
+        "from holidays.countries import Germany\n"
+        "for y, days in ours.items():\n"
+        "    assert days == sorted(holidays.country_holidays('FR', years=y)), y\n"
+        "print(len(ours[2027]))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "11"

@@ -12,11 +12,14 @@ counted) are skipped. Invitation validity counts calendar days and needs nothing
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
+from holidays.holiday_base import HolidayBase
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -37,9 +40,31 @@ _MONTHS = (
 _WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
 
+@lru_cache(maxsize=1)
+def _france() -> type[HolidayBase]:
+    """`holidays.countries.france.France`, without the 250 other countries: the package
+    `holidays.countries` imports every country in its `__init__` (300 modules, 8 MB resident
+    in the daemon, docs/benchmarks.md). Its directory is registered as a bare package for
+    the time of this one import; a later `import holidays.countries` still runs the real one."""
+    if "holidays.countries" in sys.modules:
+        from holidays.countries.france import France  # noqa: PLC0415 - already loaded
+
+        return France
+    spec = importlib.util.find_spec("holidays.countries")
+    assert spec is not None and spec.submodule_search_locations is not None
+    bare = types.ModuleType("holidays.countries")
+    bare.__path__ = list(spec.submodule_search_locations)
+    sys.modules["holidays.countries"] = bare
+    try:
+        from holidays.countries.france import France  # noqa: PLC0415 - under the bare package
+    finally:
+        del sys.modules["holidays.countries"]
+    return France
+
+
 @lru_cache(maxsize=64)
 def _holidays_of(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("FR", years=year).keys())
+    return frozenset(_france()(years=year).keys())
 
 
 def is_business_day(day: date) -> bool:
