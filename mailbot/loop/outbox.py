@@ -19,9 +19,9 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, case
 from sqlmodel import Session, col, func, select
 
 from mailbot.config import Config
@@ -43,31 +43,27 @@ def idempotency_key(case_ref: str | None, key: str) -> str:
 
 
 def auto_replies_sent(
-    session: Session,
-    address: str,
-    since: datetime,
-    *,
-    essential_too: bool = True,
-    case_ref: str | Literal[False] | None = False,
-) -> int:
-    """Automatic answers to `address` since `since`; only the ordinary ones unless
-    `essential_too`; only those of `case_ref` (None: of no case) unless it is False."""
-    stmt = (
-        select(func.count())
-        .select_from(OutboxMail)
-        .where(
-            col(OutboxMail.auto).is_(True),
-            OutboxMail.created_at >= since,
-            OutboxMail.recipient == address,
-        )
+    session: Session, address: str, since: datetime, case_ref: str | None
+) -> tuple[int, int, int]:
+    """Automatic answers to `address` since `since`, in one query: (all of them, the ordinary
+    ones, the ordinary ones of `case_ref` (None: of no case))."""
+    ordinary = col(OutboxMail.essential).is_(False)
+    same_case = (
+        col(OutboxMail.case_ref).is_(None)
+        if case_ref is None
+        else col(OutboxMail.case_ref) == case_ref
     )
-    if not essential_too:
-        stmt = stmt.where(col(OutboxMail.essential).is_(False))
-    if case_ref is None:
-        stmt = stmt.where(col(OutboxMail.case_ref).is_(None))
-    elif case_ref is not False:
-        stmt = stmt.where(OutboxMail.case_ref == case_ref)
-    return int(session.exec(stmt).one())
+    stmt = select(
+        func.count(),
+        func.coalesce(func.sum(case((ordinary, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((and_(ordinary, same_case), 1), else_=0)), 0),
+    ).where(
+        col(OutboxMail.auto).is_(True),
+        OutboxMail.created_at >= since,
+        OutboxMail.recipient == address,
+    )
+    total, ordinary_count, case_count = session.exec(stmt).one()
+    return int(total), int(ordinary_count), int(case_count)
 
 
 def auto_reply_blocked(
@@ -76,19 +72,13 @@ def auto_reply_blocked(
     """Why the automatic answer `mail` must not go (the limit reached), or None."""
     limits, since = config.limits, now - timedelta(days=1)
     for address in (a.lower() for a in mail.to):
-        if (
-            auto_replies_sent(session, address, since)
-            >= limits.auto_replies_ceiling_per_address_per_day
-        ):
+        total, ordinary, same_case = auto_replies_sent(session, address, since, case_ref)
+        if total >= limits.auto_replies_ceiling_per_address_per_day:
             return "ceiling"
         if mail.essential:
             continue
-        ordinary = auto_replies_sent(session, address, since, essential_too=False)
         if ordinary >= limits.auto_replies_per_address_per_day:
             return "address"
-        same_case = auto_replies_sent(
-            session, address, since, essential_too=False, case_ref=case_ref
-        )
         if same_case >= limits.auto_replies_per_case_per_day:
             return "case"
     return None
