@@ -10,6 +10,7 @@ time with their offset, whatever the server's zone.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -52,7 +53,30 @@ class WorkflowLog:
         self.path = Path(path)
         self.fmt = fmt
         self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._file_id: tuple[int, int] | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _descriptor(self) -> int:
+        """The file kept open for appending; opened again when the path names another file
+        (rotated by logrotate, or removed): one stat per line instead of an open and a close."""
+        try:
+            st = os.stat(self.path)
+            current: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            current = None
+        if self._fd is not None and current == self._file_id:
+            return self._fd
+        self.close()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        st = os.fstat(fd)
+        self._fd, self._file_id = fd, (st.st_dev, st.st_ino)
+        return fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = self._file_id = None
 
     def write(
         self,
@@ -73,8 +97,11 @@ class WorkflowLog:
             line = json.dumps(record, ensure_ascii=False, default=str)
         else:
             line = format_line(at, case_ref, event, clean)
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        data = (line + "\n").encode("utf-8", "backslashreplace")
+        with self._lock:
+            fd = self._descriptor()
+            while data:  # one write for a whole line (O_APPEND): `tail -f` never sees half
+                data = data[os.write(fd, data) :]
         return line
 
 

@@ -56,3 +56,26 @@ def test_times_are_paris_time_whatever_the_server_zone(tmp_path: Path) -> None:
     assert text.startswith("2026-11-28T10:30:00+01:00  -  job_run")
     record = json.loads(WorkflowLog(tmp_path / "j.log", "json").write(None, "x", {}, at=AT))
     assert record["time"] == "2026-11-28T10:30:00+01:00"
+
+
+def test_a_rotated_or_removed_log_is_written_again_at_its_path(tmp_path: Path) -> None:
+    """logrotate renames the file (or an admin removes it): the next line goes to a new file at
+    the configured path, and the old one keeps what it had."""
+    path = tmp_path / "workflow.log"
+    log = WorkflowLog(path)
+    log.write("Q-1", "first")
+    path.rename(tmp_path / "workflow.log.1")
+    log.write("Q-2", "second")
+    path.unlink()
+    log.write("Q-3", "third")
+    other = WorkflowLog(path)  # another writer (the desk) appends to the same file
+    other.write("Q-4", "fourth")
+    log.write("Q-5", "fifth")
+    assert [line_case(x) for x in (tmp_path / "workflow.log.1").read_text().splitlines()] == ["Q-1"]
+    assert [line_case(x) for x in path.read_text().splitlines()] == ["Q-3", "Q-4", "Q-5"]
+
+
+def test_a_line_that_cannot_be_encoded_is_still_written(tmp_path: Path) -> None:
+    log = WorkflowLog(tmp_path / "w.log")
+    log.write("Q-1", "received", {"subject": "caf\udce9 \ud800"})
+    assert "received" in (tmp_path / "w.log").read_text()
