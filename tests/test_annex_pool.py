@@ -205,3 +205,34 @@ def test_a_worker_left_holding_much_memory_is_replaced_after_a_good_job(pool: An
     assert result["error"] is None and len(result["rows"]) == 3  # the answer is still good
     assert wait_until(lambda: not alive(first))
     assert idle_pid(pool) != first
+
+
+def _cells(workbook: bytes) -> list[list[object]]:
+    import io  # noqa: PLC0415 - this test only
+
+    from openpyxl import load_workbook  # noqa: PLC0415 - this test only
+
+    sheet = load_workbook(io.BytesIO(workbook), read_only=True).active
+    assert sheet is not None
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
+
+
+def test_the_worker_writes_the_reviewers_copy_when_asked() -> None:
+    """The values-only workbook comes from the worker (the daemon needs no openpyxl for it),
+    holds what the daemon would write from the same rows, and stays out of the JSON object."""
+    from mailbot.annex.reader import parse_annex_bytes  # noqa: PLC0415 - this test only
+    from mailbot.annex.safecopy import values_only_xlsx  # noqa: PLC0415 - this test only
+
+    people = [list(p) for p in mf.PEOPLE]
+    people[0][7] = "@SOMME(A1)"  # formula-like text: escaped in the copy
+    data = mf.table_xlsx(people=people)
+    result = parse_annex_bytes(data, "annexe.xlsx", LIMITS, values_copy=True)
+    assert len(result["rows"]) == 3 and "values_copy" not in result
+    assert result.values_copy is not None
+    cells = _cells(result.values_copy)
+    assert cells == _cells(values_only_xlsx(result["rows"])) and len(cells) == 4
+    assert "'@SOMME(A1)" in cells[1]
+    plain = parse_annex_bytes(data, "annexe.xlsx", LIMITS)
+    assert plain.values_copy is None and plain == result
+    empty = parse_annex_bytes(b"%PDF-1.4\n", "annexe.xlsx", LIMITS, values_copy=True)
+    assert empty.values_copy is None and empty["error"]

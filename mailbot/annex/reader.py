@@ -10,6 +10,7 @@ timeout. A crash, a timeout or garbage from the worker becomes a French error.
 
 from __future__ import annotations
 
+import base64
 import logging
 import sys
 from dataclasses import asdict, dataclass
@@ -124,9 +125,19 @@ def _extension_warning(filename: str | None, fmt: str) -> list[str]:
     return []
 
 
-def parse_annex_bytes(data: bytes, filename: str | None, limits: AnnexLimits) -> dict[str, Any]:
+class AnnexResult(dict[str, Any]):
+    """The JSON object of CONTRACTS.md, and the reviewers' values-only workbook the worker
+    wrote when asked (`values_copy`: not part of the object, never serialised with it)."""
+
+    values_copy: bytes | None = None
+
+
+def parse_annex_bytes(
+    data: bytes, filename: str | None, limits: AnnexLimits, *, values_copy: bool = False
+) -> AnnexResult:
     """The JSON object of CONTRACTS.md for these bytes. Never raises for bad input (an
-    OSError when the child cannot even be started is the machine's fault, not the file's)."""
+    OSError when the child cannot even be started is the machine's fault, not the file's).
+    `values_copy`: the worker also writes the reviewers' copy when the table has rows."""
     subject = file_subject(filename)
     fmt: str | None = None
     warnings: list[str] = []
@@ -145,10 +156,10 @@ def parse_annex_bytes(data: bytes, filename: str | None, limits: AnnexLimits) ->
                 "not a spreadsheet",
             )
         warnings = _extension_warning(filename, fmt) + _precheck(data, fmt, limits, subject)
-        result = run_isolated(data, fmt, filename, limits)
+        result = run_isolated(data, fmt, filename, limits, values_copy=values_copy)
     except AnnexError as exc:
         log.info("annex refused: %s (%s)", exc.reason, exc.english)
-        result = result_skeleton(fmt)
+        result = AnnexResult(result_skeleton(fmt))
         result["error"] = exc.french
     result["warnings"] = warnings + list(result["warnings"])
     return result
@@ -185,15 +196,26 @@ def run_isolated(
     limits: AnnexLimits,
     *,
     fault: str | None = None,
-) -> dict[str, Any]:
+    values_copy: bool = False,
+) -> AnnexResult:
     """Read and validate in a sandboxed worker process (`mailbot.annex.pool`); `fault`
     ("abort", "hang", "memory", "bloat") is a test-only hook that makes the worker misbehave on
     purpose."""
-    request = {"format": fmt, "filename": filename, "limits": asdict(limits), "fault": fault}
+    request = {
+        "format": fmt,
+        "filename": filename,
+        "limits": asdict(limits),
+        "fault": fault,
+        "values_copy": values_copy,
+    }
     result = annex_pool().run(request, data, limits)
+    copy = result.pop("values_copy", None) if isinstance(result, dict) else None
     if not isinstance(result, dict) or set(result) != set(result_skeleton(None)):
         raise unreadable_error(file_subject(filename), "worker wrote an unexpected object")
-    return result
+    out = AnnexResult(result)
+    if isinstance(copy, str):
+        out.values_copy = base64.b64decode(copy, validate=True)
+    return out
 
 
 def read_and_validate(
@@ -273,6 +295,7 @@ def memory_error(subject: str, limits: AnnexLimits) -> str:
 __all__ = [
     "FORMATS",
     "AnnexLimits",
+    "AnnexResult",
     "describe_content",
     "exit_code",
     "parse_annex_bytes",

@@ -9,12 +9,15 @@ wall-clock timeout. A memory breach asks the parent to recycle the worker; any c
 from a Rust allocation failure, SIGXCPU) only ends this process.
 
 Framing on the pipes: a request is `!II` (header length, data length), the JSON header, the
-bytes; an answer is `!I` (length) and a JSON object `{"result": …, "recycle": bool}`. The ready
+bytes; an answer is `!I` (length) and a JSON object `{"result": …, "recycle": bool}`. A request
+with `"values_copy": true` also gets the reviewers' values-only workbook
+(`mailbot.annex.safecopy`), base64, under the result's `values_copy` key. The ready
 signal is the single byte `READY`.
 """
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import json
 import math
@@ -34,6 +37,7 @@ import python_calamine  # noqa: F401
 from mailbot.annex.container import file_subject
 from mailbot.annex.pool import ANSWER, READY, REQUEST
 from mailbot.annex.reader import AnnexLimits, memory_error, read_and_validate, result_skeleton
+from mailbot.annex.safecopy import values_only_xlsx
 
 _PR_SET_PDEATHSIG = 1
 
@@ -106,6 +110,10 @@ def run_job(request: dict[str, Any], data: bytes) -> tuple[dict[str, Any], bool]
     try:
         _inject(request.get("fault"), limits)
         result = read_and_validate(data, fmt, filename, limits)
+        if request.get("values_copy") and result.get("rows"):
+            # the reviewers' copy, written here with the openpyxl this process already holds
+            copy = values_only_xlsx(result["rows"])
+            result["values_copy"] = base64.b64encode(copy).decode("ascii")
         return result, resident_bytes() > RECYCLE_RSS_BYTES
     except MemoryError:
         result = result_skeleton(fmt)

@@ -13,6 +13,7 @@ from mailbot.annex.safecopy import values_copy
 from mailbot.mail.classify import Classification
 from mailbot.mail.parse import ParsedMail
 from storage.models import OutboxMail
+from workflows.annex.formulas import copy_filename
 from workflows.core import Attachment, DeliveryFailed, MailReceived, ReviewerReply
 from workflows.text.directives import parse_directives
 from workflows.text.invisible import strip_invisible
@@ -66,7 +67,10 @@ def _attachments(
     kept: list[Attachment] = []
     for a in mail.attachments:
         if a is result.annex_attachment:
-            copy = values_copy(annex, a.filename)
+            written = getattr(annex, "values_copy", None)  # by the worker (`AnnexResult`)
+            copy = (
+                (copy_filename(a.filename), written) if written else values_copy(annex, a.filename)
+            )
             if copy is not None:
                 kept.append(Attachment(copy[0], XLSX_TYPE, copy[1]))
         elif a.data:

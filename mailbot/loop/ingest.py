@@ -228,7 +228,7 @@ class Ingest:
         return Outcome("processed", kind, rule, ref)
 
     def _parse_annex(self, data: bytes, filename: str | None) -> Mapping[str, Any]:
-        return parse_annex_bytes(data, filename, self.annex_limits)
+        return parse_annex_bytes(data, filename, self.annex_limits, values_copy=True)
 
     def _open_case(
         self,
