@@ -30,7 +30,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import aiosmtplib
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from mailbot.config import Config, SmtpConfig
@@ -155,6 +155,17 @@ def _finish(
         checkpoint_wal(engine)
 
 
+def _mark_sent(engine: Engine, row_id: int, now: datetime) -> None:
+    """`_finish` for the common case, a mail with nothing to redact accepted by the relay: one
+    UPDATE, without loading the row (and its bytes) again."""
+    with session_scope(engine) as session:
+        session.execute(
+            update(OutboxMail)
+            .where(col(OutboxMail.id) == row_id)
+            .values(state="sent", sent_at=now, last_error=None)
+        )
+
+
 async def deliver_pending(
     engine: Engine,
     config: Config,
@@ -244,7 +255,10 @@ class _Batch:
                 report.failed += 1
             self.health.failed(self.now(), error or "connexion perdue")
             return False
-        _finish(self.engine, row_id, self.config, self.now(), outcome, error, self.on_failure)
+        if outcome == "sent" and not row.sensitive:
+            _mark_sent(self.engine, row_id, self.now())
+        else:
+            _finish(self.engine, row_id, self.config, self.now(), outcome, error, self.on_failure)
         if outcome == "sent":
             report.sent += 1
         elif outcome in ("retry", "unavailable"):

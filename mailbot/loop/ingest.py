@@ -107,11 +107,13 @@ class Ingest:
     def journal(self, raw: bytes, uidvalidity: int | None, uid: int | None) -> tuple[int, bool]:
         """Store the raw bytes first (invariant 1). Returns (journal id, already final)."""
         digest = hashlib.sha256(raw).hexdigest()
+        # Only the id and fate are read back: the raw bytes just written are not loaded again.
+        known = select(InboundMessage.id, InboundMessage.fate).where(
+            InboundMessage.sha256 == digest
+        )
         with session_scope(self.engine) as session:
-            row = session.exec(
-                select(InboundMessage).where(InboundMessage.sha256 == digest)
-            ).first()
-            if row is None:  # idempotent: a row another process journaled first is kept
+            found = session.exec(known).first()
+            if found is None:  # idempotent: a row another process journaled first is kept
                 new = InboundMessage(
                     message_id=quick_message_id(raw),
                     sha256=digest,
@@ -122,10 +124,9 @@ class Ingest:
                     received_at=self.clock(),
                 )
                 insert_ignore(session, InboundMessage, new.model_dump(exclude={"id"}), ["sha256"])
-                row = session.exec(
-                    select(InboundMessage).where(InboundMessage.sha256 == digest)
-                ).one()
-            return int(row.id or 0), row.fate in FINAL_FATES
+                found = session.exec(known).one()
+            journal_id, fate = found
+            return int(journal_id or 0), fate in FINAL_FATES
 
     # ------------------------------------------------------------------ processing
 
