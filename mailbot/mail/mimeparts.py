@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from email import policy
 from email.message import Message
 from email.policy import EmailPolicy
+from functools import lru_cache
 from typing import Any
 
 from mailbot.config import LimitsConfig
@@ -76,12 +77,28 @@ class CappedPolicy(EmailPolicy):
     header_cap: int = 8192
 
     def header_fetch_parse(self, name: str, value: str) -> Any:
-        if not hasattr(value, "name"):
-            cap = self.header_cap
-            if name.lower() in _MIME_HEADERS:
-                cap = min(cap, MAX_MIME_HEADER_CHARS)  # each part's are parsed several times
-            value = unsurrogate(value[:cap])
+        if hasattr(value, "name"):
+            return super().header_fetch_parse(name, value)
+        cap = self.header_cap
+        if name.lower() in _MIME_HEADERS:
+            cap = min(cap, MAX_MIME_HEADER_CHARS)  # each part's are parsed several times
+        value = unsurrogate(value[:cap])
+        if len(value) <= _CACHED_CHARS:
+            return _parsed_header(name, value)
         return super().header_fetch_parse(name, value)
+
+
+# A part's Content-Type is read about ten times while a mail is parsed and classified, and
+# the header model parses it again each time (the largest cost of parsing, docs/benchmarks.md).
+# Parsed headers are immutable and depend only on the name and value (every policy here uses
+# the default header factory): short ones are kept.
+_CACHED_CHARS = 1024
+_PLAIN_POLICY = policy.default
+
+
+@lru_cache(maxsize=1024)
+def _parsed_header(name: str, value: str) -> Any:
+    return _PLAIN_POLICY.header_fetch_parse(name, value)
 
 
 def capped_policy(cap: int) -> CappedPolicy:
