@@ -236,3 +236,28 @@ def test_the_worker_writes_the_reviewers_copy_when_asked() -> None:
     assert plain.values_copy is None and plain == result
     empty = parse_annex_bytes(b"%PDF-1.4\n", "annexe.xlsx", LIMITS, values_copy=True)
     assert empty.values_copy is None and empty["error"]
+
+
+def test_the_blank_annex_is_written_by_a_worker_and_the_daemon_never_loads_openpyxl() -> None:
+    """Spreadsheets are read and written in the workers: the daemon's blank annex and values
+    copies come from them, so openpyxl (7 MB) is never resident in the daemon."""
+    script = (
+        "import sys\n"
+        "import mailbot.loop.daemon\n"
+        "from mailbot.annex.reader import AnnexLimits, parse_annex_bytes\n"
+        "from mailbot.loop.context import blank_annex\n"
+        "limits = AnnexLimits.from_config()\n"
+        "blank = blank_annex(limits)\n"
+        "result = parse_annex_bytes(sys.stdin.buffer.read(), 'annexe.xlsx', limits, values_copy=True)\n"
+        "assert result.values_copy and len(result['rows']) == 3, result\n"
+        "assert not [m for m in sys.modules if m.startswith('openpyxl')]\n"
+        "sys.stdout.buffer.write(blank)\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", script], input=TABLE, capture_output=True, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    from mailbot.annex.template import build_template  # noqa: PLC0415 - this test only
+
+    assert _cells(done.stdout) == _cells(build_template())
+    assert done.stdout[:2] == b"PK"

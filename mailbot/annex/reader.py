@@ -218,6 +218,18 @@ def run_isolated(
     return out
 
 
+def blank_template_bytes(limits: AnnexLimits) -> bytes:
+    """The official blank annex, written by a worker: spreadsheets are read and written in the
+    workers, so the daemon does not load openpyxl (docs/benchmarks.md). AnnexError or OSError
+    when no worker could write it."""
+    request = {"job": "blank_template", "limits": asdict(limits)}
+    result = annex_pool().run(request, b"", limits)
+    template = result.get("template") if isinstance(result, dict) else None
+    if not isinstance(template, str):
+        raise unreadable_error("le modèle", "worker wrote no template")
+    return base64.b64decode(template, validate=True)
+
+
 def read_and_validate(
     data: bytes, fmt: str, filename: str | None, limits: AnnexLimits
 ) -> dict[str, Any]:
@@ -296,6 +308,7 @@ __all__ = [
     "FORMATS",
     "AnnexLimits",
     "AnnexResult",
+    "blank_template_bytes",
     "describe_content",
     "exit_code",
     "parse_annex_bytes",

@@ -38,6 +38,7 @@ from mailbot.annex.container import file_subject
 from mailbot.annex.pool import ANSWER, READY, REQUEST
 from mailbot.annex.reader import AnnexLimits, memory_error, read_and_validate, result_skeleton
 from mailbot.annex.safecopy import values_only_xlsx
+from mailbot.annex.template import build_template
 
 _PR_SET_PDEATHSIG = 1
 
@@ -101,7 +102,10 @@ def _inject(fault: str | None, limits: AnnexLimits) -> None:
 
 def run_job(request: dict[str, Any], data: bytes) -> tuple[dict[str, Any], bool]:
     """One job under its own limits; returns the contract's object and whether the worker
-    must be recycled (a limit breached, or too much memory kept after the job)."""
+    must be recycled (a limit breached, or too much memory kept after the job). The job
+    `blank_template` writes the official blank annex instead (`mailbot.annex.template`)."""
+    if request.get("job") == "blank_template":
+        return {"template": base64.b64encode(build_template()).decode("ascii")}, False
     known = {f.name for f in fields(AnnexLimits)}
     limits = AnnexLimits(**{k: v for k, v in request["limits"].items() if k in known})
     fmt, filename = request["format"], request["filename"]

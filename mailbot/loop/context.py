@@ -4,6 +4,7 @@ open requests, triage, similar published answers, the blank annex)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -12,23 +13,32 @@ from typing import Any
 from sqlalchemy import String, cast, or_
 from sqlmodel import Session, col, func, select
 
+from mailbot.annex.reader import AnnexLimits, blank_template_bytes
 from mailbot.config import Config
 from mailbot.loop.triage_model import model_for
 from mailbot.portal import Portal
 from storage.models import Case, CaseEvent
+from workflows.annex.rules import AnnexError
 from workflows.calendar import add_business_days
 from workflows.core import Context, Event, MailReceived, SimilarAnswer, TimerFired
 from workflows.followup_cap import FORWARD_EVENTS
 from workflows.records import SubscriptionRecord
 from workflows.text.triage import Settings, triage
 
+log = logging.getLogger(__name__)
+
 
 @lru_cache(maxsize=1)
-def blank_annex() -> bytes:
-    # Imported here: openpyxl loads when the first blank annex is attached, not at start-up.
-    from mailbot.annex.template import build_template  # noqa: PLC0415
+def blank_annex(limits: AnnexLimits) -> bytes:
+    """The blank annex to attach, written once by an annex worker (or here, loading openpyxl,
+    when no worker can be started)."""
+    try:
+        return blank_template_bytes(limits)
+    except (AnnexError, OSError) as exc:
+        log.warning("blank annex written in the daemon: %s", exc)
+        from mailbot.annex.template import build_template  # noqa: PLC0415 - the fallback only
 
-    return build_template()
+        return build_template()
 
 
 def build_context(
@@ -57,7 +67,7 @@ def build_context(
         existing = dict(portal.find_accounts(emails))
         if kind == "subscription":
             open_requests = find_open_requests(session, emails, case.ref if case else None)
-            blank = blank_annex()
+            blank = blank_annex(AnnexLimits.from_config(config.limits))
         else:
             questions = config.questions
             text = event.new_text or event.text
