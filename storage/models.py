@@ -93,6 +93,16 @@ class Case(SQLModel, table=True):
     anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class CasePerson(SQLModel, table=True):
+    """The people (e-mail addresses, as `SubscriptionRecord` decodes them) of every subscription
+    case, kept with its record (`mailbot.loop.case_people`): finding the open requests that
+    already list a person is one indexed look-up instead of reading every open request."""
+
+    __tablename__ = "case_person"
+    case_ref: str = Field(primary_key=True, max_length=20)
+    email: str = Field(primary_key=True, index=True, max_length=320)
+
+
 class CaseEvent(SQLModel, table=True):
     __tablename__ = "case_event"
     id: int | None = Field(default=None, primary_key=True)

@@ -25,7 +25,14 @@ from sqlmodel import Session, select
 from mailbot.desk.export import CASE_HEADERS, PEOPLE_HEADERS, QA_HEADERS, SHEETS
 from mailbot.loop.retention import periods_of, plan, purge
 from portal_stub.models import PortalPublication
-from storage.models import Case, CaseEvent, InboundMessage, OutboxMail, Publication
+from storage.models import (
+    Case,
+    CaseEvent,
+    CasePerson,
+    InboundMessage,
+    OutboxMail,
+    Publication,
+)
 from workflows.retention import ANONYMISED, ANONYMOUS_ADDRESS
 
 pytestmark = pytest.mark.integration
@@ -253,6 +260,9 @@ def test_retention_with_a_controlled_clock(any_bot: Bot) -> None:
             assert m.raw != b"" and m.purged_at is None
         events = s.exec(select(CaseEvent).where(CaseEvent.case_ref == refused)).all()
         assert "martin" not in json.dumps([e.data for e in events]).lower()
+        # the index of the requests' people forgets the anonymised one, keeps the open one
+        indexed = {r for r, _ in s.exec(select(CasePerson.case_ref, CasePerson.email))}
+        assert refused not in indexed and approved in indexed
         assert events[-1].event == "anonymised" and events[-1].actor == "scheduler"
         assert plan(s, periods_of(bot.config), now + timedelta(days=93)) == []  # done once
     # a year and more: the answered question too; what was published stays, without people

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, cast, or_
 from sqlmodel import Session, col, func, select
 
 from mailbot.annex.reader import AnnexLimits, blank_template_bytes
 from mailbot.config import Config
+from mailbot.loop.case_people import find_open_requests
 from mailbot.loop.triage_model import model_for
 from mailbot.portal import Portal
 from storage.models import Case, CaseEvent
@@ -118,29 +118,3 @@ def forwards_last_hour(session: Session, case_ref: str, now: datetime) -> int:
         )
     )
     return int(session.exec(stmt).one())
-
-
-def find_open_requests(
-    session: Session, emails: list[str], exclude_ref: str | None
-) -> dict[str, str]:
-    """Open subscription cases, other than `exclude_ref`, that already list these people."""
-    wanted = {e.lower() for e in emails}
-    found: dict[str, str] = {}
-    if not wanted:
-        return found
-    stmt = select(Case).where(Case.kind == "subscription", col(Case.closed_at).is_(None))
-    if all(e.isascii() for e in wanted):
-        # Only the cases whose stored record mentions one of the addresses are read: decoding
-        # every open request's JSON for every new one made a drain quadratic (docs/benchmarks.md).
-        # (A non-ASCII address may be stored \u-escaped: then every open request is read.)
-        text = cast(col(Case.data), String)
-        stmt = stmt.where(or_(*(text.contains(e, autoescape=True) for e in sorted(wanted))))
-    rows = session.exec(stmt).all()
-    for other in rows:
-        if other.ref == exclude_ref:
-            continue
-        for person in SubscriptionRecord.from_json(other.data or {}).people:
-            email = person.email
-            if email in wanted:
-                found.setdefault(email, other.ref)
-    return found

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from mailbot.config import Config
 from mailbot.loop import cases
+from mailbot.loop.case_people import record_people
 from mailbot.loop.context import build_context
 from mailbot.loop.notices import notify_publication, record_publication, record_withdrawal
 from mailbot.loop.outbox import enqueue_mail
@@ -41,6 +42,7 @@ from workflows.core import (
     SetTimer,
     Withdrawn,
 )
+from workflows.records import CaseRecord, SubscriptionRecord
 from workflows.registry import WORKFLOWS
 
 
@@ -88,7 +90,7 @@ def apply_decision(
             raise ValueError(f"a decision may not update {key!r}")
         setattr(case, key, value)
     if decision.data is not None:
-        case.data = decision.data.to_json()
+        _write_record(session, case, decision.data)
     if decision.closed and case.closed_at is None:
         case.closed_at = now
     elif not decision.closed and case.closed_at is not None and decision.state is not None:
@@ -113,6 +115,13 @@ def apply_decision(
     case.due_at = _next_due(session, case.ref)
     session.add(case)
     return portal_ops
+
+
+def _write_record(session: Session, case: Case, record: CaseRecord) -> None:
+    """The case's record, and the index of a subscription's people kept with it."""
+    case.data = record.to_json()
+    if isinstance(record, SubscriptionRecord):
+        record_people(session, case.ref, record)
 
 
 def apply_outside_case(

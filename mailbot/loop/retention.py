@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from mailbot.config import Config
+from mailbot.loop.case_people import forget_case_people
 from storage.models import (
     Case,
     CaseEvent,
@@ -201,6 +202,7 @@ def anonymise_case(
     case.data = anonymise_json(case.data or {}, people)
     case.anonymised_at = now
     session.add(case)
+    forget_case_people(session, ref)
     for message in inbound:
         if message.fate not in JOURNAL_DONE:
             continue  # quarantined or waiting: the admins review it first
