@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mailbot.commands import LazyGroup
-from mailbot.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from mailbot.config import Config
     from mailbot.loop.ingest import Ingest
 
 app = typer.Typer(
@@ -34,6 +34,9 @@ DEFAULT_CONFIG = Path("config.toml")
 
 
 def _load(path: Path) -> Config:
+    # Imported here: pydantic and the configuration models are not needed by `--help`.
+    from mailbot.config import ConfigError, load_config  # noqa: PLC0415
+
     try:
         return load_config(path)
     except ConfigError as err:
@@ -83,6 +86,7 @@ def _database_unavailable(err: BaseException) -> None:
 
 def build_ingest(config: Config, engine: Engine) -> Ingest:
     # Imported here: keeps `mailbot --help` fast.
+    from mailbot.config import ConfigError  # noqa: PLC0415 - loaded by _load already
     from mailbot.wiring import build_ingest as wire  # noqa: PLC0415
 
     try:
@@ -107,6 +111,8 @@ def run(
     """Run the daemon."""
     _logging(verbose)
     config = _load(config_path)
+    from mailbot.config import ConfigError  # noqa: PLC0415 - loaded by _load already
+
     try:
         config.mailbox_password()
         config.smtp_password()
@@ -213,6 +219,7 @@ def replay(
     from imapclient.exceptions import IMAPClientError  # noqa: PLC0415
 
     from mailbot.cli_admin import replay_each  # noqa: PLC0415
+    from mailbot.config import ConfigError  # noqa: PLC0415
     from mailbot.loop.daemon import Daemon, quarantined_ids  # noqa: PLC0415
 
     config = _load(config_path)

@@ -12,8 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 from pgutil import postgres_database
+from typer.testing import CliRunner
 
+from mailbot import commands
+from mailbot.cli import app
+from mailbot.commands import LAZY
 from mailbot.mail import compose
 from portal_stub.security import DEFAULT_HASHER, _dummy_hash, verify_password
 from storage.db import make_engine
@@ -179,3 +184,42 @@ def test_inspect_loads_no_database_layer_and_no_other_command_group() -> None:
     assert "mailbot.inspect" in loaded
     assert _heavy(loaded) == set()
     assert {"sqlalchemy", "sqlmodel", "mailbot.jobs_cli", "jinja2"}.isdisjoint(loaded)
+
+
+def test_help_lists_the_lazy_commands_without_importing_them() -> None:
+    loaded = _modules_after(
+        "from typer.testing import CliRunner\n"
+        "from mailbot.cli import app\n"
+        "result = CliRunner().invoke(app, ['--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert 'Efface les données personnelles' in result.output, result.output\n"
+        "assert 'Database, IMAP, SMTP, last poll' in result.output, result.output\n"
+    )
+    assert "mailbot.commands" in loaded
+    assert _heavy(loaded) == set()
+    assert {
+        "sqlalchemy",
+        "starlette",
+        "portal_stub",
+        "pydantic",
+        "mailbot.desk.cli_reports",
+        "mailbot.cli_admin",
+        "mailbot.annex.cli",
+        "mailbot.dev.demo",
+        "mailbot.jobs_cli",
+    }.isdisjoint(loaded)
+
+
+@pytest.mark.parametrize("rich", ["1", "0"])
+def test_help_reads_as_when_every_command_is_imported(
+    rich: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing is the one typer writes from the imported commands (rich or plain)."""
+    monkeypatch.setattr(typer.core, "HAS_RICH", rich == "1")
+    listed = CliRunner().invoke(app, ["--help"])
+    assert listed.exit_code == 0, listed.output
+    monkeypatch.setattr(commands, "_listed", commands._load)  # the imported commands
+    loaded = CliRunner().invoke(app, ["--help"])
+    assert listed.output == loaded.output
+    for name in LAZY:
+        assert f"{name} " in listed.output
