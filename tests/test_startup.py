@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,34 @@ def test_inspect_loads_no_database_layer_and_no_other_command_group() -> None:
     assert "mailbot.inspect" in loaded
     assert _heavy(loaded) == set()
     assert {"sqlalchemy", "sqlmodel", "mailbot.jobs_cli", "jinja2"}.isdisjoint(loaded)
+    # A mail without an annex: neither the readers nor the rules' validators are loaded.
+    assert {"mailbot.annex.reader", "phonenumbers", "email_validator"}.isdisjoint(loaded)
+
+
+def test_inspect_of_a_mail_with_an_annex_still_reads_and_validates_it(tmp_path: Path) -> None:
+    """The annex reader is imported when a mail has an annex: the people are read and their
+    addresses and phone numbers normalised (the validators are imported when first used)."""
+    msg = EmailMessage()
+    msg["From"] = "demandeur@mairie.fr"
+    msg["Subject"] = "Demande d'abonnement"
+    msg.set_content("Ci-joint l'annexe.")
+    annex_bytes = (ROOT / "tests" / "fixtures" / "annex" / "libreoffice.xlsx").read_bytes()
+    msg.add_attachment(annex_bytes, maintype="application", subtype="octet-stream",
+                       filename="annexe.xlsx")  # fmt: skip
+    mail = tmp_path / "abonnement.eml"
+    mail.write_bytes(msg.as_bytes())
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "mailbot", "inspect", str(mail), "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    annex = json.loads(out.stdout)["annex"]
+    assert annex["error"] is None and annex["errors"] == []
+    assert annex["rows"][0]["email"] == "jean.dupont@exempleville.fr"
+    assert annex["rows"][0]["phone"] == "+33199001234"  # E.164, by phonenumbers
 
 
 def test_help_lists_the_lazy_commands_without_importing_them() -> None:
