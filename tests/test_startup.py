@@ -252,3 +252,30 @@ def test_help_reads_as_when_every_command_is_imported(
     assert listed.output == loaded.output
     for name in LAZY:
         assert f"{name} " in listed.output
+
+
+def test_health_loads_neither_the_orm_nor_delivery(tmp_path: Path) -> None:
+    """`mailbot health` reads its figures with SQLAlchemy Core and greets the relay with the
+    SMTP client alone: no ORM models, no outbox, no mail composition (Jinja2)."""
+    config = _sqlite_config(tmp_path)
+    loaded = _modules_after(
+        "import os\n"
+        "os.environ.update(MAILBOT_SECRET='a secret of the test, long enough',\n"
+        "                  MAILBOT_IMAP_PASSWORD='x')\n"
+        "from typer.testing import CliRunner\n"
+        "from mailbot.cli import app\n"
+        f"result = CliRunner().invoke(app, ['health', '-c', {str(config)!r}])\n"
+        "assert 'base de données     sqlite, schéma à jour' in result.output, result.output\n"
+        "assert 'quarantaine         vide' in result.output, result.output\n"
+        "assert 'instances           aucune instance' in result.output, result.output\n"
+    )
+    assert {"mailbot.loop.health", "aiosmtplib", "imapclient"} <= loaded
+    assert _heavy(loaded) == set()
+    assert {
+        "sqlmodel",
+        "storage.models",
+        "sqlalchemy.orm",
+        "jinja2",
+        "mailbot.loop.delivery",
+        "mailbot.mail.compose",
+    }.isdisjoint(loaded)
