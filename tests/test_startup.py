@@ -187,6 +187,7 @@ def test_inspect_loads_no_database_layer_and_no_other_command_group() -> None:
     assert {"sqlalchemy", "sqlmodel", "mailbot.jobs_cli", "jinja2"}.isdisjoint(loaded)
     # A mail without an annex: neither the readers nor the rules' validators are loaded.
     assert {"mailbot.annex.reader", "phonenumbers", "email_validator"}.isdisjoint(loaded)
+    assert {"workflows.text.triage", "snowballstemmer"}.isdisjoint(loaded)  # nothing triaged
 
 
 def test_inspect_of_a_mail_with_an_annex_still_reads_and_validates_it(tmp_path: Path) -> None:
