@@ -95,9 +95,9 @@ class LazyGroup(TyperGroup):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY and cmd_name not in self.commands:
-            if self._listing:
-                return _listed(cmd_name)
             try:
+                if self._listing:
+                    return _listed(cmd_name)
                 self.commands[cmd_name] = _load(cmd_name)
             except ImportError:  # pragma: no cover - an optional part not installed
                 return None
