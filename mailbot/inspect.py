@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mailbot.annex.reader import AnnexLimits, parse_annex_bytes
 from mailbot.config import Config, ConfigError, load_config
 from mailbot.mail.classify import ClassifyContext, classify
 from mailbot.mail.parse import ParseLimits, parse_message
@@ -54,6 +53,10 @@ def inspect_bytes(
     ]
     out["annex"] = None
     if result.annex_attachment is not None:
+        # Imported here: the readers and the annex rules (email-validator, phonenumbers) cost
+        # start-up that mail without an annex does not need.
+        from mailbot.annex.reader import AnnexLimits, parse_annex_bytes  # noqa: PLC0415
+
         attachment = result.annex_attachment
         annex_limits = AnnexLimits.from_config(limits)
         out["annex"] = parse_annex_bytes(attachment.data, attachment.filename, annex_limits)

@@ -12,8 +12,7 @@ or "Stationnement2026!" are as weak as "password2026".
 from __future__ import annotations
 
 import re
-
-from zxcvbn import zxcvbn
+from typing import Any
 
 from workflows.text.fold import fold
 
@@ -73,6 +72,14 @@ def personal_words(identifier: str, *names: str) -> list[str]:
     return [w for w in dict.fromkeys([*parts, *wholes]) if w]
 
 
+def _zxcvbn(password: str, inputs: list[str]) -> Any:
+    # Imported here: only a password being chosen needs it, not the daemon's start-up (which
+    # imports this module through the portal stand-in's security).
+    from zxcvbn import zxcvbn  # noqa: PLC0415
+
+    return zxcvbn(password, user_inputs=inputs)
+
+
 def strength_problem(password: str, identifier: str, *names: str) -> str | None:
     """Why `password` is too weak (French, for the form), or None when it is strong enough."""
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -81,7 +88,7 @@ def strength_problem(password: str, identifier: str, *names: str) -> str | None:
         return IS_IDENTIFIER
     # Without duplicates: zxcvbn would rank a repeated word by its last place in the list.
     inputs = list(dict.fromkeys([*personal_words(identifier, *names), *FRENCH_WORDS]))
-    result = zxcvbn(password[:MAX_CHECKED_CHARS], user_inputs=inputs)
+    result = _zxcvbn(password[:MAX_CHECKED_CHARS], inputs)
     if int(result["score"]) < MIN_SCORE or _decorated_word(password, inputs):
         return TOO_WEAK
     return None
@@ -93,7 +100,7 @@ def _decorated_word(password: str, inputs: list[str]) -> bool:
     letters = "".join(c for c in fold(password) if c.isalpha())
     if len(letters) < 4:
         return False
-    result = zxcvbn(letters[:MAX_CHECKED_CHARS], user_inputs=inputs)
+    result = _zxcvbn(letters[:MAX_CHECKED_CHARS], inputs)
     known = all(m["pattern"] in GUESSABLE_PATTERNS for m in result["sequence"])
     return known and float(result["guesses"]) < MIN_GUESSES
 

@@ -39,6 +39,9 @@ def test_scheduler_runs_timers_and_outbox_and_the_daemon_knows_the_digest(
         jobs = {job.id: job for job in scheduler.get_jobs()}
         assert set(jobs) == {"timers", "portal", "outbox", "triage_model"}  # no digest here
         assert "hour='6', minute='30'" in str(jobs["triage_model"].trigger)
+        time.sleep(0.5)  # the start-up run waits for the daemon's first turn (start-up)
+        assert str(engine.url) not in triage_model._models
+        daemon.fetched.set()  # what the daemon's loop does after its first turn
         deadline = time.monotonic() + 10
         while str(engine.url) not in triage_model._models and time.monotonic() < deadline:
             time.sleep(0.05)  # the start-up run, in the scheduler's thread

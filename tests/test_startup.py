@@ -9,11 +9,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import typer
 from pgutil import postgres_database
+from typer.testing import CliRunner
 
+from mailbot import commands
+from mailbot.cli import app
+from mailbot.commands import LAZY
 from mailbot.mail import compose
 from portal_stub.security import DEFAULT_HASHER, _dummy_hash, verify_password
 from storage.db import make_engine
@@ -179,3 +185,98 @@ def test_inspect_loads_no_database_layer_and_no_other_command_group() -> None:
     assert "mailbot.inspect" in loaded
     assert _heavy(loaded) == set()
     assert {"sqlalchemy", "sqlmodel", "mailbot.jobs_cli", "jinja2"}.isdisjoint(loaded)
+    # A mail without an annex: neither the readers nor the rules' validators are loaded.
+    assert {"mailbot.annex.reader", "phonenumbers", "email_validator"}.isdisjoint(loaded)
+    assert {"workflows.text.triage", "snowballstemmer"}.isdisjoint(loaded)  # nothing triaged
+
+
+def test_inspect_of_a_mail_with_an_annex_still_reads_and_validates_it(tmp_path: Path) -> None:
+    """The annex reader is imported when a mail has an annex: the people are read and their
+    addresses and phone numbers normalised (the validators are imported when first used)."""
+    msg = EmailMessage()
+    msg["From"] = "demandeur@mairie.fr"
+    msg["Subject"] = "Demande d'abonnement"
+    msg.set_content("Ci-joint l'annexe.")
+    annex_bytes = (ROOT / "tests" / "fixtures" / "annex" / "libreoffice.xlsx").read_bytes()
+    msg.add_attachment(annex_bytes, maintype="application", subtype="octet-stream",
+                       filename="annexe.xlsx")  # fmt: skip
+    mail = tmp_path / "abonnement.eml"
+    mail.write_bytes(msg.as_bytes())
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "mailbot", "inspect", str(mail), "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    annex = json.loads(out.stdout)["annex"]
+    assert annex["error"] is None and annex["errors"] == []
+    assert annex["rows"][0]["email"] == "jean.dupont@exempleville.fr"
+    assert annex["rows"][0]["phone"] == "+33199001234"  # E.164, by phonenumbers
+
+
+def test_help_lists_the_lazy_commands_without_importing_them() -> None:
+    loaded = _modules_after(
+        "from typer.testing import CliRunner\n"
+        "from mailbot.cli import app\n"
+        "result = CliRunner().invoke(app, ['--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert 'Efface les données personnelles' in result.output, result.output\n"
+        "assert 'Database, IMAP, SMTP, last poll' in result.output, result.output\n"
+    )
+    assert "mailbot.commands" in loaded
+    assert _heavy(loaded) == set()
+    assert {
+        "sqlalchemy",
+        "starlette",
+        "portal_stub",
+        "pydantic",
+        "mailbot.desk.cli_reports",
+        "mailbot.cli_admin",
+        "mailbot.annex.cli",
+        "mailbot.dev.demo",
+        "mailbot.jobs_cli",
+    }.isdisjoint(loaded)
+
+
+@pytest.mark.parametrize("rich", ["1", "0"])
+def test_help_reads_as_when_every_command_is_imported(
+    rich: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing is the one typer writes from the imported commands (rich or plain)."""
+    monkeypatch.setattr(typer.core, "HAS_RICH", rich == "1")
+    listed = CliRunner().invoke(app, ["--help"])
+    assert listed.exit_code == 0, listed.output
+    monkeypatch.setattr(commands, "_listed", commands._load)  # the imported commands
+    loaded = CliRunner().invoke(app, ["--help"])
+    assert listed.output == loaded.output
+    for name in LAZY:
+        assert f"{name} " in listed.output
+
+
+def test_health_loads_neither_the_orm_nor_delivery(tmp_path: Path) -> None:
+    """`mailbot health` reads its figures with SQLAlchemy Core and greets the relay with the
+    SMTP client alone: no ORM models, no outbox, no mail composition (Jinja2)."""
+    config = _sqlite_config(tmp_path)
+    loaded = _modules_after(
+        "import os\n"
+        "os.environ.update(MAILBOT_SECRET='a secret of the test, long enough',\n"
+        "                  MAILBOT_IMAP_PASSWORD='x')\n"
+        "from typer.testing import CliRunner\n"
+        "from mailbot.cli import app\n"
+        f"result = CliRunner().invoke(app, ['health', '-c', {str(config)!r}])\n"
+        "assert 'base de données     sqlite, schéma à jour' in result.output, result.output\n"
+        "assert 'quarantaine         vide' in result.output, result.output\n"
+        "assert 'instances           aucune instance' in result.output, result.output\n"
+    )
+    assert {"mailbot.loop.health", "aiosmtplib", "imapclient"} <= loaded
+    assert _heavy(loaded) == set()
+    assert {
+        "sqlmodel",
+        "storage.models",
+        "sqlalchemy.orm",
+        "jinja2",
+        "mailbot.loop.delivery",
+        "mailbot.mail.compose",
+    }.isdisjoint(loaded)

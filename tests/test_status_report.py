@@ -1,6 +1,7 @@
 """`mailbot status` reads with SQLAlchemy Core (`mailbot.loop.status_report`, start-up): its
 report is the one the ORM code gives (`lease_report`, `backlog`, the counts), on SQLite and
-PostgreSQL, with cases, an outbox in every state, a journal and instances."""
+PostgreSQL, with cases, an outbox in every state, a journal and instances; so are the figures
+that `mailbot health` reads with the same queries."""
 
 from __future__ import annotations
 
@@ -14,9 +15,19 @@ from pgutil import postgres_database
 from sqlalchemy import func
 from sqlmodel import select
 
-from mailbot.loop.lease import lease_report
-from mailbot.loop.sending import backlog
-from mailbot.loop.status_report import status_report
+from mailbot.loop.lease import POLL, lease_report
+from mailbot.loop.lease import db_now as orm_db_now
+from mailbot.loop.lease import last_poll as orm_last_poll
+from mailbot.loop.sending import backlog as orm_backlog
+from mailbot.loop.status_report import (
+    backlog,
+    db_now,
+    last_poll,
+    lease,
+    quarantined,
+    read_only,
+    status_report,
+)
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 from storage.models import Case, InboundMessage, InstanceLease, OutboxMail
@@ -43,7 +54,7 @@ def _orm_report(session: Any, now: datetime) -> dict[str, Any]:
         "outbox": dict(
             session.exec(select(OutboxMail.state, func.count()).group_by(OutboxMail.state)).all()
         ),
-        "outbox_backlog": backlog(session, now),
+        "outbox_backlog": orm_backlog(session, now),
         "journal": dict(
             session.exec(
                 select(InboundMessage.fate, func.count()).group_by(InboundMessage.fate)
@@ -123,4 +134,37 @@ def test_the_core_report_is_the_orm_report(db_url: str) -> None:
     assert fast["outbox_backlog"]["oldest_pending_age_seconds"] == 3 * 3600
     assert fast["cases"]["question:answered"] == 2 and fast["cases"]["subscription:x"] == 1
     assert [e["holder"] for e in fast["instance"]["standby"]] == ["h:standby:b"]
+    engine.dispose()
+
+
+def test_the_health_figures_read_with_core_are_the_orm_ones(db_url: str) -> None:
+    """`mailbot health` reads the last poll, the quarantine, the outbox and the instances with
+    the same Core queries (start-up): the same figures as the ORM functions."""
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    with read_only(engine) as conn:
+        assert last_poll(conn) is None and quarantined(conn) == 0
+    now = datetime.now(UTC).replace(microsecond=0)
+    _populate(db_url, now)
+    with session_scope(engine) as session:
+        session.add(
+            InstanceLease(
+                name=POLL,
+                holder="h:poll",
+                acquired_at=now - timedelta(hours=2),
+                heartbeat_at=now - timedelta(seconds=90),
+                expires_at=now + timedelta(hours=1),
+            )
+        )
+    with session_scope(engine) as session, read_only(engine) as conn:
+        orm_at, orm_age = orm_last_poll(session) or (None, 0.0)
+        core_at, core_age = last_poll(conn) or (None, 0.0)
+        assert core_at == orm_at == now - timedelta(seconds=90)
+        assert abs(core_age - orm_age) < 5 and core_age >= 90
+        assert quarantined(conn) == 1
+        assert backlog(conn, now) == orm_backlog(session, now)
+        assert _without_ages({"instance": lease(conn)}) == _without_ages(
+            {"instance": lease_report(session)}
+        )
+        assert abs((db_now(conn) - orm_db_now(session)).total_seconds()) < 5
     engine.dispose()

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from workflows.records import CaseRecord
 from workflows.states import CaseKind, State
-from workflows.text.triage import TriageResult
+from workflows.text.triage_result import TriageResult
 
 Verb = Literal["APPROUVER", "REFUSER", "COMPLÉTER", "AIDE"]
 Space = Literal["accueil", "desta", "antai"]

@@ -31,7 +31,9 @@ from typing import Any, BinaryIO
 # Imported once per worker so that a job does not pay for them: this module only ever runs in
 # the sandboxed child, never in the daemon.
 import defusedxml  # noqa: F401
+import email_validator  # noqa: F401 - the rules import it when first used
 import openpyxl  # noqa: F401
+import phonenumbers  # noqa: F401 - the rules import it when first used
 import python_calamine  # noqa: F401
 
 from mailbot.annex.container import file_subject

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -87,6 +86,8 @@ class FoldersConfig(_Section):
 def _check_ca_file(value: str | None) -> str | None:
     """A private CA must load at start, not fail at the first connection."""
     if value is not None:
+        import ssl  # noqa: PLC0415 - only with a CA file (`inspect` and `--help` need no TLS)
+
         try:
             ssl.create_default_context(cafile=value)
         except (OSError, ssl.SSLError) as err:

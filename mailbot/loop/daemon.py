@@ -67,6 +67,7 @@ class Daemon:
         self.clock = clock
         self.mailbox = Mailbox(config)
         self.stop_event = threading.Event()
+        self.fetched = threading.Event()  # the first turn is done (start-up work waits for it)
         self.outage = Outage(config)
         self.unmarked: set[int] = set()
         self.lease = Lease(engine, config.lease)
@@ -312,7 +313,6 @@ class Daemon:
         return None
 
     def run_forever(self) -> None:
-        annex_pool().warm(self.ingest.annex_limits)
         self.sender.start()
         backoff = 1.0
         cfg = self.config.mailbox
@@ -320,9 +320,11 @@ class Daemon:
             try:
                 self.mailbox.connect()
                 log.info("connected to %s:%s as %s", cfg.host, cfg.port, cfg.user)
+                annex_pool().warm(self.ingest.annex_limits)  # after the connection (start-up)
                 backoff = 1.0
                 while not self.stop_event.is_set():
                     delay = self.guarded_turn()
+                    self.fetched.set()
                     if delay is not None:
                         self.stop_event.wait(delay)
                     elif self.mailbox.cfg.idle and self.mailbox.has_idle:

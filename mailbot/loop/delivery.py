@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,7 +32,7 @@ import aiosmtplib
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
-from mailbot.config import Config, SmtpConfig
+from mailbot.config import Config
 from mailbot.loop.outbox import REDACTED_NOTE
 from mailbot.loop.sending import (
     FailureHook,
@@ -43,6 +42,7 @@ from mailbot.loop.sending import (
     requeue_expired,
     with_interrupted,
 )
+from mailbot.loop.smtp_client import smtp_client
 from mailbot.loop.smtp_health import SmtpHealth
 from mailbot.mail.compose import WIRE_POLICY
 from storage.db import checkpoint_wal, session_scope
@@ -67,28 +67,6 @@ class DeliveryReport:
     requeued: int = 0  # rows whose lease had run out, put back to pending
     smtp_down: bool = False
     errors: list[str] = field(default_factory=list)
-
-
-def tls_context(ca_file: str | None) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=ca_file)
-    return ctx  # certificate and host name verified
-
-
-def smtp_client(cfg: SmtpConfig, password: str | None) -> aiosmtplib.SMTP:
-    kwargs: dict[str, object] = {
-        "hostname": cfg.host,
-        "port": cfg.port,
-        "timeout": cfg.timeout_seconds,
-    }
-    if cfg.tls == "implicit":
-        kwargs.update(use_tls=True, tls_context=tls_context(cfg.ca_file))
-    elif cfg.tls == "starttls":
-        kwargs.update(start_tls=True, tls_context=tls_context(cfg.ca_file))
-    else:
-        kwargs.update(use_tls=False, start_tls=False)
-    if cfg.user:
-        kwargs.update(username=cfg.user, password=password or "")
-    return aiosmtplib.SMTP(**kwargs)  # type: ignore[arg-type]
 
 
 def redact(raw: bytes) -> bytes:

@@ -20,15 +20,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select, text
-from sqlmodel import Session
+from sqlalchemy import Connection, Engine, text
 
 from mailbot.config import Config
-from mailbot.loop.delivery import smtp_client
-from mailbot.loop.lease import db_now, last_poll, lease_report
 from mailbot.loop.mailbox import open_imap
-from mailbot.loop.sending import backlog
-from storage.models import InboundMessage
+from mailbot.loop.smtp_client import smtp_client
+from mailbot.loop.status_report import backlog, db_now, last_poll, lease, quarantined, read_only
 from storage.schema import check_schema
 
 Status = Literal["ok", "degraded", "down"]
@@ -66,14 +63,15 @@ def run_checks(config: Config, engine: Engine) -> list[Check]:
     """Every check, each one independent of the others' failure."""
     checks = [_guard("database", lambda: check_database(engine))]
     if checks[0].status == "ok":
-        with Session(engine) as session:
+        # SQLAlchemy Core in one read-only transaction, as `mailbot status` (start-up: no ORM).
+        with read_only(engine) as conn:
             for name, check in (
                 ("last_poll", check_last_poll),
                 ("outbox", check_outbox),
                 ("quarantine", check_quarantine),
                 ("instances", check_instances),
             ):
-                checks.append(_guard(name, lambda c=check: c(config, session)))  # type: ignore[misc]
+                checks.append(_guard(name, lambda c=check: c(config, conn)))  # type: ignore[misc]
     checks.append(_guard("imap", lambda: check_imap(config)))
     checks.append(_guard("smtp", lambda: check_smtp(config)))
     return checks
@@ -122,9 +120,9 @@ def check_smtp(config: Config) -> Check:
     return Check("smtp", "ok", f"{config.smtp.host}:{config.smtp.port} a répondu {code}")
 
 
-def check_last_poll(config: Config, session: Session) -> Check:
+def check_last_poll(config: Config, conn: Connection) -> Check:
     limit = 2 * config.mailbox.poll_interval_seconds
-    seen = last_poll(session)
+    seen = last_poll(conn)
     if seen is None:
         return Check("last_poll", "degraded", "la boîte de réception n’a encore jamais été relevée")
     at, age = seen
@@ -134,8 +132,8 @@ def check_last_poll(config: Config, session: Session) -> Check:
     return Check("last_poll", "ok", detail)
 
 
-def check_outbox(_config: Config, session: Session) -> Check:
-    waiting = backlog(session, db_now(session))
+def check_outbox(_config: Config, conn: Connection) -> Check:
+    waiting = backlog(conn, db_now(conn))
     age = waiting["oldest_pending_age_seconds"]
     detail = f"{waiting['pending']} en attente, {waiting['failed']} en échec"
     if age is not None:
@@ -144,18 +142,16 @@ def check_outbox(_config: Config, session: Session) -> Check:
     return Check("outbox", status, detail)
 
 
-def check_quarantine(_config: Config, session: Session) -> Check:
-    count = session.execute(
-        select(func.count()).select_from(InboundMessage).where(InboundMessage.fate == "quarantined")  # type: ignore[arg-type]
-    ).scalar_one()
+def check_quarantine(_config: Config, conn: Connection) -> Check:
+    count = quarantined(conn)
     if count:
         return Check("quarantine", "degraded", f"{count} courriel(s) en quarantaine")
     return Check("quarantine", "ok", "vide")
 
 
-def check_instances(_config: Config, session: Session) -> Check:
-    lease = lease_report(session)
-    active, standby = lease["active"], lease["standby"]
+def check_instances(_config: Config, conn: Connection) -> Check:
+    instances = lease(conn)
+    active, standby = instances["active"], instances["standby"]
     if active is not None and not active["expired"]:
         return Check("instances", "ok", f"active : {active['holder']}, {len(standby)} en attente")
     if standby:
@@ -172,7 +168,7 @@ def command(config_path: str, as_json: bool, echo: Callable[[str], object]) -> i
     """`mailbot health`: print the report, return the exit code."""
     # Imported here: the configuration module is light, the engine factory is not.
     from mailbot.config import ConfigError, load_config  # noqa: PLC0415
-    from storage.db import make_engine  # noqa: PLC0415
+    from storage.engine import make_engine  # noqa: PLC0415
 
     try:
         config = load_config(config_path)

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 
 from mailbot.config import Config
-from mailbot.loop.delivery import smtp_client
 from mailbot.loop.faults import describe
+from mailbot.loop.smtp_client import smtp_client
 from mailbot.mail.compose import WIRE_POLICY, build_message
 from workflows.alerts import DatabaseOutage, database_down, database_restored
 from workflows.core import Decision, SendMail

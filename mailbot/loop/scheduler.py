@@ -1,6 +1,7 @@
 """The daemon's scheduler (APScheduler 3): the timer sweep, portal-operation and outbox
-retries between turns, the triage model (at start-up and at 06:30, on every instance: each keeps
-its own); and `serve_forever`, which runs the daemon until SIGTERM/SIGINT.
+retries between turns, the triage model (at start-up once the first fetch is done, and at
+06:30, on every instance: each keeps its own); and `serve_forever`, which runs the daemon until
+SIGTERM/SIGINT.
 
 Recurring jobs done once by the active instance at a time of day (the 07:00 digest) are not
 APScheduler's: they are rows of `scheduled_job`, run by every turn of the daemon and by
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -21,6 +23,7 @@ from mailbot.loop.faults import is_database_fault
 from mailbot.loop.triage_model import retrain
 
 log = logging.getLogger(__name__)
+FIRST_FETCH_WAIT_SECONDS = 10.0
 
 
 def guarded(daemon: Daemon, job: Callable[[], object]) -> Callable[[], None]:
@@ -34,6 +37,21 @@ def guarded(daemon: Daemon, job: Callable[[], object]) -> Callable[[], None]:
             if not is_database_fault(err):
                 raise
             daemon.outage.noticed(err)
+
+    return run
+
+
+def after_first_fetch(daemon: Daemon, job: Callable[[], object]) -> Callable[[], None]:
+    """The job, its first run waiting (at most `FIRST_FETCH_WAIT_SECONDS`) for the daemon's
+    first turn: at start-up the connection and the first fetch do not share the CPU with it.
+    (A question triaged before the model is learnt learns it: `triage_model.model_for`.)"""
+    first = threading.Event()
+
+    def run() -> None:
+        if not first.is_set():
+            first.set()
+            daemon.fetched.wait(FIRST_FETCH_WAIT_SECONDS)
+        job()
 
     return run
 
@@ -65,7 +83,7 @@ def start_scheduler(config: Config, daemon: Daemon) -> BackgroundScheduler:
         coalesce=True,
     )
     scheduler.add_job(  # every instance keeps its own model: not only the active one
-        guarded(daemon, lambda: retrain(daemon.engine, config)),
+        guarded(daemon, after_first_fetch(daemon, lambda: retrain(daemon.engine, config))),
         "cron",
         hour=6,
         minute=30,

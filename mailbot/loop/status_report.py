@@ -18,6 +18,7 @@ from storage.engine import READ_ONLY_OPTION
 
 ACTIVE = "active"  # as mailbot.loop.lease
 STANDBY = "standby:"
+POLL = "poll"
 
 _AT = DateTime()
 
@@ -91,16 +92,63 @@ def _backlog(conn: Connection, outbox: dict[str, int], now: datetime) -> dict[st
     }
 
 
+def read_only(engine: Engine) -> Connection:
+    """A connection for reading only (on SQLite a deferred BEGIN)."""
+    return engine.execution_options(**{READ_ONLY_OPTION: True}).connect()
+
+
+def db_now(conn: Connection) -> datetime:
+    """The database's clock, as `mailbot.loop.lease.db_now`."""
+    return _db_now(conn)
+
+
+def lease(conn: Connection) -> dict[str, Any]:
+    """As `mailbot.loop.lease.lease_report`."""
+    return _lease(conn)
+
+
+def backlog(conn: Connection, now: datetime) -> dict[str, Any]:
+    """As `mailbot.loop.sending.backlog`."""
+    return _backlog(conn, _counts(conn, _OUTBOX_STATES), now)
+
+
+def last_poll(conn: Connection) -> tuple[datetime, float] | None:
+    """As `mailbot.loop.lease.last_poll`: when the INBOX was last polled successfully, and how
+    many seconds ago (database clock)."""
+    row = conn.execute(
+        text("SELECT heartbeat_at FROM instance_lease WHERE name = :name").columns(
+            heartbeat_at=_AT
+        ),
+        {"name": POLL},
+    ).first()
+    if row is None:
+        return None
+    at = _utc(row[0])
+    assert at is not None
+    return at, (_db_now(conn) - at).total_seconds()
+
+
+def quarantined(conn: Connection) -> int:
+    return int(
+        conn.execute(
+            text("SELECT count(*) FROM inbound_message WHERE fate = 'quarantined'")
+        ).scalar_one()
+    )
+
+
+_OUTBOX_STATES = "SELECT state, count(*) FROM outbox_mail GROUP BY state"
+
+
 def status_report(engine: Engine, now: datetime) -> dict[str, Any]:
     """The report of `mailbot status --json`."""
-    with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as conn:
+    with read_only(engine) as conn:
         cases = {
             f"{kind}:{state}": int(n)
             for kind, state, n in conn.execute(
                 text("SELECT kind, state, count(*) FROM mail_case GROUP BY kind, state")
             )
         }
-        outbox = _counts(conn, "SELECT state, count(*) FROM outbox_mail GROUP BY state")
+        outbox = _counts(conn, _OUTBOX_STATES)
         journal = _counts(conn, "SELECT fate, count(*) FROM inbound_message GROUP BY fate")
         instance = _lease(conn)
         waiting = _backlog(conn, outbox, now)

@@ -11,9 +11,6 @@ import math
 import re
 import unicodedata
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
 CellValue = str | int | float | bool | dt.datetime | dt.date | dt.time | dt.timedelta | None
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -159,6 +156,10 @@ def _phone_candidate(text: str, numeric: bool) -> str:
 
 
 def _parse_phone(candidate: str) -> str | None:
+    # Imported here: reading a mail's annex needs it, classifying the mail does not (start-up
+    # of `mailbot inspect`); the sandboxed worker imports it before its first job.
+    import phonenumbers  # noqa: PLC0415
+
     region = _OVERSEAS_PREFIXES.get(candidate[:4]) if candidate.startswith("0") else None
     try:
         number = phonenumbers.parse(candidate, region or "FR")
@@ -204,6 +205,9 @@ def normalise_email(text: str, allow_test_domains: bool = False) -> tuple[str | 
         )
     if "@" not in address:
         return None, "n'est pas une adresse électronique valide (il manque le signe @)"
+    # Imported here, as phonenumbers above.
+    from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415
+
     try:
         result = validate_email(
             address,

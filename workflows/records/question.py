@@ -16,7 +16,7 @@ from workflows.records.readers import (
     _str,
     _strs,
 )
-from workflows.text.triage import TriageResult
+from workflows.text.triage_result import TriageResult
 
 # --------------------------------------------------------------------------- question
 
