@@ -36,7 +36,9 @@ def upgrade() -> None:
 
 def _backfill() -> None:
     """One row per address of every subscription case whose personal data is still there,
-    decoded by the record class the service uses (same lower-casing, same blanks skipped)."""
+    decoded by the record class the service uses (same lower-casing, same blanks skipped).
+    Read by pages of `BATCH` cases (keyset on id): memory stays bounded, and no insert runs
+    while a read cursor is open."""
     bind = op.get_bind()
     case = sa.table(
         "mail_case",
@@ -46,22 +48,30 @@ def _backfill() -> None:
         sa.column("data", sa.JSON()),
         sa.column("anonymised_at", sa.DateTime()),
     )
-    person = sa.table("case_person", sa.column("case_ref", sa.String()), sa.column("email", sa.String()))
-    query = (
-        sa.select(case.c.ref, case.c.data)
-        .where(case.c.kind == "subscription", case.c.anonymised_at.is_(None))
-        .order_by(case.c.id)
+    person = sa.table(
+        "case_person", sa.column("case_ref", sa.String()), sa.column("email", sa.String())
     )
-    rows: list[dict[str, str]] = []
-    for ref, data in bind.execute(query):
-        people = SubscriptionRecord.from_json(data or {}).people
-        emails = sorted({p.email for p in people if p.email})
-        rows += [{"case_ref": ref, "email": e} for e in emails]
-        if len(rows) >= BATCH:
+    last = 0
+    while True:
+        page = bind.execute(
+            sa.select(case.c.id, case.c.ref, case.c.data)
+            .where(
+                case.c.kind == "subscription",
+                case.c.anonymised_at.is_(None),
+                case.c.id > last,
+            )
+            .order_by(case.c.id)
+            .limit(BATCH)
+        ).all()
+        if not page:
+            return
+        rows = []
+        for _id, ref, data in page:
+            people = SubscriptionRecord.from_json(data or {}).people
+            rows += [{"case_ref": ref, "email": e} for e in sorted({p.email for p in people if p.email})]
+        if rows:
             bind.execute(person.insert(), rows)
-            rows = []
-    if rows:
-        bind.execute(person.insert(), rows)
+        last = page[-1][0]
 
 
 def downgrade() -> None:
