@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from workflows_support import XLSX, annex, ctx, mail, row, sent, subscription_data
 
-from mailbot.annex.safecopy import values_copy
+from mailbot.annex.safecopy import values_only_xlsx
 from workflows import subscription
 from workflows.annex.diff import changed_fields, diff_people
 from workflows.annex.formulas import copy_filename, escape_formula, is_formula_like
@@ -70,9 +70,7 @@ def test_the_values_copy_holds_escaped_strings_only() -> None:
         person(1, organisation='=HYPERLINK("http://evil.test","Cliquez")'),
         person(2, job_title="@SUM(1+1)*cmd|' /C calc'!A0", spaces=["accueil"]),
     ]
-    result = values_copy(annex(rows), "annexe.xlsm")
-    assert result is not None
-    name, data = result
+    name, data = copy_filename("annexe.xlsm"), values_only_xlsx(annex(rows)["rows"])
     assert name == "annexe-valeurs.xlsx"
     ws = load_workbook(io.BytesIO(data))["Demande"]
     cells = [c for line in ws.iter_rows() for c in line if c.value is not None]
@@ -82,7 +80,6 @@ def test_the_values_copy_holds_escaped_strings_only() -> None:
     assert values[1][1] == '\'=HYPERLINK("http://evil.test","Cliquez")'
     assert values[1][9] == "+33561000000" and values[1][10:] == ["Oui", "Non"]
     assert values[2][7] == "'@SUM(1+1)*cmd|' /C calc'!A0" and values[2][10:] == ["Non", "Non"]
-    assert values_copy(annex([]), "vide.xlsx") is None
 
 
 def test_reviewer_mails_show_cells_escaped_and_the_record_keeps_them_as_written() -> None:

@@ -15,7 +15,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from workflows.annex.formulas import copy_filename, escape_formula
+from workflows.annex.formulas import escape_formula
 from workflows.annex.rules import FIELDS, TEMPLATE_LABELS
 
 if TYPE_CHECKING:
@@ -61,11 +61,3 @@ def values_only_xlsx(rows: Sequence[Mapping[str, Any]]) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
-
-
-def values_copy(annex: Mapping[str, Any] | None, filename: str | None) -> tuple[str, bytes] | None:
-    """The copy's file name and bytes, or None when the table gave no person to show."""
-    rows = list((annex or {}).get("rows") or [])
-    if not rows:
-        return None
-    return copy_filename(filename), values_only_xlsx(rows)

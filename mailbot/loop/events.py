@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from mailbot.annex.safecopy import values_copy
 from mailbot.mail.classify import Classification
 from mailbot.mail.parse import ParsedMail
 from storage.models import OutboxMail
@@ -67,12 +66,11 @@ def _attachments(
     kept: list[Attachment] = []
     for a in mail.attachments:
         if a is result.annex_attachment:
-            written = getattr(annex, "values_copy", None)  # by the worker (`AnnexResult`)
-            copy = (
-                (copy_filename(a.filename), written) if written else values_copy(annex, a.filename)
-            )
-            if copy is not None:
-                kept.append(Attachment(copy[0], XLSX_TYPE, copy[1]))
+            # written by the worker in the job that read the table (`AnnexResult`); None when the
+            # table gave no person to show
+            copy = getattr(annex, "values_copy", None)
+            if copy:
+                kept.append(Attachment(copy_filename(a.filename), XLSX_TYPE, copy))
         elif a.data:
             kept.append(Attachment(a.filename or "piece-jointe", a.content_type, a.data))
     return tuple(kept)
