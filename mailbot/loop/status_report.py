@@ -2,9 +2,10 @@
 
 The ORM models (`storage.models`, SQLModel) cost a one-shot command about 0.12 s of imports;
 `status` reads five tables with plain SELECTs instead, in one read-only transaction (on SQLite a
-deferred BEGIN: it never waits for the daemon's writes). The figures are those of
-`mailbot.loop.lease.lease_report` and `mailbot.loop.sending.backlog`, which the daemon and
-`health` use; `tests/test_status_report.py` checks that both give the same report.
+deferred BEGIN: it never waits for the daemon's writes). `mailbot health` reads its figures
+with the same queries. The figures are those of the ORM functions
+`mailbot.loop.lease.lease_report` and `mailbot.loop.sending.backlog`, which no command uses any
+more; `tests/test_status_report.py` checks that both give the same report.
 """
 
 from __future__ import annotations
