@@ -102,6 +102,11 @@ class WriterQueue:
         self._owner: int | None = None
         self._depth = 0
 
+    def idle(self) -> bool:
+        """No writer holds or waits for a turn now (a hint: one may arrive the next instant)."""
+        with self._cond:
+            return self._owner is None and not self._queue
+
     @contextmanager
     def turn(self, timeout: float = TURN_TIMEOUT_SECONDS) -> Iterator[None]:
         """Wait for this thread's turn (at most `timeout`: then the write goes ahead and meets

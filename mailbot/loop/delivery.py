@@ -29,7 +29,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import aiosmtplib
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from mailbot.config import Config
@@ -39,6 +39,8 @@ from mailbot.loop.sending import (
     claim,
     interrupted,
     interrupted_count,
+    record_sent,
+    release,
     requeue_expired,
     with_interrupted,
 )
@@ -46,9 +48,10 @@ from mailbot.loop.smtp_client import smtp_client
 from mailbot.loop.smtp_health import SmtpHealth
 from mailbot.mail.compose import WIRE_POLICY
 from storage.db import checkpoint_wal, session_scope
+from storage.engine import writer_queue
 from storage.models import OutboxMail
 
-__all__ = ["DeliveryReport", "FailureHook", "deliver_pending", "redact", "smtp_client"]
+__all__ = ["ClaimHook", "DeliveryReport", "FailureHook", "deliver_pending", "redact", "smtp_client"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,9 @@ log = logging.getLogger(__name__)
 ClaimHook = Callable[[OutboxMail], None]
 
 _jitter = random.Random()  # spreads retries; not a secret
+
+# Rows of a batch claimed in one transaction (`sending.claim`).
+CLAIM_CHUNK = 8
 
 
 @dataclass
@@ -133,17 +139,6 @@ def _finish(
         checkpoint_wal(engine)
 
 
-def _mark_sent(engine: Engine, row_id: int, now: datetime) -> None:
-    """`_finish` for the common case, a mail with nothing to redact accepted by the relay: one
-    UPDATE, without loading the row (and its bytes) again."""
-    with session_scope(engine) as session:
-        session.execute(
-            update(OutboxMail)
-            .where(col(OutboxMail.id) == row_id)
-            .values(state="sent", sent_at=now, last_error=None)
-        )
-
-
 async def deliver_pending(
     engine: Engine,
     config: Config,
@@ -188,6 +183,7 @@ class _Batch:
     on_failure: FailureHook | None
     health: SmtpHealth
     on_claimed: ClaimHook | None
+    accepted: list[tuple[int, datetime]] = field(default_factory=list)
 
     async def deliver(self, ids: list[int]) -> bool:
         """Send `ids` over one connection; False when the relay did not answer (an outage)."""
@@ -205,25 +201,57 @@ class _Batch:
             return False
         self.health.succeeded(self.now())
         try:
-            for row_id in ids:
-                if not await self._one(client, row_id):
-                    return False
-            return True
+            return await self._chunks(client, ids)
         finally:
+            record_sent(self.engine, self.accepted)  # even when the batch ended on an error
+            self.accepted = []
             if client.is_connected:
                 try:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     client.close()
 
-    async def _one(self, client: aiosmtplib.SMTP, row_id: int) -> bool:
-        row = claim(self.engine, row_id, self.now(), self.config.smtp.send_lease_seconds)
-        if row is None:
-            return True  # another sender took it
+    async def _chunks(self, client: aiosmtplib.SMTP, ids: list[int]) -> bool:
+        """Claim CLAIM_CHUNK rows at a time and send them; the accepted ones are recorded with
+        the next claim, or at once when no other writer of the process waits (`_accepted`)."""
+        for start in range(0, len(ids), CLAIM_CHUNK):
+            sent, self.accepted = self.accepted, []
+            rows = claim(
+                self.engine, ids[start : start + CLAIM_CHUNK], self.now(), self.config.smtp, sent
+            )
+            for rank, row in enumerate(rows):
+                if not await self._one(client, row):
+                    release(self.engine, [r.id for r in rows[rank + 1 :] if r.id], self.now())
+                    return False
+        return True
+
+    def _accepted(self, row_id: int) -> None:
+        """A mail without secrets the relay accepted. Its record waits for the next write of the
+        batch while the process's other writer (ingestion) holds SQLite's lock, so that the
+        sender does not queue behind it for every mail; at most CLAIM_CHUNK mails wait so (a
+        kill in that window sends them again, same Message-ID, like an interrupted send)."""
+        self.accepted.append((row_id, self.now()))
+        queue = writer_queue(self.engine)
+        if queue is None or queue.idle():
+            record_sent(self.engine, self.accepted)
+            self.accepted = []
+
+    async def _one(self, client: aiosmtplib.SMTP, row: OutboxMail) -> bool:
+        assert row.id is not None
+        row_id = row.id
         if self.on_claimed is not None:
             self.on_claimed(row)
         outcome, error = await _send_one(client, row, self.config.smtp.timeout_seconds)
         report = self.report
+        if outcome == "sent" and not row.sensitive:
+            self._accepted(row_id)
+            report.sent += 1
+            if not client.is_connected:
+                self.health.failed(self.now(), "connexion fermée par le serveur")
+                return False
+            return True
+        record_sent(self.engine, self.accepted)  # in order: the others' records first
+        self.accepted = []
         if outcome == "interrupted":
             report.interrupted += 1
             report.errors.append(error or "")
@@ -233,10 +261,7 @@ class _Batch:
                 report.failed += 1
             self.health.failed(self.now(), error or "connexion perdue")
             return False
-        if outcome == "sent" and not row.sensitive:
-            _mark_sent(self.engine, row_id, self.now())
-        else:
-            _finish(self.engine, row_id, self.config, self.now(), outcome, error, self.on_failure)
+        _finish(self.engine, row_id, self.config, self.now(), outcome, error, self.on_failure)
         if outcome == "sent":
             report.sent += 1
         elif outcome in ("retry", "unavailable"):

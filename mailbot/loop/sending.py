@@ -1,7 +1,8 @@
 """The lease of an outbox row being sent, and the outbox backlog.
 
 A row is claimed `sending` with a short lease (`[smtp] send_lease_seconds`, held in its
-`next_attempt_at`) in a transaction of its own, before it is handed to the server. A row still
+`next_attempt_at`) in a committed transaction before it is handed to the server; a sender
+claims the next few rows of its batch together (`claim`). A row still
 `sending` when its lease has run out belonged to a sender that died (or lost the relay) before
 the server answered: whichever instance drains next puts it back to `pending`, due at once, and
 it is sent again with the same bytes, so the same Message-ID (at least once, invariant 2).
@@ -28,10 +29,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_
+from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, func, select
 
-from mailbot.config import Config
+from mailbot.config import Config, SmtpConfig
 from storage.db import read_scope, session_scope
 from storage.models import OutboxMail
 
@@ -58,22 +59,67 @@ def with_interrupted(count: int, error: str | None) -> str | None:
     return f"[envois interrompus : {count}] {text}"
 
 
-def claim(engine: Engine, row_id: int, now: datetime, lease_seconds: float) -> OutboxMail | None:
-    """Mark one row `sending` with a lease (committed) unless another sender took it first."""
+def claim(
+    engine: Engine,
+    ids: list[int],
+    now: datetime,
+    smtp: SmtpConfig,
+    sent: list[tuple[int, datetime]] | None = None,
+) -> list[OutboxMail]:
+    """Mark the rows of `ids` still `pending` `sending`, with a lease, in one committed
+    transaction (the others were taken by another sender), and return them in `ids`' order.
+
+    They are sent one after the other on one connection, each within `timeout_seconds`: the
+    row sent i-th can start only after the i before it, so its lease is lengthened by i times
+    that timeout and still covers its own send. `sent` (id, accepted at) records mails the
+    relay accepted since the last transaction (`record_sent`), in the same transaction."""
     with session_scope(engine) as session:
+        if sent:
+            _record_sent(session, sent)
         stmt = (
             select(OutboxMail)
-            .where(OutboxMail.id == row_id, OutboxMail.state == "pending")
+            .where(col(OutboxMail.id).in_(ids), OutboxMail.state == "pending")
+            .order_by(col(OutboxMail.id))
             .with_for_update(skip_locked=True)
         )
-        row = session.exec(stmt).first()
-        if row is None:
-            return None
-        row.state = "sending"
-        row.attempts += 1
-        row.next_attempt_at = now + timedelta(seconds=lease_seconds)
-        session.add(row)
-        return row
+        rows = list(session.exec(stmt).all())
+        for rank, row in enumerate(rows):
+            row.state = "sending"
+            row.attempts += 1
+            lease = smtp.send_lease_seconds + rank * smtp.timeout_seconds
+            row.next_attempt_at = now + timedelta(seconds=lease)
+            session.add(row)
+        return rows
+
+
+def _record_sent(session: Session, sent: list[tuple[int, datetime]]) -> None:
+    session.execute(
+        update(OutboxMail),
+        [{"id": row_id, "state": "sent", "sent_at": at, "last_error": None} for row_id, at in sent],
+    )
+
+
+def record_sent(engine: Engine, sent: list[tuple[int, datetime]]) -> None:
+    """Mark accepted mails that had nothing to redact `sent`: one UPDATE per row by primary
+    key, in one transaction, without loading the rows (and their bytes) again."""
+    if sent:
+        with session_scope(engine) as session:
+            _record_sent(session, sent)
+
+
+def release(engine: Engine, ids: list[int], now: datetime) -> None:
+    """Rows claimed but never handed to the server (the connection ended before their turn):
+    back to `pending`, due at once, their claim not counted as an attempt."""
+    if not ids:
+        return
+    with session_scope(engine) as session:
+        for row in session.exec(
+            select(OutboxMail).where(col(OutboxMail.id).in_(ids), OutboxMail.state == "sending")
+        ):
+            row.state = "pending"
+            row.attempts = max(0, row.attempts - 1)
+            row.next_attempt_at = now
+            session.add(row)
 
 
 def _interrupt(

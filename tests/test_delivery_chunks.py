@@ -1,0 +1,154 @@
+"""The outbox sender's batches on real servers: rows claimed a chunk at a time with leases that
+cover each send, an accepted mail recorded at once unless ingestion holds SQLite's writer lock
+(then with the sender's next write, never more than a chunk later), and the rest of a chunk put
+back to `pending` when the connection breaks (`mailbot.loop.delivery`)."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from harness import Bot, make_bot
+from mailservers import MailEnv
+from sqlmodel import Session
+from test_delivery import LEASE, queue, relayed_ids, rows
+
+from mailbot.loop.delivery import CLAIM_CHUNK, ClaimHook, DeliveryReport, deliver_pending
+from storage.engine import writer_queue
+from storage.models import OutboxMail
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT = 2.0  # smtp.timeout_seconds of the `bot` fixture
+
+
+@pytest.fixture
+def bot(mail_env: MailEnv) -> Iterator[Bot]:
+    workdir = Path(tempfile.mkdtemp(prefix="mailbot-chunks-"))
+    b = make_bot(
+        mail_env,
+        f"sqlite:///{workdir}/mailbot.db",
+        workdir,
+        **{"smtp.timeout_seconds": TIMEOUT, "smtp.send_lease_seconds": LEASE},
+    )
+    yield b
+    b.engine.dispose()
+
+
+def states(bot: Bot) -> list[str]:
+    return [r.state for r in rows(bot)]
+
+
+def deliver(bot: Bot, on_claimed: ClaimHook) -> DeliveryReport:
+    return asyncio.run(deliver_pending(bot.engine, bot.config, on_claimed=on_claimed))
+
+
+def test_a_batch_is_claimed_a_chunk_at_a_time_and_each_lease_covers_its_send(bot: Bot) -> None:
+    count = CLAIM_CHUNK + 2
+    ids = [queue(bot, n, tag="chunk") for n in range(count)]
+    seen: list[list[str]] = []
+    leases: list[float] = []
+
+    def claimed(row: OutboxMail) -> None:
+        seen.append(states(bot))
+        if row.id == ids[0]:
+            with Session(bot.engine) as session:
+                for other in rows(bot)[:CLAIM_CHUNK]:
+                    fresh = session.get(OutboxMail, other.id)
+                    assert fresh is not None
+                    leases.append(
+                        (
+                            fresh.next_attempt_at - datetime.now(fresh.next_attempt_at.tzinfo)
+                        ).total_seconds()
+                    )
+
+    report = deliver(bot, claimed)
+    # The first chunk is claimed together, the last two rows only after it.
+    assert seen[0] == ["sending"] * CLAIM_CHUNK + ["pending"] * 2
+    # Row i of a chunk waits for the i before it, each within the send timeout: its lease is
+    # that much longer, so it cannot run out while the row waits its turn.
+    for rank, left in enumerate(leases):
+        assert LEASE + rank * TIMEOUT - 1.5 < left <= LEASE + rank * TIMEOUT, (rank, leases)
+    # Nothing else writes: each accepted mail is recorded before the next one is sent.
+    for rank, before in enumerate(seen):
+        assert before[:rank] == ["sent"] * rank, (rank, before)
+    assert report.sent == count
+    final = rows(bot)
+    assert {(r.state, r.attempts) for r in final} == {("sent", 1)}
+    assert sorted(relayed_ids(bot)) == sorted(r.message_id for r in final)
+
+
+def test_accepted_mails_are_recorded_with_the_next_write_while_ingestion_writes(bot: Bot) -> None:
+    count = CLAIM_CHUNK + 2
+    ids = [queue(bot, n, tag="busy") for n in range(count)]
+    queue_ = writer_queue(bot.engine)
+    assert queue_ is not None  # SQLite
+    holding, release = threading.Event(), threading.Event()
+
+    def ingestion() -> None:  # a long transaction of the mailbox loop, as it holds the lock
+        with queue_.turn():
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=ingestion)
+    seen: dict[int, list[str]] = {}
+
+    def claimed(row: OutboxMail) -> None:
+        assert row.id is not None
+        if row.id == ids[0]:
+            holder.start()
+            assert holding.wait(5)
+        seen[row.id] = states(bot)
+        if row.id == ids[CLAIM_CHUNK - 1]:
+            release.set()
+
+    deliver(bot, claimed)
+    holder.join(5)
+    # While ingestion held the lock the sender went on sending, its records kept back...
+    last = seen[ids[CLAIM_CHUNK - 1]]
+    assert last[: CLAIM_CHUNK - 1] == ["sending"] * (CLAIM_CHUNK - 1), last
+    assert len(relayed_ids(bot)) == count
+    # ...and written with its next write: the claim of the next chunk.
+    assert seen[ids[CLAIM_CHUNK]][:CLAIM_CHUNK] == ["sent"] * CLAIM_CHUNK
+    final = rows(bot)
+    assert {(r.state, r.attempts, r.last_error) for r in final} == {("sent", 1, None)}
+    # Each row keeps the time the relay accepted it, in the order they were sent.
+    sent_at = [r.sent_at for r in final]
+    assert all(a is not None for a in sent_at)
+    assert sent_at == sorted(sent_at)  # type: ignore[type-var]
+
+
+def test_rows_claimed_after_an_interrupted_send_go_back_to_pending(bot: Bot) -> None:
+    count = CLAIM_CHUNK + 2
+    ids = [queue(bot, n, tag="cut") for n in range(count)]
+
+    def claimed(row: OutboxMail) -> None:
+        if row.id == ids[2]:
+            bot.env.smtp.stop()  # the session is cut before this mail is sent
+
+    try:
+        report = deliver(bot, claimed)
+    finally:
+        bot.env.smtp.start()
+    assert report.sent == 2 and report.interrupted == 1
+    after = rows(bot)
+    assert [r.state for r in after[:2]] == ["sent", "sent"]
+    # The interrupted one is due again, counted; the rest of its chunk was never handed to
+    # the server: pending, due at once, the claim not counted as an attempt.
+    cut = after[2]
+    assert (cut.state, cut.attempts) == ("pending", 1)
+    assert (cut.last_error or "").startswith("[envois interrompus : 1]")
+    for row in after[3:CLAIM_CHUNK]:
+        assert (row.state, row.attempts, row.last_error) == ("pending", 0, None)
+        assert row.next_attempt_at <= datetime.now(row.next_attempt_at.tzinfo) + timedelta(0)
+    assert [r.state for r in after[CLAIM_CHUNK:]] == ["pending", "pending"]
+    # The next drain sends every one of them, each once.
+    again = asyncio.run(deliver_pending(bot.engine, bot.config))
+    assert again.sent == count - 2
+    assert {r.state for r in rows(bot)} == {"sent"}
+    assert sorted(relayed_ids(bot)) == sorted(r.message_id for r in rows(bot))
