@@ -101,7 +101,7 @@ class Daemon:
         uids = mb.inbox_uids()
         to_move: dict[str, list[int]] = {}
         committed: list[int] = []
-        for uid, raw in mb.fetch(uids):
+        for uid, raw in self.ingest.prefetch.ahead(mb.fetch(uids)):
             self.lease.check()  # a process that lost the lease fetches and moves nothing more
             journal_id, final = self.ingest.journal(raw, mb.uidvalidity, uid)
             if final:

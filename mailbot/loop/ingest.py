@@ -28,6 +28,7 @@ from mailbot.loop.away import reviewer_away
 from mailbot.loop.effects import Decider, Pending
 from mailbot.loop.faults import InfrastructureDown, is_infrastructure
 from mailbot.loop.portal_ops import OperationReport, run_pending
+from mailbot.loop.prefetch import Prefetch
 from mailbot.loop.quarantine import set_aside, sweep_alerts
 from mailbot.mail.bounces import bounce_reason, find_bounced_mail
 from mailbot.mail.classify import OWN_ADDRESS_RULE, Classification, ClassifyContext, classify
@@ -98,6 +99,9 @@ class Ingest:
         self.secret = secret if secret is not None else config.secret()
         self.parse_limits = ParseLimits.from_config(config.limits)
         self.annex_limits = AnnexLimits.from_config(config.limits)
+        self.prefetch = Prefetch(
+            self.parse_limits, self.annex_limits, config.limits.max_message_bytes
+        )
         # The decider reads the clock through us, so tests can move time on `ingest.clock`.
         self.portal = portal
         self.decider = Decider(config, portal, lambda: self.clock(), self.secret)
@@ -175,7 +179,7 @@ class Ingest:
                 f"le message pèse {size_fr(size)}, au-delà de la limite de {size_fr(limit)} : "
                 "il n'a pas été lu",
             )
-        mail = parse_message(row.raw, self.parse_limits)
+        mail = self.prefetch.parsed(row.sha256) or parse_message(row.raw, self.parse_limits)
         if mail.unparsable:
             raise UnreadableMail(
                 f"message not parsable ({'; '.join(mail.defects)[:300]})",
@@ -229,6 +233,9 @@ class Ingest:
         return Outcome("processed", kind, rule, ref)
 
     def _parse_annex(self, data: bytes, filename: str | None) -> Mapping[str, Any]:
+        ahead = self.prefetch.annex(data, filename)
+        if ahead is not None:
+            return ahead
         return parse_annex_bytes(data, filename, self.annex_limits, values_copy=True)
 
     def _open_case(

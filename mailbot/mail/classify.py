@@ -128,15 +128,7 @@ class _Facts:
 
     @cached_property
     def spreadsheet(self) -> ParsedAttachment | None:
-        for attachment in self.mail.attachments:
-            if not attachment.data or attachment.content_type == "message/rfc822":
-                continue
-            try:
-                if sniff_spreadsheet(attachment.data):
-                    return attachment
-            except Exception:
-                continue
-        return None
+        return first_spreadsheet(self.mail)
 
     @cached_property
     def generic_address(self) -> str | None:
@@ -264,6 +256,19 @@ RULES: tuple[Rule, ...] = (
          "The subject or new text asks for an account or an access, without an annex."),
     Rule(DEFAULT_RULE, "question", lambda _f: True, "Everything else is a question."),
 )  # fmt: skip
+
+
+def first_spreadsheet(mail: ParsedMail) -> ParsedAttachment | None:
+    """The mail's first attachment that is a spreadsheet by its content: its annex."""
+    for attachment in mail.attachments:
+        if not attachment.data or attachment.content_type == "message/rfc822":
+            continue
+        try:
+            if sniff_spreadsheet(attachment.data):
+                return attachment
+        except Exception:
+            continue
+    return None
 
 
 def classify(mail: ParsedMail, ctx: ClassifyContext) -> Classification:
