@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -117,6 +117,17 @@ class OutboxMail(SQLModel, table=True):
     """A mail to send, written in the transaction of the decision that made it."""
 
     __tablename__ = "outbox_mail"
+    # The caps on automatic answers count from this index alone (migration 0016).
+    __table_args__ = (
+        Index(
+            "ix_outbox_mail_autoreply_caps",
+            "recipient",
+            "created_at",
+            "auto",
+            "essential",
+            "case_ref",
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=200)
     case_ref: str | None = Field(default=None, index=True, max_length=20)
