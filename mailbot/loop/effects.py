@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from mailbot.config import Config
 from mailbot.loop import cases
@@ -211,17 +211,15 @@ def cancel_timers(
 
 
 def _next_due(session: Session, case_ref: str) -> datetime | None:
+    """The case's earliest live timer (one aggregate: no Timer row is loaded)."""
     session.flush()
-    timer = session.exec(
-        select(Timer)
-        .where(
+    return session.exec(
+        select(func.min(Timer.due_at)).where(
             Timer.case_ref == case_ref,
             col(Timer.fired_at).is_(None),
             col(Timer.cancelled_at).is_(None),
         )
-        .order_by(col(Timer.due_at))
-    ).first()
-    return timer.due_at if timer else None
+    ).one()
 
 
 # --------------------------------------------------------------------------- deciding
