@@ -15,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from mailbot.config import Config
 from mailbot.loop import cases
@@ -30,6 +33,7 @@ from mailbot.loop.triage_model import record_examples
 from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.models import Case, CaseEvent, Timer
+from storage.upsert import upsert
 from workflows.core import (
     CancelTimers,
     Context,
@@ -179,17 +183,19 @@ def jsonable(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def set_timer(session: Session, case_ref: str, effect: SetTimer) -> None:
+    """Set (or set again) the case's timer `effect.name`: one upsert on its key."""
     key = f"{case_ref}:{effect.name}"
-    timer = session.exec(select(Timer).where(Timer.key == key)).first()
-    if timer is None:
-        timer = Timer(key=key, case_ref=case_ref, kind=effect.kind, due_at=effect.due_at)
-    timer.kind = effect.kind
-    timer.due_at = effect.due_at
-    timer.data = jsonable(effect.data)
-    timer.fired_at = None
-    timer.cancelled_at = None
-    session.add(timer)
-    session.flush()
+    values = {
+        "kind": effect.kind,
+        "due_at": effect.due_at,
+        "data": jsonable(effect.data),
+        "fired_at": None,
+        "cancelled_at": None,
+    }
+    upsert(session, Timer, {"key": key, "case_ref": case_ref, **values}, ["key"], list(values))
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Timer) and obj.key == key:
+            session.expire(obj)  # loaded earlier in this transaction: read again if used
 
 
 def cancel_timers(
@@ -213,13 +219,18 @@ def cancel_timers(
 def _next_due(session: Session, case_ref: str) -> datetime | None:
     """The case's earliest live timer (one aggregate: no Timer row is loaded)."""
     session.flush()
-    return session.exec(
-        select(func.min(Timer.due_at)).where(
-            Timer.case_ref == case_ref,
-            col(Timer.fired_at).is_(None),
-            col(Timer.cancelled_at).is_(None),
-        )
-    ).one()
+    due: datetime | None = session.exec(_next_due_query(), params={"case_ref": case_ref}).one()
+    return due  # None when no timer is live (MIN of no row)
+
+
+@cache
+def _next_due_query() -> SelectOfScalar[datetime]:
+    """Built once: building a statement costs more than running it on SQLite."""
+    return select(func.min(Timer.due_at)).where(
+        Timer.case_ref == bindparam("case_ref"),
+        col(Timer.fired_at).is_(None),
+        col(Timer.cancelled_at).is_(None),
+    )
 
 
 # --------------------------------------------------------------------------- deciding
