@@ -4,9 +4,11 @@ timers (applying a decision is `mailbot.loop.effects`)."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import Case, Timer
 from workflows.core import CaseView
@@ -59,10 +61,14 @@ def view(case: Case) -> CaseView:
 
 
 def get_case(session: Session, ref: str, *, for_update: bool = False) -> Case | None:
-    stmt = select(Case).where(Case.ref == ref)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return session.exec(stmt).first()
+    return session.exec(_case_query(for_update=for_update), params={"ref": ref}).first()
+
+
+@cache
+def _case_query(*, for_update: bool) -> SelectOfScalar[Case]:
+    """Built once: building a statement costs more than running it on SQLite."""
+    stmt = select(Case).where(Case.ref == bindparam("ref"))
+    return stmt.with_for_update() if for_update else stmt
 
 
 def claim_due_timers(session: Session, now: datetime, limit: int = 100) -> list[Timer]:
@@ -85,3 +91,20 @@ def claim_due_timers(session: Session, now: datetime, limit: int = 100) -> list[
         session.add(timer)
     session.flush()
     return timers
+
+
+def opened_before(session: Session, journal_ref: str | None, message_id: str | None) -> str | None:
+    """The case a mail already opened (a replay, or the same mail delivered twice): the one its
+    journal entry names, or the one whose first mail has its Message-ID."""
+    if journal_ref:
+        case = get_case(session, journal_ref)
+        if case is not None and case.origin_message_id == message_id:
+            return case.ref
+    if message_id:
+        return session.exec(_opened_by(), params={"mid": message_id}).first()
+    return None
+
+
+@cache
+def _opened_by() -> SelectOfScalar[str]:
+    return select(Case.ref).where(Case.origin_message_id == bindparam("mid")).limit(1)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
 from mailbot.annex.pool import annex_pool
@@ -140,12 +140,9 @@ class Daemon:
         between the MOVE and this write must not leave the row unmarked)."""
         if journal_id is not None:
             self.unmarked.add(journal_id)
-        with session_scope(self.engine) as session:
-            for unmarked_id in sorted(self.unmarked):
-                row = session.get(InboundMessage, unmarked_id)
-                if row is not None and not row.moved:
-                    row.moved = True
-                    session.add(row)
+        with session_scope(self.engine) as session:  # one UPDATE: the rows are not loaded
+            marked = col(InboundMessage.id).in_(sorted(self.unmarked))
+            session.execute(update(InboundMessage).where(marked).values(moved=True))
         self.unmarked.clear()
 
     def replay_requested(self) -> list[Outcome]:

@@ -38,7 +38,7 @@ from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import Case, InboundMessage, OutboxMail
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore_returning
 from workflows.alerts import (
     OwnAddressMail,
     RefusedReply,
@@ -111,25 +111,26 @@ class Ingest:
     def journal(self, raw: bytes, uidvalidity: int | None, uid: int | None) -> tuple[int, bool]:
         """Store the raw bytes first (invariant 1). Returns (journal id, already final)."""
         digest = hashlib.sha256(raw).hexdigest()
-        # Only the id and fate are read back: the raw bytes just written are not loaded again.
-        known = select(InboundMessage.id, InboundMessage.fate).where(
-            InboundMessage.sha256 == digest
+        new = InboundMessage(
+            message_id=quick_message_id(raw),
+            sha256=digest,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            size=len(raw),
+            raw=raw,
+            received_at=self.clock(),
         )
         with session_scope(self.engine) as session:
-            found = session.exec(known).first()
-            if found is None:  # idempotent: a row another process journaled first is kept
-                new = InboundMessage(
-                    message_id=quick_message_id(raw),
-                    sha256=digest,
-                    uidvalidity=uidvalidity,
-                    uid=uid,
-                    size=len(raw),
-                    raw=raw,
-                    received_at=self.clock(),
-                )
-                insert_ignore(session, InboundMessage, new.model_dump(exclude={"id"}), ["sha256"])
-                found = session.exec(known).one()
-            journal_id, fate = found
+            # Idempotent: a row journaled before (by us or another process) is kept as it is,
+            # and only its id and fate are read, not the raw bytes.
+            values = new.model_dump(exclude={"id"})
+            new_id = insert_ignore_returning(session, InboundMessage, values, ["sha256"], "id")
+            if new_id is not None:
+                return int(new_id), False
+            known = select(InboundMessage.id, InboundMessage.fate).where(
+                InboundMessage.sha256 == digest
+            )
+            journal_id, fate = session.exec(known).one()
             return int(journal_id or 0), fate in FINAL_FATES
 
     # ------------------------------------------------------------------ processing
@@ -186,8 +187,14 @@ class Ingest:
                 "le message est trop imbriqué ou trop abîmé pour être lu (structure MIME "
                 "illisible) : il n'a pas été traité",
             )
-        row.sender = mail.from_addr
-        row.subject = (mail.subject or "")[:1000]
+        outcome = self._decide(session, row, mail, pending)
+        # Set last, so that they are written with the fate (one UPDATE, not two).
+        row.sender, row.subject = mail.from_addr, (mail.subject or "")[:1000]
+        return outcome
+
+    def _decide(
+        self, session: Session, row: InboundMessage, mail: ParsedMail, pending: Pending
+    ) -> Outcome:
         ctx = ClassifyContext(
             config=self.config,
             secret=self.secret,
@@ -202,7 +209,8 @@ class Ingest:
             pending.add(ref, "ignored", **fields)
             if rule == OWN_ADDRESS_RULE:  # never answered, but the admins must know
                 folder = self.config.mailbox.folders.ignored
-                own = OwnAddressMail(int(row.id or 0), mail.from_addr, row.subject, folder)
+                subject = (mail.subject or "")[:1000]
+                own = OwnAddressMail(int(row.id or 0), mail.from_addr, subject, folder)
                 decision = own_address_mail(own, tuple(self.config.admins.addresses))
                 self.decider.outside_case(session, None, decision, pending)
             if kind == "auto_reply" and (away := reviewer_away(session, self.config, mail, result)):
@@ -224,7 +232,7 @@ class Ingest:
                 self.decider.decide(session, case, event, pending)
                 return Outcome("processed", kind, rule, case.ref)
             kind = "question"  # a reference we do not know: treat as a new mail
-        opened = opened_before(session, row, mail)
+        opened = cases.opened_before(session, row.case_ref, mail.message_id)
         if opened is not None:  # a replay, or the same mail delivered twice: no second case
             pending.add(opened, "already_opened", journal=row.id)
             return Outcome("processed", kind, rule, opened)
@@ -378,17 +386,3 @@ class Ingest:
         admins = tuple(self.config.admins.addresses)
         decision = delivery_failed_without_case(event, row.id, admins)
         self.decider.outside_case(session, row.case_ref, decision, pending)
-
-
-def opened_before(session: Session, row: InboundMessage, mail: ParsedMail) -> str | None:
-    """The case this very mail already opened: the one its journal entry names, or the one
-    whose first mail has its Message-ID."""
-    if row.case_ref:
-        case = cases.get_case(session, row.case_ref)
-        if case is not None and case.origin_message_id == mail.message_id:
-            return case.ref
-    if mail.message_id:
-        case = session.exec(select(Case).where(Case.origin_message_id == mail.message_id)).first()
-        if case is not None:
-            return case.ref
-    return None
