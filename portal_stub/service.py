@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from mailbot.portal import Frequency, SearchHit, Subscriber
 from portal_stub import invitations
@@ -50,6 +53,14 @@ class UnknownSpace(ValueError):
     """A space other than accueil, desta or antai."""
 
 
+@cache
+def _accounts_by_email() -> SelectOfScalar[PortalAccount]:
+    """Built once: building a statement costs more than running it on SQLite."""
+    return select(PortalAccount).where(
+        col(PortalAccount.email).in_(bindparam("emails", expanding=True))
+    )
+
+
 def publication_url(base_url: str, space: str, case_ref: str) -> str:
     return f"{base_url.rstrip('/')}/espaces/{space}/questions/{case_ref}"
 
@@ -79,9 +90,7 @@ class StubPortal(AccountAdmin, DocumentAdmin):
         if not wanted:
             return {}
         with self._reading() as session:
-            rows = session.exec(
-                select(PortalAccount).where(col(PortalAccount.email).in_(wanted))
-            ).all()
+            rows = session.exec(_accounts_by_email(), params={"emails": sorted(wanted)}).all()
             return {
                 a.email: ExistingAccount(
                     email=a.email,

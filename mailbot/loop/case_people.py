@@ -11,9 +11,11 @@ look-up keeps only open cases by joining `mail_case`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
-from sqlalchemy import delete, insert
+from sqlalchemy import bindparam, delete, insert
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from storage.models import Case, CasePerson
 from workflows.records import SubscriptionRecord
@@ -29,7 +31,7 @@ def set_case_people(session: Session, ref: str, emails: Iterable[str]) -> None:
     """Make the rows of case `ref` exactly `emails` (blank addresses left out). Written with
     SQL statements, not ORM objects: a case's people may change twice in one transaction."""
     wanted = {e for e in emails if e}
-    stored = set(session.exec(select(CasePerson.email).where(CasePerson.case_ref == ref)).all())
+    stored = set(session.exec(_people_of(), params={"ref": ref}).all())
     if gone := stored - wanted:
         session.connection().execute(
             delete(CasePerson).where(
@@ -55,18 +57,30 @@ def find_open_requests(
     found: dict[str, str] = {}
     if not wanted:
         return found
-    stmt = (
+    params = {"emails": wanted, "exclude": exclude_ref or ""}
+    for email, ref in session.exec(_open_requests(), params=params).all():
+        found.setdefault(email, ref)
+    return found
+
+
+# Built once: building a statement costs more than running it on SQLite.
+
+
+@cache
+def _people_of() -> SelectOfScalar[str]:
+    return select(CasePerson.email).where(CasePerson.case_ref == bindparam("ref"))
+
+
+@cache
+def _open_requests() -> Select[str, str]:
+    return (
         select(CasePerson.email, Case.ref)
         .join(Case, col(Case.ref) == col(CasePerson.case_ref))
         .where(
-            col(CasePerson.email).in_(wanted),
+            col(CasePerson.email).in_(bindparam("emails", expanding=True)),
             Case.kind == "subscription",
             col(Case.closed_at).is_(None),
+            col(Case.ref) != bindparam("exclude"),  # "" excludes nothing: no case has it
         )
         .order_by(col(Case.id))
     )
-    if exclude_ref is not None:
-        stmt = stmt.where(col(Case.ref) != exclude_ref)
-    for email, ref in session.exec(stmt).all():
-        found.setdefault(email, ref)
-    return found

@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from mailbot.annex.reader import AnnexLimits, blank_template_bytes
 from mailbot.config import Config
@@ -108,13 +110,19 @@ def build_context(
 
 def forwards_last_hour(session: Session, case_ref: str, now: datetime) -> int:
     """Follow-ups of the case passed on to its reviewers one by one in the last hour."""
-    stmt = (
+    params = {"case_ref": case_ref, "since": now - timedelta(hours=1)}
+    return int(session.exec(_forwards_query(), params=params).one())
+
+
+@cache
+def _forwards_query() -> SelectOfScalar[int]:
+    """Built once: building a statement costs more than running it on SQLite."""
+    return (
         select(func.count())
         .select_from(CaseEvent)
         .where(
-            CaseEvent.case_ref == case_ref,
+            CaseEvent.case_ref == bindparam("case_ref"),
             col(CaseEvent.event).in_(FORWARD_EVENTS),
-            CaseEvent.at >= now - timedelta(hours=1),
+            CaseEvent.at >= bindparam("since"),
         )
     )
-    return int(session.exec(stmt).one())

@@ -19,10 +19,12 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, and_, case
+from sqlalchemy import Engine, and_, bindparam, case
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from mailbot.config import Config
 from mailbot.mail import tokens
@@ -47,23 +49,39 @@ def auto_replies_sent(
 ) -> tuple[int, int, int]:
     """Automatic answers to `address` since `since`, in one query: (all of them, the ordinary
     ones, the ordinary ones of `case_ref` (None: of no case))."""
+    params: dict[str, Any] = {"address": address, "since": since}
+    if case_ref is not None:
+        params["case_ref"] = case_ref
+    stmt = _caps_query(of_no_case=case_ref is None)
+    total, ordinary_count, case_count = session.exec(stmt, params=params).one()
+    return int(total), int(ordinary_count), int(case_count)
+
+
+# The hot statements of `enqueue_mail`, built once (building one costs more than running it).
+
+
+@cache
+def _caps_query(*, of_no_case: bool) -> Any:
     ordinary = col(OutboxMail.essential).is_(False)
     same_case = (
         col(OutboxMail.case_ref).is_(None)
-        if case_ref is None
-        else col(OutboxMail.case_ref) == case_ref
+        if of_no_case
+        else col(OutboxMail.case_ref) == bindparam("case_ref")
     )
-    stmt = select(
+    return select(
         func.count(),
         func.coalesce(func.sum(case((ordinary, 1), else_=0)), 0),
         func.coalesce(func.sum(case((and_(ordinary, same_case), 1), else_=0)), 0),
     ).where(
         col(OutboxMail.auto).is_(True),
-        OutboxMail.created_at >= since,
-        OutboxMail.recipient == address,
+        OutboxMail.created_at >= bindparam("since"),
+        OutboxMail.recipient == bindparam("address"),
     )
-    total, ordinary_count, case_count = session.exec(stmt).one()
-    return int(total), int(ordinary_count), int(case_count)
+
+
+@cache
+def _by_key() -> SelectOfScalar[OutboxMail]:
+    return select(OutboxMail).where(OutboxMail.idempotency_key == bindparam("ikey"))
 
 
 def auto_reply_blocked(
@@ -100,7 +118,7 @@ def enqueue_mail(
     """
     now = now or datetime.now(UTC)
     ikey = idempotency_key(case_ref, mail.key)
-    existing = session.exec(select(OutboxMail).where(OutboxMail.idempotency_key == ikey)).first()
+    existing = session.exec(_by_key(), params={"ikey": ikey}).first()
     if existing is not None:
         return existing
     if mail.auto and (limit := auto_reply_blocked(session, config, mail, case_ref, now)):
