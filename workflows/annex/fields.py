@@ -10,6 +10,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
+from functools import lru_cache
 
 CellValue = str | int | float | bool | dt.datetime | dt.date | dt.time | dt.timedelta | None
 
@@ -43,7 +44,23 @@ def cell_text(value: CellValue) -> str:
 
 
 def normalise_label(text: str) -> str:
-    """Lower-case, accents and punctuation removed, hints in parentheses dropped."""
+    """Lower-case, accents and punctuation removed, hints in parentheses dropped. The header
+    search asks this of the same few cells hundreds of times per annex: short labels are
+    remembered (a bounded cache, so a hostile sheet's long cells are not kept)."""
+    if len(text) <= _CACHED_LABEL_CHARS:
+        return _normalise_label_cached(text)
+    return _normalise_label(text)
+
+
+_CACHED_LABEL_CHARS = 200
+
+
+@lru_cache(maxsize=2048)
+def _normalise_label_cached(text: str) -> str:
+    return _normalise_label(text)
+
+
+def _normalise_label(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.replace("œ", "oe").replace("Œ", "OE"))
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
     text = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", text)
