@@ -37,9 +37,31 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
+def _children_of(pid: int) -> list[int] | None:
+    """`pid`'s children from /proc/<pid>/task/*/children (None where the kernel lacks it)."""
+    kids: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    for task in tasks:
+        try:
+            kids.extend(
+                int(k) for k in Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            continue
+    return kids
+
+
 def tree_rss(pid: int) -> int:
-    """Bytes resident in `pid` and all its descendants."""
-    tree, total, todo = _children(), 0, [pid]
+    """Bytes resident in `pid` and all its descendants. The tree is walked through each
+    process's `children` file: reading every process's stat (the fallback) costs the sampler
+    1.6 ms per sample, taken from the relay that shares the benchmark's process."""
+    tree: dict[int, list[int]] | None = None
+    total, todo = 0, [pid]
     while todo:
         current = todo.pop()
         try:
@@ -47,7 +69,11 @@ def tree_rss(pid: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
         total += resident * PAGE
-        todo.extend(tree.get(current, []))
+        kids = _children_of(current)
+        if kids is None:
+            tree = tree if tree is not None else _children()
+            kids = tree.get(current, [])
+        todo.extend(kids)
     return total
 
 
