@@ -1,7 +1,7 @@
-"""The outbox sender's batches on real servers: rows claimed a chunk at a time with leases that
-cover each send, an accepted mail recorded at once unless ingestion holds SQLite's writer lock
-(then with the sender's next write, never more than a chunk later), and the rest of a chunk put
-back to `pending` when the connection breaks (`mailbot.loop.delivery`)."""
+"""The outbox sender's batches on real servers: a batch dealt to two connections a chunk at a
+time, rows claimed a chunk at a time with leases that cover each send, an accepted mail
+recorded at once unless ingestion holds SQLite's writer lock (then once it can write), and the
+rest of a chunk put back to `pending` when the connection breaks (`mailbot.loop.delivery`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,14 @@ from mailservers import MailEnv
 from sqlmodel import Session
 from test_delivery import LEASE, queue, relayed_ids, rows
 
-from mailbot.loop.delivery import CLAIM_CHUNK, ClaimHook, DeliveryReport, deliver_pending
+from mailbot.loop.delivery import (
+    CLAIM_CHUNK,
+    LANES,
+    ClaimHook,
+    DeliveryReport,
+    _lanes,
+    deliver_pending,
+)
 from storage.engine import writer_queue
 from storage.models import OutboxMail
 
@@ -48,44 +55,54 @@ def deliver(bot: Bot, on_claimed: ClaimHook) -> DeliveryReport:
     return asyncio.run(deliver_pending(bot.engine, bot.config, on_claimed=on_claimed))
 
 
-def test_a_batch_is_claimed_a_chunk_at_a_time_and_each_lease_covers_its_send(bot: Bot) -> None:
-    count = CLAIM_CHUNK + 2
+def test_a_batch_is_dealt_to_two_connections_a_chunk_at_a_time() -> None:
+    ids = list(range(100, 100 + 2 * CLAIM_CHUNK + 3))
+    first, second = _lanes(ids)
+    assert LANES == 2
+    assert first == ids[:CLAIM_CHUNK] + ids[2 * CLAIM_CHUNK :]
+    assert second == ids[CLAIM_CHUNK : 2 * CLAIM_CHUNK]
+    assert _lanes(ids[:CLAIM_CHUNK]) == [ids[:CLAIM_CHUNK]]  # one chunk: one connection
+    assert _lanes([]) == []
+
+
+def test_each_lane_claims_a_chunk_at_a_time_with_leases_that_cover_each_send(bot: Bot) -> None:
+    count = 2 * CLAIM_CHUNK + 2  # lane 1: chunks 1 and 3; lane 2: chunk 2
     ids = [queue(bot, n, tag="chunk") for n in range(count)]
-    seen: list[list[str]] = []
+    seen: dict[int, list[str]] = {}
     leases: list[float] = []
 
     def claimed(row: OutboxMail) -> None:
-        seen.append(states(bot))
+        assert row.id is not None
+        seen[row.id] = states(bot)
         if row.id == ids[0]:
             with Session(bot.engine) as session:
-                for other in rows(bot)[:CLAIM_CHUNK]:
-                    fresh = session.get(OutboxMail, other.id)
+                for other in ids[:CLAIM_CHUNK]:
+                    fresh = session.get(OutboxMail, other)
                     assert fresh is not None
-                    leases.append(
-                        (
-                            fresh.next_attempt_at - datetime.now(fresh.next_attempt_at.tzinfo)
-                        ).total_seconds()
-                    )
+                    now = datetime.now(fresh.next_attempt_at.tzinfo)
+                    leases.append((fresh.next_attempt_at - now).total_seconds())
 
     report = deliver(bot, claimed)
-    # The first chunk is claimed together, the last two rows only after it.
-    assert seen[0] == ["sending"] * CLAIM_CHUNK + ["pending"] * 2
+    # The first chunk is claimed together; the last one only once the first lane is done
+    # with its first.
+    first = seen[ids[0]]
+    assert first[:CLAIM_CHUNK] == ["sending"] * CLAIM_CHUNK
+    assert first[2 * CLAIM_CHUNK :] == ["pending"] * 2
     # Row i of a chunk waits for the i before it, each within the send timeout: its lease is
     # that much longer, so it cannot run out while the row waits its turn.
     for rank, left in enumerate(leases):
         assert LEASE + rank * TIMEOUT - 1.5 < left <= LEASE + rank * TIMEOUT, (rank, leases)
-    # Nothing else writes: each accepted mail is recorded before the next one is sent.
-    for rank, before in enumerate(seen):
-        assert before[:rank] == ["sent"] * rank, (rank, before)
+    # Nothing else writes: a lane records each accepted mail before it sends the next one.
+    for rank in range(1, CLAIM_CHUNK):
+        assert seen[ids[rank]][:rank] == ["sent"] * rank, (rank, seen[ids[rank]])
     assert report.sent == count
     final = rows(bot)
     assert {(r.state, r.attempts) for r in final} == {("sent", 1)}
     assert sorted(relayed_ids(bot)) == sorted(r.message_id for r in final)
 
 
-def test_accepted_mails_are_recorded_with_the_next_write_while_ingestion_writes(bot: Bot) -> None:
-    count = CLAIM_CHUNK + 2
-    ids = [queue(bot, n, tag="busy") for n in range(count)]
+def test_accepted_mails_are_recorded_later_while_ingestion_writes(bot: Bot) -> None:
+    ids = [queue(bot, n, tag="busy") for n in range(CLAIM_CHUNK)]  # one chunk, one lane
     queue_ = writer_queue(bot.engine)
     assert queue_ is not None  # SQLite
     holding, release = threading.Event(), threading.Event()
@@ -104,17 +121,15 @@ def test_accepted_mails_are_recorded_with_the_next_write_while_ingestion_writes(
             holder.start()
             assert holding.wait(5)
         seen[row.id] = states(bot)
-        if row.id == ids[CLAIM_CHUNK - 1]:
+        if row.id == ids[-1]:
             release.set()
 
     deliver(bot, claimed)
     holder.join(5)
     # While ingestion held the lock the sender went on sending, its records kept back...
-    last = seen[ids[CLAIM_CHUNK - 1]]
-    assert last[: CLAIM_CHUNK - 1] == ["sending"] * (CLAIM_CHUNK - 1), last
-    assert len(relayed_ids(bot)) == count
-    # ...and written with its next write: the claim of the next chunk.
-    assert seen[ids[CLAIM_CHUNK]][:CLAIM_CHUNK] == ["sent"] * CLAIM_CHUNK
+    assert seen[ids[-1]][:-1] == ["sending"] * (CLAIM_CHUNK - 1), seen[ids[-1]]
+    assert len(relayed_ids(bot)) == CLAIM_CHUNK
+    # ...and written once it could write.
     final = rows(bot)
     assert {(r.state, r.attempts, r.last_error) for r in final} == {("sent", 1, None)}
     # Each row keeps the time the relay accepted it, in the order they were sent.
@@ -124,7 +139,7 @@ def test_accepted_mails_are_recorded_with_the_next_write_while_ingestion_writes(
 
 
 def test_rows_claimed_after_an_interrupted_send_go_back_to_pending(bot: Bot) -> None:
-    count = CLAIM_CHUNK + 2
+    count = CLAIM_CHUNK  # one chunk, one lane
     ids = [queue(bot, n, tag="cut") for n in range(count)]
 
     def claimed(row: OutboxMail) -> None:
@@ -146,7 +161,6 @@ def test_rows_claimed_after_an_interrupted_send_go_back_to_pending(bot: Bot) -> 
     for row in after[3:CLAIM_CHUNK]:
         assert (row.state, row.attempts, row.last_error) == ("pending", 0, None)
         assert row.next_attempt_at <= datetime.now(row.next_attempt_at.tzinfo) + timedelta(0)
-    assert [r.state for r in after[CLAIM_CHUNK:]] == ["pending", "pending"]
     # The next drain sends every one of them, each once.
     again = asyncio.run(deliver_pending(bot.engine, bot.config))
     assert again.sent == count - 2

@@ -1,11 +1,14 @@
 """Delivering the outbox over SMTP (aiosmtplib): at least once, with a stable Message-ID.
 
-One connection per batch. A row is claimed `sending` with a short lease (`loop/sending.py`)
-and committed before it is handed to the server; the mail's bytes, and so its Message-ID, were
-fixed when it was written to the outbox. A send interrupted before the server answered (the
-process killed, the connection lost, a timeout) is sent again with the same bytes: it is the
-only case where a mail may arrive twice (invariant 2: a lost acknowledgement is worse than a
-double one, and clients thread and de-duplicate by Message-ID).
+A batch of due rows goes over up to LANES connections at once, its chunks of CLAIM_CHUNK rows
+dealt between them. Rows are claimed `sending` a chunk at a time, with a lease
+(`loop/sending.py`), committed before they are handed to the server; the mail's bytes, and so
+its Message-ID, were fixed when it was written to the outbox. A send interrupted before the
+server answered (the process killed, the connection lost, a timeout) is sent again with the
+same bytes (invariant 2: a lost acknowledgement is worse than a double one, and clients thread
+and de-duplicate by Message-ID). A mail the server accepted is recorded `sent` at once, or,
+while ingestion holds SQLite's writer lock, with the lane's next write, at most a chunk later:
+a kill in that window sends those mails again too, the same way.
 
 A refused connection, a timeout or a dropped session is an outage of the relay, tracked per
 relay (`loop/smtp_health.py`), not per row: no row is postponed, the relay is probed at the
@@ -62,6 +65,17 @@ _jitter = random.Random()  # spreads retries; not a secret
 
 # Rows of a batch claimed in one transaction (`sending.claim`).
 CLAIM_CHUNK = 8
+# Connections a batch is sent over at once, each with its share of the chunks: while the relay
+# handles one mail, the next one is already on its way (`docs/benchmarks.md`).
+LANES = 2
+
+
+def _lanes(ids: list[int]) -> list[list[int]]:
+    """`ids` dealt to at most LANES connections a chunk at a time (chunk k to lane k mod
+    LANES), so that the oldest mails of every lane go first; one lane for a single chunk."""
+    chunks = [ids[i : i + CLAIM_CHUNK] for i in range(0, len(ids), CLAIM_CHUNK)]
+    count = min(LANES, len(chunks))
+    return [[i for chunk in chunks[lane::count] for i in chunk] for lane in range(count)]
 
 
 @dataclass
@@ -165,8 +179,25 @@ async def deliver_pending(
         if not health.may_connect(now()):
             report.smtp_down = True
             break
-        batch = _Batch(engine, config, report, now, on_failure, health, on_claimed)
-        if not await batch.deliver(ids):
+        parts = _lanes(ids)
+        lost: list[bool] = []
+        lanes = [
+            _Batch(engine, config, report, now, on_failure, health, on_claimed, lost) for _ in parts
+        ]
+        client = await lanes[0].connect(ids, first=True)  # one probe of the relay per batch
+        if client is None:
+            report.smtp_down = True
+            break
+        clients = [client] + [
+            await lane.connect(part, first=False)
+            for lane, part in zip(lanes[1:], parts[1:], strict=True)
+        ]
+        sending = [
+            lane.deliver(c, part)
+            for lane, c, part in zip(lanes, clients, parts, strict=True)
+            if c is not None
+        ]
+        if not all(await asyncio.gather(*sending)):
             report.smtp_down = True
             break
         if report.retried and not report.sent:
@@ -183,23 +214,36 @@ class _Batch:
     on_failure: FailureHook | None
     health: SmtpHealth
     on_claimed: ClaimHook | None
+    # Shared by the lanes of a batch: the relay lost counts as one failure, not one per lane.
+    lost: list[bool]
     accepted: list[tuple[int, datetime]] = field(default_factory=list)
 
-    async def deliver(self, ids: list[int]) -> bool:
-        """Send `ids` over one connection; False when the relay did not answer (an outage)."""
+    def _relay_lost(self, error: str) -> None:
+        if not self.lost:
+            self.lost.append(True)
+            self.health.failed(self.now(), error)
+
+    async def connect(self, ids: list[int], *, first: bool) -> aiosmtplib.SMTP | None:
+        """A connection for `ids`, or None. Nothing was claimed when it fails: the rows stay
+        pending and due (their error noted). The first lane's failure is an outage (the relay
+        is probed instead); another lane's leaves its rows to the next batch."""
         client = smtp_client(self.config.smtp, self.config.smtp_password())
         try:
             await client.connect()
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
-            # Nothing was claimed: the rows stay pending and due (their error noted); the relay
-            # is probed instead.
             error = f"connexion SMTP impossible : {err}"
             _note_error(self.engine, ids, error)
-            self.health.failed(self.now(), error)
+            if first:
+                self._relay_lost(error)
             self.report.retried += len(ids)
             self.report.errors.append(str(err))
-            return False
-        self.health.succeeded(self.now())
+            return None
+        if first:
+            self.health.succeeded(self.now())
+        return client
+
+    async def deliver(self, client: aiosmtplib.SMTP, ids: list[int]) -> bool:
+        """Send `ids` over `client`; False when the relay stopped answering (an outage)."""
         try:
             return await self._chunks(client, ids)
         finally:
@@ -216,8 +260,10 @@ class _Batch:
         the next claim, or at once when no other writer of the process waits (`_accepted`)."""
         for start in range(0, len(ids), CLAIM_CHUNK):
             sent, self.accepted = self.accepted, []
-            rows = claim(
-                self.engine, ids[start : start + CLAIM_CHUNK], self.now(), self.config.smtp, sent
+            chunk = ids[start : start + CLAIM_CHUNK]
+            # In a thread: while this lane waits for its turn to write, the other one sends.
+            rows = await asyncio.to_thread(
+                claim, self.engine, chunk, self.now(), self.config.smtp, sent
             )
             for rank, row in enumerate(rows):
                 if not await self._one(client, row):
@@ -225,7 +271,7 @@ class _Batch:
                     return False
         return True
 
-    def _accepted(self, row_id: int) -> None:
+    async def _accepted(self, row_id: int) -> None:
         """A mail without secrets the relay accepted. Its record waits for the next write of the
         batch while the process's other writer (ingestion) holds SQLite's lock, so that the
         sender does not queue behind it for every mail; at most CLAIM_CHUNK mails wait so (a
@@ -233,8 +279,8 @@ class _Batch:
         self.accepted.append((row_id, self.now()))
         queue = writer_queue(self.engine)
         if queue is None or queue.idle():
-            record_sent(self.engine, self.accepted)
-            self.accepted = []
+            sent, self.accepted = self.accepted, []
+            await asyncio.to_thread(record_sent, self.engine, sent)
 
     async def _one(self, client: aiosmtplib.SMTP, row: OutboxMail) -> bool:
         assert row.id is not None
@@ -244,10 +290,10 @@ class _Batch:
         outcome, error = await _send_one(client, row, self.config.smtp.timeout_seconds)
         report = self.report
         if outcome == "sent" and not row.sensitive:
-            self._accepted(row_id)
+            await self._accepted(row_id)
             report.sent += 1
             if not client.is_connected:
-                self.health.failed(self.now(), "connexion fermée par le serveur")
+                self._relay_lost("connexion fermée par le serveur")
                 return False
             return True
         record_sent(self.engine, self.accepted)  # in order: the others' records first
@@ -259,7 +305,7 @@ class _Batch:
                 self.engine, row_id, self.now(), self.config, error or "", self.on_failure
             ):
                 report.failed += 1
-            self.health.failed(self.now(), error or "connexion perdue")
+            self._relay_lost(error or "connexion perdue")
             return False
         _finish(self.engine, row_id, self.config, self.now(), outcome, error, self.on_failure)
         if outcome == "sent":
@@ -271,7 +317,7 @@ class _Batch:
             report.failed += 1
             report.errors.append(error or "")
         if outcome == "unavailable" or not client.is_connected:
-            self.health.failed(self.now(), error or "connexion fermée par le serveur")
+            self._relay_lost(error or "connexion fermée par le serveur")
             return False
         return True
 
