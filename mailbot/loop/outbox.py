@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, case
+from sqlalchemy import Engine, and_, bindparam, case, insert
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -77,6 +77,15 @@ def _caps_query(*, of_no_case: bool) -> Any:
         OutboxMail.created_at >= bindparam("since"),
         OutboxMail.recipient == bindparam("address"),
     )
+
+
+_OUTBOX_COLUMNS = tuple(c.name for c in OutboxMail.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+
+
+@cache
+def _insert_row() -> Any:
+    table = OutboxMail.__table__  # type: ignore[attr-defined]
+    return insert(table).returning(table.c.id)
 
 
 @cache
@@ -144,8 +153,10 @@ def enqueue_mail(
         created_at=now,
         next_attempt_at=now,
     )
-    session.add(row)
-    session.flush()
+    # Written with one INSERT, not through the unit of work: the row is not kept in the
+    # session (the callers only read it), and later queries of the transaction see it.
+    values = {name: getattr(row, name) for name in _OUTBOX_COLUMNS}
+    row.id = session.connection().execute(_insert_row(), values).scalar_one()
     return row
 
 
