@@ -3,12 +3,14 @@ case ignored, negative terms, and a close runner-up named."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import pytest
 
 from mailbot.config import TriageRule
 from workflows.text.triage import Settings, triage
+from workflows.triage.rules import Term, starts
 
 RULES = [
     TriageRule(
@@ -121,3 +123,29 @@ def test_out_of_scope_over_a_space_goes_to_that_space_flagged() -> None:
     flagged = triage("", "Le tarif du stationnement et l'avis de paiement", rules, 1.0)
     assert flagged.out_of_scope and flagged.space == "antai"
     assert flagged.out_of_scope_terms == ["tarif", "stationnement"]
+
+
+def test_term_runs_are_found_wherever_they_occur() -> None:
+    """`starts` against the plain definition (every window compared whole), on every text of
+    up to five words over a small vocabulary, for single-word, multi-word and prefix terms."""
+    words = ("stat", "station", "payant", "desta")
+    terms = [
+        Term("t", stems, prefix)
+        for size in (1, 2, 3)
+        for stems in itertools.product(words[:3], repeat=size)
+        for prefix in (False, True)
+    ]
+    for length in range(6):
+        for text in itertools.product(words, repeat=length):
+            for term in terms:
+                size = len(term.stems)
+                expected = [
+                    i
+                    for i in range(len(text) - size + 1)
+                    if text[i : i + size - 1] == term.stems[:-1]
+                    and (
+                        text[i + size - 1] == term.stems[-1]
+                        or (term.prefix and text[i + size - 1].startswith(term.stems[-1]))
+                    )
+                ]
+                assert starts(text, term) == expected, (text, term)

@@ -57,18 +57,18 @@ def compile_term(term: str) -> Term | None:
 
 
 def starts(text_stems: Sequence[str], term: Term) -> list[int]:
-    """Where `term` occurs as a contiguous run of stems."""
-    size = len(term.stems)
-    last = size - 1
+    """Where `term` occurs as a contiguous run of stems. The last stem is compared first (a
+    string test per word), the run before it only where that one matched."""
+    last = len(term.stems) - 1
+    wanted, head, prefix = term.stems[last], term.stems[:last], term.prefix
     found = []
     for i in range(len(text_stems) - last):
-        window = text_stems[i : i + size]
-        if tuple(window[:last]) != term.stems[:last]:
+        word = text_stems[i + last]
+        if word != wanted and not (prefix and word.startswith(wanted)):
             continue
-        word = window[last]
-        wanted = term.stems[last]
-        if word == wanted or (term.prefix and word.startswith(wanted)):
-            found.append(i)
+        if last and tuple(text_stems[i : i + last]) != head:
+            continue
+        found.append(i)
     return found
 
 
