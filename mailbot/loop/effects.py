@@ -217,9 +217,12 @@ def cancel_timers(
 
 
 def _next_due(session: Session, case_ref: str) -> datetime | None:
-    """The case's earliest live timer (one aggregate: no Timer row is loaded)."""
-    session.flush()
-    due: datetime | None = session.exec(_next_due_query(), params={"case_ref": case_ref}).one()
+    """The case's earliest live timer (one aggregate: no Timer row is loaded). Timers are
+    written by SQL statements (`set_timer`) or flushed where they change (`cancel_timers`,
+    `claim_due_timers`): no flush here, so that the case's own changes are written once, at
+    the commit."""
+    stmt = _next_due_query()
+    due: datetime | None = session.connection().execute(stmt, {"case_ref": case_ref}).scalar()
     return due  # None when no timer is live (MIN of no row)
 
 

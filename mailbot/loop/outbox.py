@@ -24,7 +24,6 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, case, insert
 from sqlmodel import Session, col, func, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from mailbot.config import Config
 from mailbot.mail import tokens
@@ -53,7 +52,7 @@ def auto_replies_sent(
     if case_ref is not None:
         params["case_ref"] = case_ref
     stmt = _caps_query(of_no_case=case_ref is None)
-    total, ordinary_count, case_count = session.exec(stmt, params=params).one()
+    total, ordinary_count, case_count = session.connection().execute(stmt, params).one()
     return int(total), int(ordinary_count), int(case_count)
 
 
@@ -89,8 +88,8 @@ def _insert_row() -> Any:
 
 
 @cache
-def _by_key() -> SelectOfScalar[OutboxMail]:
-    return select(OutboxMail).where(OutboxMail.idempotency_key == bindparam("ikey"))
+def _by_key() -> Any:
+    return select(OutboxMail.id).where(OutboxMail.idempotency_key == bindparam("ikey"))
 
 
 def auto_reply_blocked(
@@ -127,9 +126,11 @@ def enqueue_mail(
     """
     now = now or datetime.now(UTC)
     ikey = idempotency_key(case_ref, mail.key)
-    existing = session.exec(_by_key(), params={"ikey": ikey}).first()
-    if existing is not None:
-        return existing
+    # Outbox rows are written by SQL statements (below), so these look-ups need no flush of
+    # the transaction's pending objects (the case's changes are written once, at the commit).
+    existing_id = session.connection().execute(_by_key(), {"ikey": ikey}).scalar()
+    if existing_id is not None:
+        return session.get(OutboxMail, existing_id)
     if mail.auto and (limit := auto_reply_blocked(session, config, mail, case_ref, now)):
         log.warning("auto-reply %s to %s suppressed: %s limit", ikey, ",".join(mail.to), limit)
         return None
