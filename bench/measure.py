@@ -56,14 +56,29 @@ def _children_of(pid: int) -> list[int] | None:
     return kids
 
 
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+
+
 def tree_rss(pid: int) -> int:
     """Bytes resident in `pid` and all its descendants. The tree is walked through each
     process's `children` file: reading every process's stat (the fallback) costs the sampler
-    1.6 ms per sample, taken from the relay that shares the benchmark's process."""
+    1.6 ms per sample, taken from the relay that shares the benchmark's process.
+
+    A child that has not exec'd yet (between the fork and the exec of a new annex worker: its
+    command line is still its parent's) shares its parent's pages and is not counted: summing
+    it would count the daemon twice (a 113 MB "worker" for a millisecond)."""
     tree: dict[int, list[int]] | None = None
-    total, todo = 0, [pid]
+    total = 0
+    todo: list[tuple[int, bytes | None]] = [(pid, None)]
     while todo:
-        current = todo.pop()
+        current, parent_cmdline = todo.pop()
+        cmdline = _cmdline(current)
+        if parent_cmdline is not None and cmdline == parent_cmdline:
+            continue
         try:
             resident = int(Path(f"/proc/{current}/statm").read_text().split()[1])
         except (OSError, IndexError, ValueError):
@@ -73,7 +88,7 @@ def tree_rss(pid: int) -> int:
         if kids is None:
             tree = tree if tree is not None else _children()
             kids = tree.get(current, [])
-        todo.extend(kids)
+        todo.extend((kid, cmdline) for kid in kids)
     return total
 
 
