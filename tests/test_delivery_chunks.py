@@ -6,17 +6,14 @@ rest of a chunk put back to `pending` when the connection breaks (`mailbot.loop.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-from harness import Bot, make_bot
-from mailservers import MailEnv
+from harness import Bot
 from sqlmodel import Session
 from test_delivery import LEASE, queue, relayed_ids, rows
+from test_delivery import bot as delivery_bot  # noqa: F401 - a fixture, used below
 
 from mailbot.loop.delivery import (
     CLAIM_CHUNK,
@@ -31,20 +28,12 @@ from storage.models import OutboxMail
 
 pytestmark = pytest.mark.integration
 
-TIMEOUT = 2.0  # smtp.timeout_seconds of the `bot` fixture
+TIMEOUT = 2.0  # smtp.timeout_seconds of the `bot` fixture (tests/test_delivery.py)
 
 
 @pytest.fixture
-def bot(mail_env: MailEnv) -> Iterator[Bot]:
-    workdir = Path(tempfile.mkdtemp(prefix="mailbot-chunks-"))
-    b = make_bot(
-        mail_env,
-        f"sqlite:///{workdir}/mailbot.db",
-        workdir,
-        **{"smtp.timeout_seconds": TIMEOUT, "smtp.send_lease_seconds": LEASE},
-    )
-    yield b
-    b.engine.dispose()
+def bot(delivery_bot: Bot) -> Bot:  # noqa: F811 - the fixture of tests/test_delivery.py
+    return delivery_bot
 
 
 def states(bot: Bot) -> list[str]:
