@@ -218,6 +218,11 @@ class _Batch:
     lost: list[bool]
     accepted: list[tuple[int, datetime]] = field(default_factory=list)
 
+    def _take_accepted(self) -> list[tuple[int, datetime]]:
+        """The accepted mails not recorded yet, handed over to be recorded (the list emptied)."""
+        sent, self.accepted = self.accepted, []
+        return sent
+
     def _relay_lost(self, error: str) -> None:
         if not self.lost:
             self.lost.append(True)
@@ -247,8 +252,7 @@ class _Batch:
         try:
             return await self._chunks(client, ids)
         finally:
-            record_sent(self.engine, self.accepted)  # even when the batch ended on an error
-            self.accepted = []
+            record_sent(self.engine, self._take_accepted())  # even when the batch failed
             if client.is_connected:
                 try:
                     await client.quit()
@@ -259,8 +263,8 @@ class _Batch:
         """Claim CLAIM_CHUNK rows at a time and send them; the accepted ones are recorded with
         the next claim, or at once when no other writer of the process waits (`_accepted`)."""
         for start in range(0, len(ids), CLAIM_CHUNK):
-            sent, self.accepted = self.accepted, []
             chunk = ids[start : start + CLAIM_CHUNK]
+            sent = self._take_accepted()
             # In a thread: while this lane waits for its turn to write, the other one sends.
             rows = await asyncio.to_thread(
                 claim, self.engine, chunk, self.now(), self.config.smtp, sent
@@ -279,8 +283,7 @@ class _Batch:
         self.accepted.append((row_id, self.now()))
         queue = writer_queue(self.engine)
         if queue is None or queue.idle():
-            sent, self.accepted = self.accepted, []
-            await asyncio.to_thread(record_sent, self.engine, sent)
+            await asyncio.to_thread(record_sent, self.engine, self._take_accepted())
 
     async def _one(self, client: aiosmtplib.SMTP, row: OutboxMail) -> bool:
         assert row.id is not None
@@ -296,8 +299,7 @@ class _Batch:
                 self._relay_lost("connexion fermée par le serveur")
                 return False
             return True
-        record_sent(self.engine, self.accepted)  # in order: the others' records first
-        self.accepted = []
+        record_sent(self.engine, self._take_accepted())  # in order: the others' records first
         if outcome == "interrupted":
             report.interrupted += 1
             report.errors.append(error or "")
