@@ -368,6 +368,7 @@ class _LmtpHandler:
     dovecot: Dovecot
     accepted: list[RelayedMessage] = field(default_factory=list)
     faults: list[_Fault] = field(default_factory=list)
+    greetings: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: weakref.WeakKeyDictionary[Session, smtplib.LMTP] = field(
         default_factory=weakref.WeakKeyDictionary
@@ -402,6 +403,14 @@ class _LmtpHandler:
                 lmtp.quit()
             except smtplib.SMTPException:
                 lmtp.close()
+
+    async def handle_EHLO(
+        self, _server: SMTP, session: Session, _envelope: Envelope, host: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = host  # what aiosmtpd does itself when there is no hook
+        with self.lock:
+            self.greetings += 1  # one per session the client opened (and greeted)
+        return responses
 
     async def handle_MAIL(  # aiosmtpd hook names
         self, _server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -500,6 +509,12 @@ class LmtpRelaySMTP:
             raise ValueError(f"not a failure code: {code}")
         with self._handler.lock:
             self._handler.faults.append(_Fault(at, f"{code} {message}", count))
+
+    @property
+    def sessions_greeted(self) -> int:
+        """SMTP sessions opened and greeted with EHLO since the relay was created."""
+        with self._handler.lock:
+            return self._handler.greetings
 
     def clear_faults(self) -> None:
         with self._handler.lock:

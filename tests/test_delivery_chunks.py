@@ -1,5 +1,5 @@
-"""The outbox sender's batches on real servers: a batch dealt to two connections a chunk at a
-time, rows claimed a chunk at a time with leases that cover each send, an accepted mail
+"""The outbox sender's batches on real servers: a batch dealt to LANES connections a chunk at
+a time, rows claimed a chunk at a time with leases that cover each send, an accepted mail
 recorded at once unless ingestion holds SQLite's writer lock (then once it can write), and the
 rest of a chunk put back to `pending` when the connection breaks (`mailbot.loop.delivery`)."""
 
@@ -44,18 +44,22 @@ def deliver(bot: Bot, on_claimed: ClaimHook) -> DeliveryReport:
     return asyncio.run(deliver_pending(bot.engine, bot.config, on_claimed=on_claimed))
 
 
-def test_a_batch_is_dealt_to_two_connections_a_chunk_at_a_time() -> None:
-    ids = list(range(100, 100 + 2 * CLAIM_CHUNK + 3))
-    first, second = _lanes(ids)
-    assert LANES == 2
-    assert first == ids[:CLAIM_CHUNK] + ids[2 * CLAIM_CHUNK :]
-    assert second == ids[CLAIM_CHUNK : 2 * CLAIM_CHUNK]
+def test_a_batch_is_dealt_to_the_connections_a_chunk_at_a_time() -> None:
+    assert LANES > 1
+    ids = list(range(100, 100 + LANES * CLAIM_CHUNK + 3))
+    lanes = _lanes(ids)
+    assert len(lanes) == LANES
+    assert lanes[0] == ids[:CLAIM_CHUNK] + ids[LANES * CLAIM_CHUNK :]  # chunks 1 and LANES + 1
+    for k in range(1, LANES):
+        assert lanes[k] == ids[k * CLAIM_CHUNK : (k + 1) * CLAIM_CHUNK]
+    two = ids[: CLAIM_CHUNK + 1]  # two chunks: two connections
+    assert _lanes(two) == [two[:CLAIM_CHUNK], two[CLAIM_CHUNK:]]
     assert _lanes(ids[:CLAIM_CHUNK]) == [ids[:CLAIM_CHUNK]]  # one chunk: one connection
     assert _lanes([]) == []
 
 
 def test_each_lane_claims_a_chunk_at_a_time_with_leases_that_cover_each_send(bot: Bot) -> None:
-    count = 2 * CLAIM_CHUNK + 2  # lane 1: chunks 1 and 3; lane 2: chunk 2
+    count = LANES * CLAIM_CHUNK + 2  # lane 1: chunks 1 and LANES + 1; the others one each
     ids = [queue(bot, n, tag="chunk") for n in range(count)]
     seen: dict[int, list[str]] = {}
     leases: list[float] = []
@@ -76,7 +80,7 @@ def test_each_lane_claims_a_chunk_at_a_time_with_leases_that_cover_each_send(bot
     # with its first.
     first = seen[ids[0]]
     assert first[:CLAIM_CHUNK] == ["sending"] * CLAIM_CHUNK
-    assert first[2 * CLAIM_CHUNK :] == ["pending"] * 2
+    assert first[LANES * CLAIM_CHUNK :] == ["pending"] * 2
     # Row i of a chunk waits for the i before it, each within the send timeout: its lease is
     # that much longer, so it cannot run out while the row waits its turn.
     for rank, left in enumerate(leases):

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 
 from mailbot.annex.pool import annex_pool
 from mailbot.config import Config
+from mailbot.loop import smtp_pool
 from mailbot.loop.delivery import DeliveryReport, deliver_pending
 from mailbot.loop.faults import InfrastructureDown, is_database_fault
 from mailbot.loop.ingest import Ingest, Outcome
@@ -183,17 +184,18 @@ class Daemon:
         """Send what is due (nothing when another thread of this process is already at it)."""
         if not self._draining.acquire(blocking=False):
             return DeliveryReport()
+        kept = smtp_pool.current()  # the sender thread's loop and connections
         try:
-            return asyncio.run(
-                deliver_pending(
-                    self.engine,
-                    self.config,
-                    now=self.clock,
-                    on_failure=self.ingest.on_delivery_failure,
-                    health=self.smtp_health,
-                    on_claimed=lambda _row: _fault("after_claim_before_send"),
-                )
+            sending = deliver_pending(
+                self.engine,
+                self.config,
+                now=self.clock,
+                on_failure=self.ingest.on_delivery_failure,
+                health=self.smtp_health,
+                on_claimed=lambda _row: _fault("after_claim_before_send"),
+                pool=kept.pool if kept is not None else None,
             )
+            return kept.run(sending) if kept is not None else asyncio.run(sending)
         finally:
             self._draining.release()
 

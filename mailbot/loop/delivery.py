@@ -49,8 +49,9 @@ from mailbot.loop.sending import (
 )
 from mailbot.loop.smtp_client import smtp_client
 from mailbot.loop.smtp_health import SmtpHealth
+from mailbot.loop.smtp_pool import SmtpPool
 from mailbot.mail.compose import WIRE_POLICY
-from storage.db import checkpoint_wal, session_scope
+from storage.db import checkpoint_wal, read_scope, session_scope
 from storage.engine import writer_queue
 from storage.models import OutboxMail
 
@@ -66,8 +67,8 @@ _jitter = random.Random()  # spreads retries; not a secret
 # Rows of a batch claimed in one transaction (`sending.claim`).
 CLAIM_CHUNK = 8
 # Connections a batch is sent over at once, each with its share of the chunks: while the relay
-# handles one mail, the next one is already on its way (`docs/benchmarks.md`).
-LANES = 2
+# handles one mail, the next ones are already on their way (`docs/benchmarks.md`).
+LANES = 4
 
 
 def _lanes(ids: list[int]) -> list[list[int]]:
@@ -162,9 +163,11 @@ async def deliver_pending(
     health: SmtpHealth | None = None,
     on_claimed: ClaimHook | None = None,
     max_batches: int = 100,
+    pool: SmtpPool | None = None,
 ) -> DeliveryReport:
     """Send what is due. `health` is the relay's state across calls (the daemon keeps one);
-    without it, each call starts as if the relay were up."""
+    without it, each call starts as if the relay were up. With `pool` (the sender thread's,
+    `loop/smtp_pool.py`), connections are taken from it and given back after the batch."""
     smtp = config.smtp
     health = health or SmtpHealth(
         smtp.connect_backoff_base_seconds, smtp.connect_backoff_max_seconds
@@ -172,7 +175,7 @@ async def deliver_pending(
     report = DeliveryReport()
     report.requeued, report.failed = requeue_expired(engine, config, now(), on_failure)
     for _ in range(max_batches):
-        with session_scope(engine) as session:
+        with read_scope(engine) as session:
             ids = _due(session, now(), smtp.batch_size)
         if not ids:
             break
@@ -182,7 +185,8 @@ async def deliver_pending(
         parts = _lanes(ids)
         lost: list[bool] = []
         lanes = [
-            _Batch(engine, config, report, now, on_failure, health, on_claimed, lost) for _ in parts
+            _Batch(engine, config, report, now, on_failure, health, on_claimed, lost, pool)
+            for _ in parts
         ]
         client = await lanes[0].connect(ids, first=True)  # one probe of the relay per batch
         if client is None:
@@ -216,6 +220,7 @@ class _Batch:
     on_claimed: ClaimHook | None
     # Shared by the lanes of a batch: the relay lost counts as one failure, not one per lane.
     lost: list[bool]
+    pool: SmtpPool | None
     accepted: list[tuple[int, datetime]] = field(default_factory=list)
 
     def _take_accepted(self) -> list[tuple[int, datetime]]:
@@ -232,6 +237,11 @@ class _Batch:
         """A connection for `ids`, or None. Nothing was claimed when it fails: the rows stay
         pending and due (their error noted). The first lane's failure is an outage (the relay
         is probed instead); another lane's leaves its rows to the next batch."""
+        pooled = await self.pool.take() if self.pool is not None else None
+        if pooled is not None:
+            if first:
+                self.health.succeeded(self.now())
+            return pooled
         client = smtp_client(self.config.smtp, self.config.smtp_password())
         try:
             await client.connect()
@@ -249,11 +259,15 @@ class _Batch:
 
     async def deliver(self, client: aiosmtplib.SMTP, ids: list[int]) -> bool:
         """Send `ids` over `client`; False when the relay stopped answering (an outage)."""
+        done = False
         try:
-            return await self._chunks(client, ids)
+            done = await self._chunks(client, ids)
+            return done
         finally:
             record_sent(self.engine, self._take_accepted())  # even when the batch failed
-            if client.is_connected:
+            if done and self.pool is not None and client.is_connected:
+                self.pool.give(client)  # kept for the next batch
+            elif client.is_connected:
                 try:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):

@@ -2,13 +2,16 @@
 retry, a lease that ran out, a probe of a relay that was down) without waiting for the mailbox
 loop, whose IDLE may last 30 s. The mailbox loop still drains right after each decision, the
 scheduler's 30 s outbox job stays as a backstop, and `wake()` brings the sender forward; two
-drains of one process never overlap (the second returns at once)."""
+drains of one process never overlap (the second returns at once). The thread keeps one event
+loop and its SMTP connections between its drains (`loop/smtp_pool.py`)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
+
+from mailbot.loop.smtp_pool import kept_connections
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +52,17 @@ class OutboxSender:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.drain()
-                delay = self.seconds_to_next()
-            except Exception:  # a database or relay fault must not end sending for good
-                log.exception("outbox sender: drain failed; trying again")
-                delay = ERROR_PAUSE_SECONDS
-            if self.stop.is_set():
-                break
-            self._wake.wait(max(0.05, delay))
-            self._wake.clear()
+        # One event loop for the thread's life, and its SMTP connections kept between drains.
+        with kept_connections() as kept:
+            while not self.stop.is_set():
+                try:
+                    self.drain()
+                    delay = self.seconds_to_next()
+                    kept.expire()  # QUIT the connections idle for too long
+                except Exception:  # a database or relay fault must not end sending for good
+                    log.exception("outbox sender: drain failed; trying again")
+                    delay = ERROR_PAUSE_SECONDS
+                if self.stop.is_set():
+                    break
+                self._wake.wait(max(0.05, delay))
+                self._wake.clear()
