@@ -119,12 +119,18 @@ def one_mailbot(count: int, annex_workers: int) -> tuple[Usage, int, int]:
 
 
 def drain(sizes: list[int], repeat: int, annex_workers: int) -> None:
-    print(f"## Drain (median of {repeat}; annex_workers = {annex_workers})")
+    print(
+        f"## Drain (median of {repeat}, floor and mailbot alternating; annex_workers = {annex_workers})"
+    )
     print("| N | floor s | mailbot s | mails/s | × floor | CPU s | peak RSS MB | acks | sent |")
     print("|---|---|---|---|---|---|---|---|---|")
     for count in sizes:
-        floors = [one_floor(count) for _ in range(repeat)]
-        runs = [one_mailbot(count, annex_workers) for _ in range(repeat)]
+        # Floor and mailbot alternate: the machine's speed drifts from minute to minute, and a
+        # ratio of runs taken side by side is steadier than one of runs minutes apart.
+        floors, runs = [], []
+        for _ in range(repeat):
+            floors.append(one_floor(count))
+            runs.append(one_mailbot(count, annex_workers))
         floor_s = statistics.median(s for s, _ in floors)
         wall = statistics.median(u.wall for u, _, _ in runs)
         cpu = statistics.median(u.cpu for u, _, _ in runs)

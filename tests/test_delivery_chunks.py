@@ -85,13 +85,29 @@ def test_each_lane_claims_a_chunk_at_a_time_with_leases_that_cover_each_send(bot
     # that much longer, so it cannot run out while the row waits its turn.
     for rank, left in enumerate(leases):
         assert LEASE + rank * TIMEOUT - 1.5 < left <= LEASE + rank * TIMEOUT, (rank, leases)
-    # Nothing else writes: a lane records each accepted mail before it sends the next one.
+    # Each row's turn comes after those before it in its chunk were sent: they are `sent`, or
+    # still `sending` when another lane was writing then (their record waits for this lane's
+    # next write).
     for rank in range(1, CLAIM_CHUNK):
-        assert seen[ids[rank]][:rank] == ["sent"] * rank, (rank, seen[ids[rank]])
+        assert set(seen[ids[rank]][:rank]) <= {"sent", "sending"}, (rank, seen[ids[rank]])
     assert report.sent == count
     final = rows(bot)
     assert {(r.state, r.attempts) for r in final} == {("sent", 1)}
     assert sorted(relayed_ids(bot)) == sorted(r.message_id for r in final)
+
+
+def test_an_accepted_mail_is_recorded_at_once_when_nothing_else_writes(bot: Bot) -> None:
+    ids = [queue(bot, n, tag="alone") for n in range(CLAIM_CHUNK)]  # one chunk, one lane
+    seen: dict[int, list[str]] = {}
+
+    def claimed(row: OutboxMail) -> None:
+        assert row.id is not None
+        seen[row.id] = states(bot)
+
+    assert deliver(bot, claimed).sent == CLAIM_CHUNK
+    # The lane records each accepted mail before it sends the next one.
+    for rank in range(1, CLAIM_CHUNK):
+        assert seen[ids[rank]][:rank] == ["sent"] * rank, (rank, seen[ids[rank]])
 
 
 def test_accepted_mails_are_recorded_later_while_ingestion_writes(bot: Bot) -> None:

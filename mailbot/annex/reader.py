@@ -60,7 +60,7 @@ class AnnexLimits:
     # The warm sandbox: how many workers at most (0: a fresh child per annex), and how many
     # jobs a worker serves before it is replaced.
     workers: int = 1
-    worker_max_jobs: int = 100
+    worker_max_jobs: int = 500
 
     @classmethod
     def from_config(cls, limits: LimitsConfig | None = None) -> AnnexLimits:

@@ -170,7 +170,7 @@ class LimitsConfig(_Section):
     annex_parse_memory_mb: int = Field(default=1024, gt=0)
     annex_allow_test_domains: bool = False
     annex_workers: int = Field(default=1, ge=0)
-    annex_worker_max_jobs: int = Field(default=100, gt=0)
+    annex_worker_max_jobs: int = Field(default=500, gt=0)
     auto_replies_per_address_per_day: int = Field(default=10, gt=0)
     document_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)  # desk uploads
     auto_replies_per_case_per_day: int = Field(default=3, gt=0)

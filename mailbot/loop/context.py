@@ -52,6 +52,8 @@ def build_context(
     case: Case | None,
     now: datetime,
     handles: Mapping[str, str],
+    *,
+    opened: bool = False,
 ) -> Context:
     existing: dict[str, Any] = {}
     open_requests: dict[str, str] = {}
@@ -80,7 +82,8 @@ def build_context(
             )
             hits = portal.search(f"{event.subject} {event.new_text}"[:500], None, 3)
             similar = tuple(SimilarAnswer(h.case_ref, h.space, h.question, h.url) for h in hits)
-    forwards = forwards_last_hour(session, case.ref, now) if case is not None else 0
+    # A case opened by this very event has passed nothing on yet: no query for it.
+    forwards = forwards_last_hour(session, case.ref, now) if case is not None and not opened else 0
     timers = config.timers
     return Context(
         now=now,

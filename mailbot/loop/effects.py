@@ -266,14 +266,23 @@ class Decider:
         self.secret = secret
         self.handles = {h: name for name, g in config.reviewers.groups.items() for h in g.handles}
 
-    def _context(self, session: Session, case: Case, event: Event) -> Context:
+    def _context(self, session: Session, case: Case, event: Event, opened: bool = False) -> Context:
         return build_context(
-            self.config, session, self.portal, case.kind, event, case, self.clock(), self.handles
+            self.config,
+            session,
+            self.portal,
+            case.kind,
+            event,
+            case,
+            self.clock(),
+            self.handles,
+            opened=opened,
         )
 
     def start(self, session: Session, case: Case, event: MailReceived, pending: Pending) -> None:
         """The first decision of a case just opened by `event`."""
-        decision = WORKFLOWS[case.kind].start(event, self._context(session, case, event), case.ref)
+        ctx = self._context(session, case, event, opened=True)
+        decision = WORKFLOWS[case.kind].start(event, ctx, case.ref)
         self.apply(session, case, decision, pending)
 
     def decide(self, session: Session, case: Case, event: Event, pending: Pending) -> None:

@@ -26,14 +26,15 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, Update, bindparam, or_, update
 from sqlmodel import Session, col, func, select
 
 from mailbot.config import Config, SmtpConfig
 from storage.db import read_scope, session_scope
-from storage.models import OutboxMail
+from storage.models import OutboxMail, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -70,25 +71,56 @@ def claim(
 
     They are sent one after the other on one connection, each within `timeout_seconds`: the
     row sent i-th can start only after the i before it, so its lease is lengthened by i times
-    that timeout and still covers its own send. `sent` (id, accepted at) records mails the
-    relay accepted since the last transaction (`record_sent`), in the same transaction."""
+    that timeout and still covers its own send (i, its place in `ids`, is never less than its
+    place among the rows claimed). `sent` (id, accepted at) records mails the relay accepted
+    since the last transaction (`record_sent`), in the same transaction.
+
+    The write transaction holds SQLite's writer lock, which ingestion waits for: it only finds
+    the pending ids and updates them by primary key; the rows, and their bytes, are read after
+    it, from rows that are now this sender's."""
     with session_scope(engine) as session:
         if sent:
             _record_sent(session, sent)
-        stmt = (
-            select(OutboxMail)
+        pending = (
+            select(OutboxMail.id)
             .where(col(OutboxMail.id).in_(ids), OutboxMail.state == "pending")
-            .order_by(col(OutboxMail.id))
             .with_for_update(skip_locked=True)
         )
-        rows = list(session.exec(stmt).all())
-        for rank, row in enumerate(rows):
-            row.state = "sending"
-            row.attempts += 1
-            lease = smtp.send_lease_seconds + rank * smtp.timeout_seconds
-            row.next_attempt_at = now + timedelta(seconds=lease)
-            session.add(row)
-        return rows
+        claimed = {i for i in session.exec(pending) if i is not None}
+        if claimed:  # Core executemany: the ORM's bulk UPDATE takes no WHERE on the state
+            session.connection().execute(
+                _claim_statement(),
+                [
+                    {
+                        "row_id": row_id,
+                        "lease": now
+                        + timedelta(seconds=smtp.send_lease_seconds + rank * smtp.timeout_seconds),
+                    }
+                    for rank, row_id in enumerate(ids)
+                    if row_id in claimed
+                ],
+            )
+    if not claimed:
+        return []
+    with read_scope(engine) as session:
+        stmt = (
+            select(OutboxMail).where(col(OutboxMail.id).in_(claimed)).order_by(col(OutboxMail.id))
+        )
+        return list(session.exec(stmt).all())
+
+
+@cache
+def _claim_statement() -> Update:
+    """Built once (an executemany by primary key, as `_record_sent`)."""
+    return (
+        update(OutboxMail)
+        .where(col(OutboxMail.id) == bindparam("row_id"), col(OutboxMail.state) == "pending")
+        .values(
+            state="sending",
+            attempts=OutboxMail.attempts + 1,
+            next_attempt_at=bindparam("lease", type_=UTCDateTime()),
+        )
+    )
 
 
 def _record_sent(session: Session, sent: list[tuple[int, datetime]]) -> None:
