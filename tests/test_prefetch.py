@@ -82,6 +82,24 @@ def test_messages_come_out_in_order_with_the_next_ones_read_ahead() -> None:
     assert prefetch.parsed(sha(mails[2])) is None and not prefetch._annexes
 
 
+def test_groups_come_out_whole_and_what_was_read_ahead_lasts_until_the_last_is_done() -> None:
+    mails = [question(n) for n in range(7)]
+    prefetch = Prefetch(PARSE, LIMITS, max_bytes=10_000_000)
+    handed = prefetch.groups(enumerate(mails), 3)
+    first = next(handed)
+    assert [uid for uid, _ in first] == [0, 1, 2]
+    # The group and the DEPTH after it were parsed before it was handed out.
+    assert set(prefetch._parsed) == {sha(m) for m in mails[: 3 + DEPTH]}
+    assert [uid for uid, _ in next(handed)] == [3, 4, 5]
+    last = next(handed)
+    assert [uid for uid, _ in last] == [6]
+    # The input is exhausted, but the last group is still being decided: its parse is kept.
+    assert prefetch.parsed(sha(mails[6])) is not None
+    assert prefetch._parsed  # mails 3 to 5 were not taken (yet)
+    assert next(handed, None) is None  # the drain asks for more: the end, and the clean-up
+    assert not prefetch._parsed and not prefetch._annexes
+
+
 def test_oversized_and_broken_messages_are_left_to_their_turn() -> None:
     big = question(0) + b"x" * 5000
     broken = b"\xff\xfe garbage without headers \x00" * 10

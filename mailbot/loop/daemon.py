@@ -1,6 +1,6 @@
 """The daemon loop: drain the INBOX, the outbox and the due timers, then wait for new mail.
 
-    journal (commit) → process (one transaction: fate + decision) → MOVE
+    journal (a few mails per commit) → process (one transaction: fate + decision) → MOVE
 
 A crash anywhere leaves the message in the INBOX; seen again, the journal recognises it (by
 its bytes) and it is only moved (invariant 2). The connection is re-opened with exponential
@@ -27,6 +27,7 @@ from mailbot.loop.delivery import DeliveryReport, deliver_pending
 from mailbot.loop.faults import InfrastructureDown, is_database_fault
 from mailbot.loop.ingest import Ingest, Outcome
 from mailbot.loop.jobs import JobRunner, recurring_jobs
+from mailbot.loop.journal import JOURNAL_GROUP
 from mailbot.loop.lease import Lease, LeaseLost, record_poll
 from mailbot.loop.mailbox import CONNECTION_ERRORS, Mailbox
 from mailbot.loop.outage import Outage
@@ -95,28 +96,30 @@ class Daemon:
         )
 
     def drain_inbox(self) -> list[Outcome]:
-        """Each message decided and committed, then MOVEd with the others of its batch (one
-        UID MOVE per fate folder and one journal update per batch of `MOVE_BATCH`)."""
+        """Messages journaled a group at a time (`loop/journal.py`), each decided and committed,
+        then MOVEd a batch at a time (one UID MOVE per fate folder, one journal update)."""
         outcomes = []
         mb = self.mailbox
         uids = mb.inbox_uids()
         to_move: dict[str, list[int]] = {}
         committed: list[int] = []
-        for uid, raw in self.ingest.prefetch.ahead(mb.fetch(uids)):
+        for group in self.ingest.prefetch.groups(mb.fetch(uids), JOURNAL_GROUP):
             self.lease.check()  # a process that lost the lease fetches and moves nothing more
-            journal_id, final = self.ingest.journal(raw, mb.uidvalidity, uid)
-            if final:
-                outcome = self._fate_of(journal_id)
-                log.info("uid %s already processed (%s): moving only", uid, outcome.fate)
-            else:
-                outcome = self.ingest.process(journal_id)
-            self.active_sender.wake()  # its mail leaves while the next message is read
-            _fault("after_commit_before_move")
-            to_move.setdefault(self.fate_folder(outcome.fate), []).append(uid)
-            committed.append(journal_id)
-            outcomes.append(outcome)
-            if len(committed) >= MOVE_BATCH:
-                self._move_batch(to_move, committed)
+            journaled = self.ingest.journal_many([(raw, mb.uidvalidity, uid) for uid, raw in group])
+            for (uid, _raw), (journal_id, final) in zip(group, journaled, strict=True):
+                self.lease.check()
+                if final:
+                    outcome = self._fate_of(journal_id)
+                    log.info("uid %s already processed (%s): moving only", uid, outcome.fate)
+                else:
+                    outcome = self.ingest.process(journal_id)
+                self.active_sender.wake()  # its mail leaves while the next message is read
+                _fault("after_commit_before_move")
+                to_move.setdefault(self.fate_folder(outcome.fate), []).append(uid)
+                committed.append(journal_id)
+                outcomes.append(outcome)
+                if len(committed) >= MOVE_BATCH:
+                    self._move_batch(to_move, committed)
         self._move_batch(to_move, committed)
         return outcomes
 

@@ -11,15 +11,14 @@ message stays in the INBOX, to be processed again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from mailbot.annex.reader import AnnexLimits, parse_annex_bytes
 from mailbot.config import Config
@@ -27,18 +26,17 @@ from mailbot.loop import cases, events
 from mailbot.loop.away import reviewer_away
 from mailbot.loop.effects import Decider, Pending
 from mailbot.loop.faults import InfrastructureDown, is_infrastructure
+from mailbot.loop.journal import FINAL_FATES, Fetched, journal
 from mailbot.loop.portal_ops import OperationReport, run_pending
 from mailbot.loop.prefetch import Prefetch
 from mailbot.loop.quarantine import set_aside, sweep_alerts
 from mailbot.mail.bounces import bounce_reason, find_bounced_mail
 from mailbot.mail.classify import OWN_ADDRESS_RULE, Classification, ClassifyContext, classify
 from mailbot.mail.parse import ParsedMail, ParseLimits, parse_message
-from mailbot.mail.rawheaders import quick_message_id
 from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
 from storage.models import Case, InboundMessage, OutboxMail
-from storage.upsert import insert_ignore_returning
 from workflows.alerts import (
     OwnAddressMail,
     RefusedReply,
@@ -51,7 +49,6 @@ from workflows.core import Event, PortalFailed, TimerFired
 log = logging.getLogger(__name__)
 
 # `delete`/`deleted`: quarantined mail an admin deleted after review (never processed again).
-FINAL_FATES = ("processed", "ignored", "quarantined", "delete", "deleted")
 IGNORED_KINDS = ("own_mail", "bounce", "auto_reply")
 
 
@@ -110,28 +107,11 @@ class Ingest:
 
     def journal(self, raw: bytes, uidvalidity: int | None, uid: int | None) -> tuple[int, bool]:
         """Store the raw bytes first (invariant 1). Returns (journal id, already final)."""
-        digest = hashlib.sha256(raw).hexdigest()
-        new = InboundMessage(
-            message_id=quick_message_id(raw),
-            sha256=digest,
-            uidvalidity=uidvalidity,
-            uid=uid,
-            size=len(raw),
-            raw=raw,
-            received_at=self.clock(),
-        )
-        with session_scope(self.engine) as session:
-            # Idempotent: a row journaled before (by us or another process) is kept as it is,
-            # and only its id and fate are read, not the raw bytes.
-            values = new.model_dump(exclude={"id"})
-            new_id = insert_ignore_returning(session, InboundMessage, values, ["sha256"], "id")
-            if new_id is not None:
-                return int(new_id), False
-            known = select(InboundMessage.id, InboundMessage.fate).where(
-                InboundMessage.sha256 == digest
-            )
-            journal_id, fate = session.exec(known).one()
-            return int(journal_id or 0), fate in FINAL_FATES
+        return self.journal_many([(raw, uidvalidity, uid)])[0]
+
+    def journal_many(self, mails: Sequence[Fetched]) -> list[tuple[int, bool]]:
+        """`journal` for a few mails, in one transaction (`mailbot.loop.journal`)."""
+        return journal(self.engine, mails, self.clock())
 
     # ------------------------------------------------------------------ processing
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 
 from mailbot.annex.reader import AnnexLimits, AnnexResult, parse_annex_bytes
 from mailbot.mail.classify import first_spreadsheet
@@ -49,15 +50,25 @@ class Prefetch:
     def ahead(self, items: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
         """`items` (uid, raw bytes) in their order, each handed out once the DEPTH after it
         have been started."""
+        with closing(self.groups(items, 1)) as handed:
+            for group in handed:
+                yield group[0]
+
+    def groups(
+        self, items: Iterable[tuple[int, bytes]], size: int
+    ) -> Generator[list[tuple[int, bytes]], None, None]:
+        """`items` handed out `size` at a time (the drain journals a group together), each
+        group once the DEPTH items after it have been started. What was read ahead is dropped
+        when the caller asks for the group after the last one, or stops asking."""
         window: deque[tuple[int, bytes]] = deque()
         try:
             for item in items:
                 self._start(item[1])
                 window.append(item)
-                if len(window) > DEPTH:
-                    yield window.popleft()
+                if len(window) >= size + DEPTH:
+                    yield [window.popleft() for _ in range(size)]
             while window:
-                yield window.popleft()
+                yield [window.popleft() for _ in range(min(size, len(window)))]
         finally:
             self._parsed.clear()
             for future in self._annexes.values():

@@ -1,0 +1,62 @@
+"""The journal: each fetched mail's raw bytes stored before anything is decided about it
+(invariant 1), a few mails in one transaction.
+
+The drain journals the mails of a group together (`JOURNAL_GROUP`, handed out together by its
+prefetch, `Prefetch.groups`), then decides them one after the other, each in its own
+transaction: a write transaction less per mail. A process that stops in between leaves journaled mails that have
+no fate yet, still in the INBOX, exactly as a stop between a mail's journal and its decision
+always did: the next drain finds them journaled and decides them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from mailbot.mail.rawheaders import quick_message_id
+from storage.db import session_scope
+from storage.models import InboundMessage
+from storage.upsert import insert_ignore_returning
+
+FINAL_FATES = ("processed", "ignored", "quarantined", "delete", "deleted")
+# Mails journaled in one transaction by the drain.
+JOURNAL_GROUP = 8
+
+# (raw bytes, UIDVALIDITY, UID) of a fetched mail.
+Fetched = tuple[bytes, int | None, int | None]
+
+
+def journal(engine: Engine, mails: Sequence[Fetched], now: datetime) -> list[tuple[int, bool]]:
+    """Store `mails` in one transaction; for each, in order, (journal id, already final)."""
+    with session_scope(engine) as session:
+        return [
+            _journal_one(session, raw, uidvalidity, uid, now) for raw, uidvalidity, uid in mails
+        ]
+
+
+def _journal_one(
+    session: Session, raw: bytes, uidvalidity: int | None, uid: int | None, now: datetime
+) -> tuple[int, bool]:
+    digest = hashlib.sha256(raw).hexdigest()
+    new = InboundMessage(
+        message_id=quick_message_id(raw),
+        sha256=digest,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        size=len(raw),
+        raw=raw,
+        received_at=now,
+    )
+    # Idempotent: a row journaled before (by us or another process) is kept as it is, and
+    # only its id and fate are read, not the raw bytes.
+    values = new.model_dump(exclude={"id"})
+    new_id = insert_ignore_returning(session, InboundMessage, values, ["sha256"], "id")
+    if new_id is not None:
+        return int(new_id), False
+    known = select(InboundMessage.id, InboundMessage.fate).where(InboundMessage.sha256 == digest)
+    journal_id, fate = session.exec(known).one()
+    return int(journal_id or 0), fate in FINAL_FATES
