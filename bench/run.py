@@ -138,7 +138,7 @@ def drain(sizes: list[int], repeat: int, annex_workers: int) -> None:
         _, acks, sent = runs[0]
         print(
             f"| {count} | {floor_s:.2f} | {wall:.2f} | {count / wall:.1f} | "
-            f"{wall / floor_s:.1f} | {cpu:.1f} | {rss:.0f} | {acks} | {sent} "
+            f"{wall / floor_s:.2f} | {cpu:.1f} | {rss:.0f} | {acks} | {sent} "
             f"(floor {floors[0][1]}) |",
             flush=True,
         )

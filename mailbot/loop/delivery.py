@@ -68,7 +68,7 @@ _jitter = random.Random()  # spreads retries; not a secret
 CLAIM_CHUNK = 8
 # Connections a batch is sent over at once, each with its share of the chunks: while the relay
 # handles one mail, the next ones are already on their way (`docs/benchmarks.md`).
-LANES = 4
+LANES = 6
 
 
 def _lanes(ids: list[int]) -> list[list[int]]:
