@@ -48,7 +48,6 @@ from workflows.core import Event, PortalFailed, TimerFired
 
 log = logging.getLogger(__name__)
 
-# `delete`/`deleted`: quarantined mail an admin deleted after review (never processed again).
 IGNORED_KINDS = ("own_mail", "bounce", "auto_reply")
 
 

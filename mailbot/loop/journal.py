@@ -22,6 +22,7 @@ from storage.db import session_scope
 from storage.models import InboundMessage
 from storage.upsert import insert_ignore_returning
 
+# `delete`/`deleted`: quarantined mail an admin deleted after review (never processed again).
 FINAL_FATES = ("processed", "ignored", "quarantined", "delete", "deleted")
 # Mails journaled in one transaction by the drain.
 JOURNAL_GROUP = 8

@@ -208,15 +208,19 @@ def requeue_expired(
     many interruptions. Returns (requeued, failed). Rows locked by another instance are
     skipped (it is handling them)."""
     requeued = failed = 0
+    expired = or_(
+        col(OutboxMail.state) == LEGACY_UNKNOWN,
+        (col(OutboxMail.state) == "sending") & (OutboxMail.next_attempt_at <= now),
+    )
+    # Looked for first without a write transaction: there is none almost always, and the
+    # sender drains after every decision, so a write turn each time would make ingestion wait.
+    with read_scope(engine) as session:
+        if session.exec(select(OutboxMail.id).where(expired).limit(1)).first() is None:
+            return 0, 0
     with session_scope(engine) as session:
         stmt = (
             select(OutboxMail)
-            .where(
-                or_(
-                    col(OutboxMail.state) == LEGACY_UNKNOWN,
-                    (col(OutboxMail.state) == "sending") & (OutboxMail.next_attempt_at <= now),
-                )
-            )
+            .where(expired)
             .order_by(col(OutboxMail.id))
             .with_for_update(skip_locked=True)
         )
