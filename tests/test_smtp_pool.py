@@ -1,16 +1,21 @@
 """The sender thread's SMTP connections kept between drains (`mailbot.loop.smtp_pool`), on the
 real relay: one session for successive drains, a session the relay dropped meanwhile replaced
-before any row is claimed (no send counted as interrupted), idle sessions closed."""
+before any row is claimed (no send counted as interrupted), a session closed once it carried a
+batch's worth of mails, idle sessions closed."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from harness import Bot
+from harness import Bot, make_bot
+from mailservers import MailEnv
+from test_delivery import LEASE, queue, relayed_ids, rows
 from test_delivery import bot as delivery_bot  # noqa: F401 - a fixture, used below
-from test_delivery import queue, relayed_ids, rows
 
 from mailbot.loop.delivery import DeliveryReport, deliver_pending
 from mailbot.loop.sender import OutboxSender
@@ -65,6 +70,35 @@ def test_a_session_the_relay_dropped_is_replaced_before_a_row_is_claimed(bot: Bo
     assert relay.sessions_greeted == before + 1  # a new session, after NOOP found the old dead
     # Nothing was counted against the mail: one attempt, no error.
     assert [(r.state, r.attempts, r.last_error) for r in rows(bot)] == [("sent", 1, None)] * 2
+
+
+@pytest.fixture
+def small_batches(mail_env: MailEnv) -> Iterator[Bot]:
+    workdir = Path(tempfile.mkdtemp(prefix="mailbot-pool-"))
+    overrides = {"smtp.timeout_seconds": 2, "smtp.send_lease_seconds": LEASE, "smtp.batch_size": 4}
+    b = make_bot(mail_env, f"sqlite:///{workdir}/mailbot.db", workdir, **overrides)
+    yield b
+    b.engine.dispose()
+
+
+def test_a_session_is_closed_once_it_carried_a_batch(small_batches: Bot) -> None:
+    """A session carries at most `[smtp] batch_size` mails (4 here), as before sessions were
+    kept: a relay's limit of mails per session is never met mid-drain."""
+    bot = small_batches
+    relay = bot.env.smtp
+    before = relay.sessions_greeted
+    with kept_connections() as kept:
+        for n in range(3):
+            queue(bot, n, tag="carried")
+        assert drain(bot, kept).sent == 3
+        assert len(kept.pool) == 1  # one short of the limit: kept
+        queue(bot, 3, tag="carried")
+        assert drain(bot, kept).sent == 1
+        assert len(kept.pool) == 0  # the limit reached: closed
+        queue(bot, 4, tag="carried")
+        assert drain(bot, kept).sent == 1
+    assert relay.sessions_greeted == before + 2
+    assert {(r.state, r.attempts) for r in rows(bot)} == {("sent", 1)}
 
 
 def test_idle_sessions_are_closed(bot: Bot) -> None:

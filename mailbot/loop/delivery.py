@@ -265,8 +265,13 @@ class _Batch:
             return done
         finally:
             record_sent(self.engine, self._take_accepted())  # even when the batch failed
-            if done and self.pool is not None and client.is_connected:
-                self.pool.give(client)  # kept for the next batch
+            pool = self.pool
+            if (
+                done
+                and pool is not None
+                and pool.keep(client, len(ids), self.config.smtp.batch_size)
+            ):
+                pass  # kept for the next batch
             elif client.is_connected:
                 try:
                     await client.quit()

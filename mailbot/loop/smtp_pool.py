@@ -9,7 +9,11 @@ life (`SendLoop`) and its connections in a pool (`SmtpPool`):
 - one taken again is checked first with NOOP, so that a connection the relay closed meanwhile
   is never handed a claimed row (that would count as an interrupted send);
 - one idle for more than `KEEP_SECONDS` is closed with QUIT (relays time idle sessions out
-  after a few minutes; we leave long before), and all are closed when the thread ends.
+  after a few minutes; we leave long before), and all are closed when the thread ends;
+- one that has carried `[smtp] batch_size` mails is closed with QUIT instead of kept: a session
+  never carries more than a batch did before sessions were kept, so a relay's limit of mails
+  per session (Exim's `smtp_accept_max_per_connection`, Exchange's receive connectors) is not
+  met mid-drain and mistaken for an outage.
 
 Other drains (the CLI, `run --once`'s last pass) open their own connections as before.
 """
@@ -52,14 +56,23 @@ class SmtpPool:
     def __init__(self, keep_seconds: float = KEEP_SECONDS) -> None:
         self.keep_seconds = keep_seconds
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._carried: dict[aiosmtplib.SMTP, int] = {}  # mails sent over each kept session
 
     def __len__(self) -> int:
         return len(self._idle)
 
-    def give(self, client: aiosmtplib.SMTP) -> None:
-        """Keep `client` for a later batch (only while it is connected)."""
-        if client.is_connected:
-            self._idle.append((client, time.monotonic()))
+    def keep(self, client: aiosmtplib.SMTP, mails: int, limit: int) -> bool:
+        """Keep `client` for a later batch, now that it carried `mails` more; False (the caller
+        closes it) when it is not connected or has carried `limit` mails in all."""
+        carried = self._carried.pop(client, 0) + mails
+        if not client.is_connected or carried >= limit:
+            return False
+        self._carried[client] = carried
+        self._idle.append((client, time.monotonic()))
+        return True
+
+    def _drop(self, client: aiosmtplib.SMTP) -> None:
+        self._carried.pop(client, None)
 
     async def take(self) -> aiosmtplib.SMTP | None:
         """A pooled connection that answered NOOP, or None (then the caller connects)."""
@@ -70,10 +83,12 @@ class SmtpPool:
                 await asyncio.wait_for(client.noop(), CHECK_SECONDS)
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
                 log.debug("pooled SMTP connection dropped: %s", err)
+                self._drop(client)
                 client.close()
                 continue
             if client.is_connected:
                 return client
+            self._drop(client)
         return None
 
     async def expire(self) -> None:
@@ -82,10 +97,12 @@ class SmtpPool:
         stale = [c for c, since in self._idle if now - since > self.keep_seconds]
         self._idle = [(c, since) for c, since in self._idle if now - since <= self.keep_seconds]
         for client in stale:
+            self._drop(client)
             await _close(client)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
+        self._carried.clear()
         for client, _ in idle:
             await _close(client)
 
