@@ -24,6 +24,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -56,7 +57,8 @@ class SmtpPool:
     def __init__(self, keep_seconds: float = KEEP_SECONDS) -> None:
         self.keep_seconds = keep_seconds
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
-        self._carried: dict[aiosmtplib.SMTP, int] = {}  # mails sent over each kept session
+        # Mails sent over each session given back (weak: a session dropped elsewhere is forgotten).
+        self._carried: weakref.WeakKeyDictionary[aiosmtplib.SMTP, int] = weakref.WeakKeyDictionary()
 
     def __len__(self) -> int:
         return len(self._idle)
