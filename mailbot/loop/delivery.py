@@ -265,14 +265,9 @@ class _Batch:
             return done
         finally:
             record_sent(self.engine, self._take_accepted())  # even when the batch failed
-            pool = self.pool
-            if (
-                done
-                and pool is not None
-                and pool.keep(client, len(ids), self.config.smtp.batch_size)
-            ):
-                pass  # kept for the next batch
-            elif client.is_connected:
+            pool, limit = self.pool, self.config.smtp.batch_size
+            kept = done and pool is not None and pool.keep(client, len(ids), limit)
+            if not kept and client.is_connected:  # a kept one waits for the next batch
                 try:
                     await client.quit()
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):

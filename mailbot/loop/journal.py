@@ -3,9 +3,9 @@
 
 The drain journals the mails of a group together (`JOURNAL_GROUP`, handed out together by its
 prefetch, `Prefetch.groups`), then decides them one after the other, each in its own
-transaction: a write transaction less per mail. A process that stops in between leaves journaled mails that have
-no fate yet, still in the INBOX, exactly as a stop between a mail's journal and its decision
-always did: the next drain finds them journaled and decides them.
+transaction: a write transaction less per mail. A process that stops in between leaves
+journaled mails that have no fate yet, still in the INBOX, exactly as a stop between a mail's
+journal and its decision always did: the next drain finds them journaled and decides them.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 A row is claimed `sending` with a short lease (`[smtp] send_lease_seconds`, held in its
 `next_attempt_at`) in a committed transaction before it is handed to the server; a sender
 claims the next few rows of its batch together (`claim`). A row still `sending` when its lease
-has run out belonged to a sender that died (or lost the relay) before the server answered: whichever instance drains next puts it back to `pending`, due at once, and
-it is sent again with the same bytes, so the same Message-ID (at least once, invariant 2).
+has run out belonged to a sender that died (or lost the relay) before the server answered:
+whichever instance drains next puts it back to `pending`, due at once, and it is sent again
+with the same bytes, so the same Message-ID (at least once, invariant 2).
 Such interrupted sends are counted; after `[smtp] max_interrupted_sends` the row is `failed`
 and the admins are told as for a 5xx.
 

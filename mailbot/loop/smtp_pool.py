@@ -57,7 +57,8 @@ class SmtpPool:
     def __init__(self, keep_seconds: float = KEEP_SECONDS) -> None:
         self.keep_seconds = keep_seconds
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
-        # Mails sent over each session given back (weak: a session dropped elsewhere is forgotten).
+        # Mails sent over each session given back; weak: a session closed and let go (stale,
+        # dropped, or not kept) is forgotten with it.
         self._carried: weakref.WeakKeyDictionary[aiosmtplib.SMTP, int] = weakref.WeakKeyDictionary()
 
     def __len__(self) -> int:
@@ -73,9 +74,6 @@ class SmtpPool:
         self._idle.append((client, time.monotonic()))
         return True
 
-    def _drop(self, client: aiosmtplib.SMTP) -> None:
-        self._carried.pop(client, None)
-
     async def take(self) -> aiosmtplib.SMTP | None:
         """A pooled connection that answered NOOP, or None (then the caller connects)."""
         await self.expire()
@@ -85,12 +83,10 @@ class SmtpPool:
                 await asyncio.wait_for(client.noop(), CHECK_SECONDS)
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
                 log.debug("pooled SMTP connection dropped: %s", err)
-                self._drop(client)
                 client.close()
                 continue
             if client.is_connected:
                 return client
-            self._drop(client)
         return None
 
     async def expire(self) -> None:
@@ -99,7 +95,6 @@ class SmtpPool:
         stale = [c for c, since in self._idle if now - since > self.keep_seconds]
         self._idle = [(c, since) for c, since in self._idle if now - since <= self.keep_seconds]
         for client in stale:
-            self._drop(client)
             await _close(client)
 
     async def close(self) -> None:
