@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.sql.elements import TextClause
@@ -93,6 +94,7 @@ def _tsquery(terms: list[str], operator: str) -> str:
     return (" & " if operator == "AND" else " | ").join(terms)
 
 
+@cache
 def _sqlite_statement() -> TextClause:
     return text(
         """SELECT p.id, -bm25(portal_publication_fts, 3.0, 1.0) AS score
@@ -104,6 +106,7 @@ def _sqlite_statement() -> TextClause:
     ).bindparams(bindparam("spaces", expanding=True))
 
 
+@cache
 def _postgres_statement() -> TextClause:
     return text(
         """SELECT p.id, ts_rank(to_tsvector('french'::regconfig, p.search_text), q) AS score

@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from mailbot.portal import Frequency, SearchHit, Subscriber
 from portal_stub import invitations
@@ -54,10 +55,13 @@ class UnknownSpace(ValueError):
 
 
 @cache
-def _accounts_by_email() -> SelectOfScalar[PortalAccount]:
-    """Built once: building a statement costs more than running it on SQLite."""
-    return select(PortalAccount).where(
-        col(PortalAccount.email).in_(bindparam("emails", expanding=True))
+def _accounts_by_email() -> Any:
+    """Built once: building a statement costs more than running it on SQLite. Columns, not
+    `PortalAccount` objects: loading those cost two thirds of the call."""
+    table = PortalAccount.__table__  # type: ignore[attr-defined]
+    columns = ("email", "organisation", "is_admin", "spaces", "last_login_at")
+    return select_columns(*(table.c[name] for name in columns)).where(
+        table.c.email.in_(bindparam("emails", expanding=True))
     )
 
 
@@ -90,16 +94,16 @@ class StubPortal(AccountAdmin, DocumentAdmin):
         if not wanted:
             return {}
         with self._reading() as session:
-            rows = session.exec(_accounts_by_email(), params={"emails": sorted(wanted)}).all()
+            found = session.connection().execute(_accounts_by_email(), {"emails": sorted(wanted)})
             return {
-                a.email: ExistingAccount(
-                    email=a.email,
-                    organisation=a.organisation,
-                    spaces=tuple(readable_spaces(a)),
+                email: ExistingAccount(
+                    email=email,
+                    organisation=organisation,
+                    spaces=tuple(SPACES if is_admin else granted_spaces(spaces)),
                     # Has the person logged in since the invitation? (invitation reminders)
-                    first_login_at=a.last_login_at,
+                    first_login_at=last_login_at,
                 )
-                for a in rows
+                for email, organisation, is_admin, spaces, last_login_at in found
             }
 
     def create_accounts(

@@ -191,4 +191,6 @@ def test_ordinary_answers_are_capped_per_case_and_address_essential_ones_by_the_
             s, config, answer("next-day", essential=True), "Q-2026-000999",
             now=NOW + timedelta(days=1, seconds=1), secret=b"s" * 32,
         )  # fmt: skip
-        assert later is not None and later.essential
+        assert later is not None
+        row = s.get(OutboxMail, later)
+        assert row is not None and row.essential

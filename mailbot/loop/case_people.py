@@ -31,7 +31,7 @@ def set_case_people(session: Session, ref: str, emails: Iterable[str]) -> None:
     """Make the rows of case `ref` exactly `emails` (blank addresses left out). Written with
     SQL statements, not ORM objects: a case's people may change twice in one transaction."""
     wanted = {e for e in emails if e}
-    stored = set(session.exec(_people_of(), params={"ref": ref}).all())
+    stored = set(session.connection().execute(_people_of(), {"ref": ref}).scalars())
     if gone := stored - wanted:
         session.connection().execute(
             delete(CasePerson).where(
@@ -58,7 +58,7 @@ def find_open_requests(
     if not wanted:
         return found
     params = {"emails": wanted, "exclude": exclude_ref or ""}
-    for email, ref in session.exec(_open_requests(), params=params).all():
+    for email, ref in session.connection().execute(_open_requests(), params):
         found.setdefault(email, ref)
     return found
 

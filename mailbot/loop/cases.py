@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import TextClause, bindparam, text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -26,21 +26,18 @@ def next_ref(session: Session, kind: str, year: int) -> str:
     rollback gives the number back, so two instances never take the same number or skip one.
     """
     prefix = PREFIXES[kind]
-    params = {"p": prefix, "y": year}
-    session.execute(
-        text(
-            "INSERT INTO case_counter (prefix, year, last) VALUES (:p, :y, 0) "
-            "ON CONFLICT (prefix, year) DO NOTHING"
-        ),
-        params,
-    )
-    number = session.execute(
-        text(
-            "UPDATE case_counter SET last = last + 1 WHERE prefix = :p AND year = :y RETURNING last"
-        ),
-        params,
-    ).scalar_one()
+    number = session.connection().execute(_take_number(), {"p": prefix, "y": year}).scalar_one()
     return f"{prefix}-{year}-{number:06d}"
+
+
+@cache
+def _take_number() -> TextClause:
+    """The year's first number, or the counter's next one: one statement (an upsert)."""
+    return text(
+        "INSERT INTO case_counter (prefix, year, last) VALUES (:p, :y, 1) "
+        "ON CONFLICT (prefix, year) DO UPDATE SET last = case_counter.last + 1 "
+        "RETURNING last"
+    )
 
 
 def view(case: Case) -> CaseView:
@@ -101,7 +98,7 @@ def opened_before(session: Session, journal_ref: str | None, message_id: str | N
         if case is not None and case.origin_message_id == message_id:
             return case.ref
     if message_id:
-        return session.exec(_opened_by(), params={"mid": message_id}).first()
+        return session.connection().execute(_opened_by(), {"mid": message_id}).scalar()
     return None
 
 

@@ -26,7 +26,7 @@ from mailbot.loop import cases, events
 from mailbot.loop.away import reviewer_away
 from mailbot.loop.effects import Decider, Pending
 from mailbot.loop.faults import InfrastructureDown, is_infrastructure
-from mailbot.loop.journal import FINAL_FATES, Fetched, journal
+from mailbot.loop.journal import FINAL_FATES, Entry, Fetched, journal, load_entry, write_fate
 from mailbot.loop.portal_ops import OperationReport, run_pending
 from mailbot.loop.prefetch import Prefetch
 from mailbot.loop.quarantine import set_aside, sweep_alerts
@@ -36,7 +36,7 @@ from mailbot.mail.parse import ParsedMail, ParseLimits, parse_message
 from mailbot.portal import Portal
 from mailbot.wflog import WorkflowLog
 from storage.db import session_scope
-from storage.models import Case, InboundMessage, OutboxMail
+from storage.models import Case, OutboxMail
 from workflows.alerts import (
     OwnAddressMail,
     RefusedReply,
@@ -118,19 +118,12 @@ class Ingest:
         pending = Pending()
         try:
             with session_scope(self.engine) as session:
-                row = session.get(InboundMessage, journal_id, with_for_update=True)
-                if row is None:
+                entry = load_entry(session, journal_id)
+                if entry is None:
                     raise LookupError(f"journal entry {journal_id} not found")
-                if row.fate in FINAL_FATES:
-                    return Outcome(row.fate, row.kind, row.rule, row.case_ref)
-                outcome = self._process_row(session, row, pending)
-                row.fate = outcome.fate
-                row.kind = outcome.kind
-                row.rule = outcome.rule
-                row.case_ref = outcome.case_ref
-                row.error = None
-                row.processed_at = self.clock()
-                session.add(row)
+                if entry.fate in FINAL_FATES:
+                    return Outcome(entry.fate, entry.kind, entry.rule, entry.case_ref)
+                outcome = self._process_row(session, entry, pending)
         except Exception as err:  # the mail's failures quarantine it
             if is_infrastructure(err):  # rolled back; left in the INBOX for a later turn
                 raise InfrastructureDown(err) from err
@@ -151,28 +144,39 @@ class Ingest:
     def sweep_quarantine_alerts(self) -> None:
         sweep_alerts(self.engine, self.config, self.decider, self.wflog, self.clock)
 
-    def _process_row(self, session: Session, row: InboundMessage, pending: Pending) -> Outcome:
-        if len(row.raw) > self.config.limits.max_message_bytes:
-            size, limit = len(row.raw), self.config.limits.max_message_bytes
+    def _process_row(self, session: Session, entry: Entry, pending: Pending) -> Outcome:
+        """Decide the journaled mail `entry`, and write its fate in the same transaction."""
+        if len(entry.raw) > self.config.limits.max_message_bytes:
+            size, limit = len(entry.raw), self.config.limits.max_message_bytes
             raise UnreadableMail(
                 f"message of {size} bytes over the limit",
                 f"le message pèse {size_fr(size)}, au-delà de la limite de {size_fr(limit)} : "
                 "il n'a pas été lu",
             )
-        mail = self.prefetch.parsed(row.sha256) or parse_message(row.raw, self.parse_limits)
+        mail = self.prefetch.parsed(entry.sha256) or parse_message(entry.raw, self.parse_limits)
         if mail.unparsable:
             raise UnreadableMail(
                 f"message not parsable ({'; '.join(mail.defects)[:300]})",
                 "le message est trop imbriqué ou trop abîmé pour être lu (structure MIME "
                 "illisible) : il n'a pas été traité",
             )
-        outcome = self._decide(session, row, mail, pending)
-        # Set last, so that they are written with the fate (one UPDATE, not two).
-        row.sender, row.subject = mail.from_addr, (mail.subject or "")[:1000]
+        outcome = self._decide(session, entry, mail, pending)
+        write_fate(
+            session,
+            entry.id,
+            fate=outcome.fate,
+            kind=outcome.kind,
+            rule=outcome.rule,
+            case_ref=outcome.case_ref,
+            error=None,
+            processed_at=self.clock(),
+            sender=mail.from_addr,
+            subject=(mail.subject or "")[:1000],
+        )
         return outcome
 
     def _decide(
-        self, session: Session, row: InboundMessage, mail: ParsedMail, pending: Pending
+        self, session: Session, entry: Entry, mail: ParsedMail, pending: Pending
     ) -> Outcome:
         ctx = ClassifyContext(
             config=self.config,
@@ -182,14 +186,14 @@ class Ingest:
         result = classify(mail, ctx)
         rule = result.rules[0] if result.rules else None
         kind = result.kind
-        fields = {"journal": row.id, "kind": kind, "rule": rule, "from": mail.from_addr or "?"}
+        fields = {"journal": entry.id, "kind": kind, "rule": rule, "from": mail.from_addr or "?"}
         if kind in IGNORED_KINDS:
             ref = self._bounce(session, mail, pending) if kind == "bounce" else None
             pending.add(ref, "ignored", **fields)
             if rule == OWN_ADDRESS_RULE:  # never answered, but the admins must know
                 folder = self.config.mailbox.folders.ignored
                 subject = (mail.subject or "")[:1000]
-                own = OwnAddressMail(int(row.id or 0), mail.from_addr, subject, folder)
+                own = OwnAddressMail(entry.id, mail.from_addr, subject, folder)
                 decision = own_address_mail(own, tuple(self.config.admins.addresses))
                 self.decider.outside_case(session, None, decision, pending)
             if kind == "auto_reply" and (away := reviewer_away(session, self.config, mail, result)):
@@ -211,9 +215,9 @@ class Ingest:
                 self.decider.decide(session, case, event, pending)
                 return Outcome("processed", kind, rule, case.ref)
             kind = "question"  # a reference we do not know: treat as a new mail
-        opened = cases.opened_before(session, row.case_ref, mail.message_id)
+        opened = cases.opened_before(session, entry.case_ref, mail.message_id)
         if opened is not None:  # a replay, or the same mail delivered twice: no second case
-            pending.add(opened, "already_opened", journal=row.id)
+            pending.add(opened, "already_opened", journal=entry.id)
             return Outcome("processed", kind, rule, opened)
         new_kind = "subscription" if kind in ("subscription", "subscription_intent") else "question"
         ref = self._open_case(session, mail, new_kind, result, pending, fields)
@@ -248,8 +252,9 @@ class Ingest:
             created_at=now,
             updated_at=now,
         )
+        # Not flushed here: the statements of the decision are SQL ones that do not read
+        # `mail_case`, so the case is written once, by the commit, with the state decided.
         session.add(case)
-        session.flush()
         pending.add(ref, "received", **fields)
         self.decider.start(session, case, event, pending)
         return ref

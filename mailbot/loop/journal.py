@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, select
 
 from mailbot.mail.rawheaders import quick_message_id
@@ -61,3 +65,44 @@ def _journal_one(
     known = select(InboundMessage.id, InboundMessage.fate).where(InboundMessage.sha256 == digest)
     journal_id, fate = session.exec(known).one()
     return int(journal_id or 0), fate in FINAL_FATES
+
+
+# Deciding a journaled mail reads a few of its columns and writes its fate with two Core
+# statements (built once): loading the ORM row cost the drain 6 % of its main thread.
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What deciding a journaled mail reads of its row."""
+
+    id: int
+    raw: bytes
+    sha256: str
+    fate: str
+    kind: str | None
+    rule: str | None
+    case_ref: str | None
+
+
+@cache
+def _entry_query() -> Any:
+    table = InboundMessage.__table__  # type: ignore[attr-defined]
+    columns = [table.c[field.name] for field in fields(Entry)]
+    return select_columns(*columns).where(table.c.id == bindparam("id")).with_for_update()
+
+
+@cache
+def _fate_update() -> Any:
+    table = InboundMessage.__table__  # type: ignore[attr-defined]
+    return table.update().where(table.c.id == bindparam("entry_id"))
+
+
+def load_entry(session: Session, journal_id: int) -> Entry | None:
+    """The journal row `journal_id`, locked until the transaction ends (on PostgreSQL)."""
+    found = session.connection().execute(_entry_query(), {"id": journal_id}).first()
+    return Entry(*found) if found is not None else None
+
+
+def write_fate(session: Session, journal_id: int, **values: Any) -> None:
+    """Set columns of the journal row `journal_id` (its fate and what goes with it)."""
+    session.connection().execute(_fate_update(), {"entry_id": journal_id, **values})

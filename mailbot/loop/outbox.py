@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, case, insert
+from sqlalchemy import Engine, and_, bindparam, case
 from sqlmodel import Session, col, func, select
 
 from mailbot.config import Config
@@ -30,6 +30,7 @@ from mailbot.mail import tokens
 from mailbot.mail.wire import render_raw
 from storage.db import session_scope
 from storage.models import OutboxMail
+from storage.upsert import insert_ignore_returning
 from workflows.core import SendMail
 
 log = logging.getLogger(__name__)
@@ -78,15 +79,6 @@ def _caps_query(*, of_no_case: bool) -> Any:
     )
 
 
-_OUTBOX_COLUMNS = tuple(c.name for c in OutboxMail.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
-
-
-@cache
-def _insert_row() -> Any:
-    table = OutboxMail.__table__  # type: ignore[attr-defined]
-    return insert(table).returning(table.c.id)
-
-
 @cache
 def _by_key() -> Any:
     return select(OutboxMail.id).where(OutboxMail.idempotency_key == bindparam("ikey"))
@@ -118,47 +110,52 @@ def enqueue_mail(
     *,
     now: datetime | None = None,
     secret: bytes | None = None,
-) -> OutboxMail | None:
+) -> int | None:
     """Render `mail` and add it to the outbox in `session`'s transaction.
 
-    Returns the outbox row (the existing one when the key was already written), or None when
-    an automatic answer was suppressed by a rate limit (`auto_reply_blocked`).
+    Returns the outbox row's id (the existing row's when the key was already written), or None
+    when an automatic answer was suppressed by a rate limit (`auto_reply_blocked`).
     """
     now = now or datetime.now(UTC)
     ikey = idempotency_key(case_ref, mail.key)
-    # Outbox rows are written by SQL statements (below), so these look-ups need no flush of
-    # the transaction's pending objects (the case's changes are written once, at the commit).
-    existing_id = session.connection().execute(_by_key(), {"ikey": ikey}).scalar()
-    if existing_id is not None:
-        return session.get(OutboxMail, existing_id)
+    # Outbox rows are written and read by SQL statements, so these look-ups need no flush of
+    # the transaction's pending objects (the case is written once, at the commit).
     if mail.auto and (limit := auto_reply_blocked(session, config, mail, case_ref, now)):
+        if (existing_id := _existing(session, ikey)) is not None:
+            return existing_id  # written before (a replay): not a new answer
         log.warning("auto-reply %s to %s suppressed: %s limit", ikey, ",".join(mail.to), limit)
         return None
     if mail.thread_notification and case_ref and not mail.in_reply_to:
         mail = _under_notification(session, mail, case_ref)
     raw, message_id = render_raw(config, mail, case_ref, now=now, secret=secret)
     bounce_token = tokens.new_bounce_token()
-    row = OutboxMail(
-        idempotency_key=ikey,
-        case_ref=case_ref,
-        template=mail.template,
-        recipients=[a.lower() for a in mail.to],
-        recipient=mail.to[0].lower() if mail.to else "",
-        envelope_from=tokens.bounce_address(config.instance.generic_address, bounce_token),
-        bounce_token=bounce_token,
-        message_id=message_id,
-        raw=raw,
-        auto=mail.auto,
-        essential=mail.auto and mail.essential,
-        sensitive=mail.sensitive,
-        created_at=now,
-        next_attempt_at=now,
-    )
-    # Written with one INSERT, not through the unit of work: the row is not kept in the
-    # session (the callers only read it), and later queries of the transaction see it.
-    values = {name: getattr(row, name) for name in _OUTBOX_COLUMNS}
-    row.id = session.connection().execute(_insert_row(), values).scalar_one()
-    return row
+    # Written as values, not through the unit of work nor as an `OutboxMail` (building one
+    # cost more than the INSERT): later queries of the transaction see the row.
+    values = {
+        "idempotency_key": ikey,
+        "case_ref": case_ref,
+        "template": mail.template,
+        "recipients": [a.lower() for a in mail.to],
+        "recipient": mail.to[0].lower() if mail.to else "",
+        "envelope_from": tokens.bounce_address(config.instance.generic_address, bounce_token),
+        "bounce_token": bounce_token,
+        "message_id": message_id,
+        "raw": raw,
+        "auto": mail.auto,
+        "essential": mail.auto and mail.essential,
+        "sensitive": mail.sensitive,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+    # One statement: the key is new but for a replay, which finds the row written before.
+    new_id = insert_ignore_returning(session, OutboxMail, values, ["idempotency_key"], "id")
+    return int(new_id) if new_id is not None else _existing(session, ikey)
+
+
+def _existing(session: Session, ikey: str) -> int | None:
+    """The id of the outbox row written with the idempotency key `ikey`, if any."""
+    found = session.connection().execute(_by_key(), {"ikey": ikey}).scalar()
+    return int(found) if found is not None else None
 
 
 def _under_notification(session: Session, mail: SendMail, case_ref: str) -> SendMail:
@@ -174,7 +171,7 @@ def _under_notification(session: Session, mail: SendMail, case_ref: str) -> Send
         )
         .order_by(col(OutboxMail.id).desc())
     )
-    last = session.exec(stmt).first()
+    last = session.connection().execute(stmt).scalar()
     return replace(mail, in_reply_to=last, references=(last,)) if last else mail
 
 

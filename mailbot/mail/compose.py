@@ -68,13 +68,18 @@ def has_html(template: str) -> bool:
 
 def render(template: str, context: Mapping[str, Any]) -> tuple[str, str, str | None]:
     """(subject, text body, html body or None) of `templates/<template>/`."""
-    env = environment()
-    subject = env.get_template(f"{template}/subject.txt").render(context)
-    text = env.get_template(f"{template}/body.txt").render(context)
+    subject = _template(f"{template}/subject.txt").render(context)
+    text = _template(f"{template}/body.txt").render(context)
     html: str | None = None
     if has_html(template):
-        html = env.get_template(f"{template}/body.html").render(context)
+        html = _template(f"{template}/body.html").render(context)
     return clean_header_value(subject), text, html
+
+
+@lru_cache(maxsize=512)
+def _template(name: str) -> jinja2.Template:
+    """A compiled template, looked up once (jinja's own look-up costs more than a dict's)."""
+    return environment().get_template(name)
 
 
 Mailbox = tuple[str, str, str]
