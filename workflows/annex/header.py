@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from workflows.annex.fields import (
     CellValue,
@@ -67,8 +68,10 @@ _PHONE_WORDS = {"telephone", "tel", "portable", "mobile", "fixe", "telephonique"
 _BEHALF_WORDS = {"representee", "represente", "representees", "mandante", "cliente"}
 
 
+@lru_cache(maxsize=512)
 def field_for_label(label: str) -> str | None:
-    """The field a header label names, or None. Order matters: the most specific first."""
+    """The field a header label names, or None. Order matters: the most specific first.
+    (Cached: the same few labels come back in every annex a worker reads.)"""
     norm = normalise_label(label)
     words = norm.split()
     if not words or len(words) > 10:  # a sentence (a title row), not a label
@@ -149,7 +152,7 @@ def _header_from_labels(row: int, labels: dict[int, str]) -> Header:
 
 
 def _labels(cells: Sequence[CellValue]) -> dict[int, str]:
-    return {i: t for i, t in enumerate(cell_text(c) for c in cells) if t}
+    return {i: t for i, c in enumerate(cells) if c is not None and (t := cell_text(c))}
 
 
 def match_header(cells: Sequence[CellValue]) -> dict[str, int] | None:
@@ -173,13 +176,14 @@ def find_header(rows: Sequence[Row]) -> Header | None:
     """
     best: Header | None = None
     scan = list(rows[:HEADER_SCAN_ROWS])
-    for i, (number, cells) in enumerate(scan):
-        labels = _labels(cells)
+    labels_of = [_labels(cells) for _, cells in scan]  # each row's, read once
+    for i, (number, _cells) in enumerate(scan):
+        labels = labels_of[i]
         if not labels:
             continue
         candidate = _header_from_labels(number, labels)
         if i + 1 < len(scan):
-            below = _labels(scan[i + 1][1])
+            below = labels_of[i + 1]
             if below and "email" not in _header_from_labels(0, below).columns:
                 merged = _header_from_labels(scan[i + 1][0], labels | below)
                 if merged.score > candidate.score:
