@@ -201,3 +201,43 @@ def test_a_decision_outside_any_case_sends_mail_and_logs_only(
         ("Q-2026-000099", "x"),
         ("Q-2026-000001", "x"),
     ]
+
+
+def test_a_new_cases_due_date_comes_from_the_timers_its_first_decision_sets(
+    config: Config, engine: Engine
+) -> None:
+    """`new_case`: no query for the due date, the same one the timer table gives (a timer set
+    twice counts once, with its last due date; a cancellation reads the table back)."""
+    decision = Decision(
+        state="open",
+        effects=(
+            SetTimer(name="reminder", kind="reviewer_reminder", due_at=NOW + timedelta(1)),
+            SetTimer(name="escalation", kind="escalation", due_at=NOW + timedelta(5)),
+            SetTimer(name="reminder", kind="reviewer_reminder", due_at=NOW + timedelta(3)),
+        ),
+    )
+    with Session(engine) as session:
+        case = new_case(session)
+        apply_decision(session, config, case, decision, NOW, Pending(), SECRET, new_case=True)
+        assert case.due_at == NOW + timedelta(3)
+        session.commit()
+    with Session(engine) as session:
+        case = new_case(session, "Q-2026-000002")
+        apply_decision(session, config, case, decision, NOW, Pending(), SECRET)
+        assert case.due_at is not None and case.due_at.replace(tzinfo=UTC) == NOW + timedelta(3)
+        quiet = Decision(state="open")
+        other = new_case(session, "Q-2026-000003")
+        apply_decision(session, config, other, quiet, NOW, Pending(), SECRET, new_case=True)
+        assert other.due_at is None
+        cancelled = Decision(
+            state="open",
+            effects=(
+                SetTimer(name="reminder", kind="reviewer_reminder", due_at=NOW + timedelta(1)),
+                SetTimer(name="escalation", kind="escalation", due_at=NOW + timedelta(5)),
+                CancelTimers(("reminder",)),
+            ),
+        )
+        third = new_case(session, "Q-2026-000004")
+        apply_decision(session, config, third, cancelled, NOW, Pending(), SECRET, new_case=True)
+        assert third.due_at is not None
+        assert third.due_at.replace(tzinfo=UTC) == NOW + timedelta(5)

@@ -76,9 +76,12 @@ def apply_decision(
     now: datetime,
     pending: Pending,
     secret: bytes | None = None,
+    *,
+    new_case: bool = False,
 ) -> list[PortalEffect]:
     """Write the decision's case changes and effects in `session` (no commit here); returns
-    the portal operations the decision asks for."""
+    the portal operations the decision asks for. `new_case`: the case has just been opened,
+    so it has no timer but the ones this decision sets."""
     events: list[dict[str, Any]] = []  # the case's events, written together (`_add_events`)
     if decision.state is not None and decision.state != case.state:
         state_change = {"from": case.state, "to": str(decision.state)}
@@ -95,24 +98,49 @@ def apply_decision(
     elif not decision.closed and case.closed_at is not None and decision.state is not None:
         case.closed_at = None  # reopened
     case.updated_at = now
-    portal_ops: list[PortalEffect] = []
-    for effect in decision.effects:
-        if isinstance(effect, SendMail):
-            _send(session, config, effect, case.ref, now, pending, secret)
-        elif isinstance(effect, SetTimer):
-            set_timer(session, case.ref, effect)
-        elif isinstance(effect, CancelTimers):
-            cancel_timers(session, case.ref, effect.prefixes, now)
-        else:
-            portal_ops.append(effect)
+    portal_ops, timers_set = _apply_effects(
+        session, config, case.ref, decision, now, pending, secret, new_case
+    )
     for line in decision.log:
         events.append(_event(case.ref, now, line.event, jsonable(line.fields)))
         pending.add(case.ref, line.event, **dict(line.fields))
     _add_events(session, events)
     record_examples(session, config, case, decision, now)  # what the triage learns
-    case.due_at = _next_due(session, case.ref)
+    if timers_set is None:
+        case.due_at = _next_due(session, case.ref)
+    else:  # a new case's timers are the ones just set: no query
+        case.due_at = min(timers_set.values(), default=None)
     session.add(case)
     return portal_ops
+
+
+def _apply_effects(
+    session: Session,
+    config: Config,
+    ref: str,
+    decision: Decision,
+    now: datetime,
+    pending: Pending,
+    secret: bytes | None,
+    new_case: bool,
+) -> tuple[list[PortalEffect], dict[str, datetime] | None]:
+    """The decision's mails and timers written; returns its portal operations and, for a new
+    case, the due dates of the timers set, by name (None: the table must be read)."""
+    portal_ops: list[PortalEffect] = []
+    timers_set: dict[str, datetime] | None = {} if new_case else None
+    for effect in decision.effects:
+        if isinstance(effect, SendMail):
+            _send(session, config, effect, ref, now, pending, secret)
+        elif isinstance(effect, SetTimer):
+            set_timer(session, ref, effect)
+            if timers_set is not None:
+                timers_set[effect.name] = effect.due_at
+        elif isinstance(effect, CancelTimers):
+            cancel_timers(session, ref, effect.prefixes, now)
+            timers_set = None
+        else:
+            portal_ops.append(effect)
+    return portal_ops, timers_set
 
 
 def _write_record(session: Session, case: Case, record: CaseRecord) -> None:
@@ -283,16 +311,26 @@ class Decider:
         """The first decision of a case just opened by `event`."""
         ctx = self._context(session, case, event, opened=True)
         decision = WORKFLOWS[case.kind].start(event, ctx, case.ref)
-        self.apply(session, case, decision, pending)
+        self.apply(session, case, decision, pending, new_case=True)
 
     def decide(self, session: Session, case: Case, event: Event, pending: Pending) -> None:
         ctx = self._context(session, case, event)
         decision = WORKFLOWS[case.kind].decide(cases.view(case), event, ctx)
         self.apply(session, case, decision, pending)
 
-    def apply(self, session: Session, case: Case, decision: Decision, pending: Pending) -> None:
+    def apply(
+        self,
+        session: Session,
+        case: Case,
+        decision: Decision,
+        pending: Pending,
+        *,
+        new_case: bool = False,
+    ) -> None:
         now = self.clock()
-        ops = apply_decision(session, self.config, case, decision, now, pending, self.secret)
+        ops = apply_decision(
+            session, self.config, case, decision, now, pending, self.secret, new_case=new_case
+        )
         for op in ops:
             row = enqueue_operation(session, case.ref, op, now)
             pending.add(case.ref, "portal_queued", kind=row.kind, operation=row.id)
