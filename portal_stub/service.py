@@ -36,7 +36,13 @@ from portal_stub.models import (
 )
 from portal_stub.search import search_publication_ids
 from portal_stub.security import temporary_password, verify_password
-from portal_stub.store import KeyReused, SessionFactory, granted_spaces, readable_spaces
+from portal_stub.store import (
+    KeyReused,
+    SessionFactory,
+    granted_spaces,
+    readable_spaces,
+    spaces_readable,
+)
 from workflows.core import SPACES, Credential, ExistingAccount, PersonRequest
 from workflows.text.fold import fold
 
@@ -99,7 +105,7 @@ class StubPortal(AccountAdmin, DocumentAdmin):
                 email: ExistingAccount(
                     email=email,
                     organisation=organisation,
-                    spaces=tuple(SPACES if is_admin else granted_spaces(spaces)),
+                    spaces=tuple(spaces_readable(is_admin, spaces)),
                     # Has the person logged in since the invitation? (invitation reminders)
                     first_login_at=last_login_at,
                 )
