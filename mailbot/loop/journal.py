@@ -47,18 +47,18 @@ def _journal_one(
     session: Session, raw: bytes, uidvalidity: int | None, uid: int | None, now: datetime
 ) -> tuple[int, bool]:
     digest = hashlib.sha256(raw).hexdigest()
-    new = InboundMessage(
-        message_id=quick_message_id(raw),
-        sha256=digest,
-        uidvalidity=uidvalidity,
-        uid=uid,
-        size=len(raw),
-        raw=raw,
-        received_at=now,
-    )
-    # Idempotent: a row journaled before (by us or another process) is kept as it is, and
-    # only its id and fate are read, not the raw bytes.
-    values = new.model_dump(exclude={"id"})
+    # Values, not an `InboundMessage` dumped (the columns' defaults fill the rest), as the
+    # outbox's rows. Idempotent: a row journaled before (by us or another process) is kept as
+    # it is, and only its id and fate are read, not the raw bytes.
+    values = {
+        "message_id": quick_message_id(raw),
+        "sha256": digest,
+        "uidvalidity": uidvalidity,
+        "uid": uid,
+        "size": len(raw),
+        "raw": raw,
+        "received_at": now,
+    }
     new_id = insert_ignore_returning(session, InboundMessage, values, ["sha256"], "id")
     if new_id is not None:
         return int(new_id), False
