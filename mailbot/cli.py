@@ -117,6 +117,9 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the daemon."""
+    from mailbot.loop.malloc import limit_arenas  # noqa: PLC0415
+
+    limit_arenas()  # before the daemon's threads start (peak memory, `loop/malloc.py`)
     _logging(verbose)
     config = _load(config_path)
     from mailbot.config import ConfigError  # noqa: PLC0415 - loaded by _load already
