@@ -1,6 +1,7 @@
 """An attachment too large to pass on (`[limits] max_attachment_bytes`) is no longer dropped
 silently: the reviewer's notification names it, and the asker's acknowledgement tells them it
-did not reach the service and how to send it."""
+did not reach the service and how to send it; for questions and subscription requests alike
+(end to end: test_omitted_attachments_e2e.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from dataclasses import replace
 from email.message import EmailMessage
 
 from test_templates import render
-from workflows_support import ctx, mail, sent
+from workflows_support import annex_error, ctx, mail, opened, sent, table_mail
 
 from mailbot.loop.events import omitted_attachments
 from mailbot.mail.mimeparts import ParseLimits
 from mailbot.mail.parse import parse_message
-from workflows import question
+from workflows import question, subscription
+from workflows.core import MailReceived
 
 REF = "Q-2026-000042"
+ABO = "ABO-2026-000007"
 OMITTED = "schema.bin (2,0\u00a0Mo)"
 
 
@@ -54,3 +57,72 @@ def test_nothing_is_said_when_every_attachment_went_through() -> None:
     (ack,) = sent(decision, "question_ack")
     _, told, _ = render("question_ack", dict(ack.context), REF)
     assert "trop volumineuses" not in told
+
+
+def _omitting(event: MailReceived) -> MailReceived:
+    return replace(event, omitted=(OMITTED,))
+
+
+def test_a_subscription_s_acknowledgement_and_notification_name_the_omitted_file() -> None:
+    decision = subscription.start(_omitting(table_mail()), ctx(), ABO)
+    (ack,) = sent(decision, "subscription_ack")
+    _, told, told_html = render("subscription_ack", dict(ack.context), ABO)
+    assert (
+        f"Pièce jointe trop volumineuse, qui n'a pas pu être transmise au service : {OMITTED}. "
+        "Si elle est utile à l'examen de votre demande, envoyez-la sous une forme plus légère"
+    ) in told
+    assert OMITTED in told_html
+    notifications = sent(decision, "subscription_notify")
+    assert notifications
+    for notification in notifications:
+        _, notified, notified_html = render("subscription_notify", dict(notification.context), ABO)
+        assert "Pièce jointe trop volumineuse pour vous être transmise" in notified
+        assert OMITTED in notified and OMITTED in notified_html
+    _, plain, _ = render(
+        "subscription_ack",
+        dict(sent(subscription.start(table_mail(), ctx(), ABO), "subscription_ack")[0].context),
+        ABO,
+    )
+    assert "trop volumineuse" not in plain
+
+
+def test_a_table_too_large_to_be_received_is_named_when_the_table_is_asked_for() -> None:
+    # the annex itself was over the limit: no table was read, the mail asks for access
+    decision = subscription.start(
+        _omitting(mail("Nous souhaitons un accès au portail.")), ctx(), ABO
+    )
+    (intent,) = sent(decision, "subscription_intent")
+    _, told, told_html = render("subscription_intent", dict(intent.context), ABO)
+    assert (
+        f"Pièce jointe trop volumineuse, qui n'a pas pu être reçue par le service : {OMITTED}. "
+        "S'il s'agit du tableau de demande, renvoyez-le"
+    ) in told
+    assert OMITTED in told_html
+
+
+def test_an_invalid_table_s_report_names_the_omitted_file() -> None:
+    event = _omitting(table_mail())
+    event = replace(
+        event,
+        annex={
+            "rows": [],
+            "errors": [annex_error(2, "email", "Courriel", "x", "n'est pas une adresse")],
+        },
+    )
+    (report,) = sent(subscription.start(event, ctx(), ABO), "subscription_invalid")
+    _, told, _ = render("subscription_invalid", dict(report.context), ABO)
+    assert f"qui n'a pas pu être reçue par le service : {OMITTED}" in told
+
+
+def test_a_follow_up_with_only_an_omitted_file_still_reaches_the_reviewers() -> None:
+    first = table_mail()
+    case = opened(subscription.start(first, ctx(), ABO), first, ABO, "subscription")
+    event = _omitting(mail("", message_id="<m2@ville-exemple.fr>"))
+    decision = subscription.decide(case, event, ctx())
+    forwarded = sent(decision, "subscription_requester_note")
+    assert forwarded, "a mail whose only attachment was too large was dropped as empty"
+    _, notified, _ = render("subscription_requester_note", dict(forwarded[0].context), ABO)
+    assert (
+        f"(l'original reste dans le journal du service ; le demandeur n'en a pas été averti) : {OMITTED}"
+        in notified
+    )

@@ -68,6 +68,7 @@ from workflows.subscription_people import (
     errors_by_row,
     people_from_rows,
     person_view,
+    review_summary,
     table_changes,
     table_is_usable,
 )
@@ -109,7 +110,7 @@ def decide(case: CaseView, event: Event, ctx: Context) -> Decision:
         return finish(case, case.state, CLOSED_STATES).then(portal_failed(ctx, event))
     if isinstance(event, ReviewerAway):
         waiting = (SubscriptionState.UNDER_REVIEW,)
-        summary = _review_summary(case, ctx)
+        summary = review_summary(case, ctx)
         return group_review.on_reviewer_away(case, event, ctx, CLOSED_STATES, waiting, summary)
     if isinstance(event, InvitationReissued | InvitationRevoked):
         return invitation_admin.on_result(case, event, ctx)
@@ -179,6 +180,7 @@ def _table_refused(
         "previous_table_kept": keeps_previous,
         "template_attached": bool(attachments),
         "template_filename": BLANK_ANNEX_FILENAME,
+        "omitted": list(event.omitted),
     }
     mail = requester_mail(
         case,
@@ -206,6 +208,7 @@ def _ask_for_table(
         "again": again,
         "template_attached": bool(attachments),
         "template_filename": BLANK_ANNEX_FILENAME,
+        "omitted": list(event.omitted),
     }
     mail = requester_mail(
         case,
@@ -249,7 +252,7 @@ def _send_for_review(
     ack = requester_mail(
         case,
         "subscription_ack",
-        {"stage": stage, "people": people},
+        {"stage": stage, "people": people, "omitted": list(event.omitted)},
         key="ack" if stage == "new" else f"ack:{round_number}",
         thread=reply_thread(event.message_id, event.references),
         auto=True,
@@ -259,6 +262,7 @@ def _send_for_review(
         **notify_context(case, data, ctx, stage, people),
         "changes": changes,
         "attachments": [a.filename for a in event.attachments],
+        "omitted": list(event.omitted),
     }
     notified = notify_round(
         ctx, "subscription_notify", group, context, round_number, stage, event.attachments
@@ -308,13 +312,14 @@ def _on_requester_mail(case: CaseView, event: MailReceived, ctx: Context) -> Dec
     if event.annex is not None and case.state != SubscriptionState.APPROVED:
         return _on_table(case, event, ctx, data)
     text = event.new_text.strip()
+    sent_files = bool(event.attachments or event.omitted)
     if case.state == SubscriptionState.INCOMPLETE:
         if text or event.attachments:
             data = with_note(data, ctx, text, event)
         return _ask_for_table(case, event, ctx, data, again=True)
     # « Merci beaucoup ! » is kept on the case but needs no reviewer (as for questions)
-    thanks = not event.attachments and case.state != SubscriptionState.NEEDS_INFO
-    if (thanks and is_thanks(text)) or (not text and not event.attachments):
+    thanks = not sent_files and case.state != SubscriptionState.NEEDS_INFO
+    if (thanks and is_thanks(text)) or (not text and not sent_files):
         name = "followup_thanks" if text else "requester_mail_empty"
         data = with_note(data, ctx, text, event) if text else data
         log = [LogLine(name, {"from": event.sender})]
@@ -337,6 +342,7 @@ def _forward_note(
         "state": case.state,
         "people": [person_view(p, ctx) for p in data.people],
         "attachments": [a.filename for a in event.attachments],
+        "omitted": list(event.omitted),
     }
     effects = forward_to_reviewers(
         "subscription_requester_note",
@@ -364,7 +370,7 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
             ctx,
             CLOSED_STATES,
             SubscriptionState.UNDER_REVIEW,
-            _review_summary,
+            review_summary,
             reminder="subscription_reminder",
             escalation="subscription_escalation",
         )
@@ -373,19 +379,6 @@ def _on_timer(case: CaseView, event: TimerFired, ctx: Context) -> Decision:
     if event.kind == followup_cap.DIGEST_TIMER:
         return followup_cap.on_digest_timer(case, event, ctx, CLOSED_STATES)
     return ignored(case, CLOSED_STATES, "timer_unknown", kind=event.kind)
-
-
-def _review_summary(case: CaseView, ctx: Context) -> dict[str, Any]:
-    data = subscription_record(case)
-    people = data.people
-    return {
-        "requester": case.requester,
-        "requester_name": case.requester_name,
-        "subject": case.subject,
-        "received_at": data.table_received_at or iso(case.created_at),
-        "people_count": len(people),
-        "people": [person_view(p, ctx) for p in people],
-    }
 
 
 def _on_delivery_failed(case: CaseView, event: DeliveryFailed, ctx: Context) -> Decision:

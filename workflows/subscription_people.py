@@ -8,8 +8,8 @@ from typing import Any
 
 from workflows.annex.diff import diff_people
 from workflows.annex.formulas import escape_formula, escape_optional
-from workflows.casework import spaces_label
-from workflows.core import Context, PersonRequest
+from workflows.casework import iso, spaces_label, subscription_record
+from workflows.core import CaseView, Context, PersonRequest
 from workflows.records import Person
 
 _PERSONAL_DOMAINS = frozenset(
@@ -97,3 +97,17 @@ def person_request(person: Person) -> PersonRequest:
         phone=person.phone,
         on_behalf_of=person.on_behalf_of,
     )
+
+
+def review_summary(case: CaseView, ctx: Context) -> dict[str, Any]:
+    """What a reminder, an escalation or a reassignment shows of a request under review."""
+    data = subscription_record(case)
+    people = data.people
+    return {
+        "requester": case.requester,
+        "requester_name": case.requester_name,
+        "subject": case.subject,
+        "received_at": data.table_received_at or iso(case.created_at),
+        "people_count": len(people),
+        "people": [person_view(p, ctx) for p in people],
+    }

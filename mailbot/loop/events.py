@@ -79,14 +79,17 @@ def _attachments(
 def omitted_attachments(mail: ParsedMail) -> tuple[str, ...]:
     """« schema.pdf (15,2 Mo) » for each attachment the parser kept no data of (too large)."""
     return tuple(
-        f"{a.filename or 'pièce jointe sans nom'} ({_megabytes(a.size)}\u00a0Mo)"
+        f"{a.filename or 'pièce jointe sans nom'} ({_size(a.size)})"
         for a in mail.attachments
         if a.size and not a.data
     )
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1_048_576:.1f}".replace(".", ",")
+def _size(size: int) -> str:
+    """« 15,2 Mo », or « 640 Ko » under a megabyte (a limit set low shows no « 0,0 Mo »)."""
+    if size < 1_048_576:
+        return f"{max(1, round(size / 1024))}\u00a0Ko"
+    return f"{size / 1_048_576:.1f}".replace(".", ",") + "\u00a0Mo"
 
 
 def reviewer_reply(mail: ParsedMail, result: Classification, case_kind: str) -> ReviewerReply:
