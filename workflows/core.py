@@ -63,6 +63,9 @@ class MailReceived:
     annex: Mapping[str, Any] | None = None  # `mailbot annex parse --json` output, or None
     annex_filename: str | None = None
     omitted: tuple[str, ...] = ()  # attachments too large to pass on: « name (size) »
+    # files named as a spreadsheet that are not one, when no table was found:
+    # « « annexe.xlsx », un document PDF »
+    not_tables: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

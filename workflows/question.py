@@ -203,6 +203,7 @@ def _ack(
         "similar": similar,
         "question_excerpt": excerpt(privacy.strip_courtesy(text) or text),
         "omitted": list(event.omitted),
+        "not_tables": list(event.not_tables),
     }
     thread = reply_thread(event.message_id, event.references)
     # the acknowledgement of a new case is essential; a reopened question's is not

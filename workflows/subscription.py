@@ -209,6 +209,7 @@ def _ask_for_table(
         "template_attached": bool(attachments),
         "template_filename": BLANK_ANNEX_FILENAME,
         "omitted": list(event.omitted),
+        "not_tables": list(event.not_tables),
     }
     mail = requester_mail(
         case,

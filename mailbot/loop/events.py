@@ -6,9 +6,11 @@ text, the spreadsheet found by content): nothing here parses a mail twice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from mailbot.annex.sniff import describe_content, sniff_spreadsheet
 from mailbot.mail.classify import Classification
 from mailbot.mail.parse import ParsedMail
 from storage.models import OutboxMail
@@ -53,6 +55,7 @@ def mail_received(
         annex=annex,
         annex_filename=attachment.filename if attachment else None,
         omitted=omitted_attachments(mail),
+        not_tables=() if attachment else not_tables(mail),
     )
 
 
@@ -83,6 +86,31 @@ def omitted_attachments(mail: ParsedMail) -> tuple[str, ...]:
         for a in mail.attachments
         if a.size and not a.data
     )
+
+
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
+
+
+def not_tables(mail: ParsedMail) -> tuple[str, ...]:
+    """« « annexe.xlsx », un document PDF » for each attachment named as a spreadsheet that is
+    not one by its content (the form printed to PDF and renamed, a web page saved as .xls): a
+    request asked for its table again says why the file sent was not read. Only the first bytes
+    are looked at, in the daemon as classification does; nothing is parsed."""
+    found = []
+    for a in mail.attachments:
+        name = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", strip_invisible(a.filename or "")).split())
+        if not a.data or not name.lower().endswith(SPREADSHEET_SUFFIXES) or _is_table(a.data):
+            continue
+        shown = name if len(name) <= 80 else name[:79] + "…"
+        found.append(f"« {shown} », {describe_content(a.data)}")
+    return tuple(found)
+
+
+def _is_table(data: bytes) -> bool:
+    try:
+        return bool(sniff_spreadsheet(data))
+    except Exception:  # a file that breaks the sniffer is described as what it looks like
+        return False
 
 
 def _size(size: int) -> str:
