@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -24,6 +23,7 @@ import jinja2
 
 from mailbot.config import Config
 from mailbot.mail import tokens
+from mailbot.mail.mimeparts import PLAIN_POLICY
 from mailbot.mail.mimetext import clean_display_text
 from mailbot.mail.parse import clean_header_value
 from workflows.calendar import PARIS, french_date
@@ -33,7 +33,7 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 # How our mails go on the wire: CRLF, and headers folded only past RFC 5322's 998 characters.
 # With the default 78, Python encodes a long Message-ID in In-Reply-To/References as an
 # RFC 2047 word, which breaks threading in every client.
-WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
+WIRE_POLICY = PLAIN_POLICY.clone(linesep="\r\n", max_line_length=998)
 
 
 @lru_cache(maxsize=1)
@@ -185,7 +185,7 @@ def outgoing(
 
 def to_email_message(out: Outgoing) -> EmailMessage:
     """`out` as an `EmailMessage` (the `email` package's header model and serialisation)."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=PLAIN_POLICY)  # `policy.default`, header classes built once
     msg["From"] = out.sender[2]
     msg["Reply-To"] = out.reply_to[2]
     msg["To"] = ", ".join(m[2] for m in out.to)

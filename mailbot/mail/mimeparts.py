@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import Message
 from email.policy import EmailPolicy
 from functools import lru_cache
@@ -67,6 +68,33 @@ class ParsedAttachment:
 # --------------------------------------------------------------------------- the policy
 
 
+class SharedHeaderClasses(HeaderRegistry):
+    """The `email` package's header factory, building each header class once.
+
+    `HeaderRegistry.__getitem__` creates a new class (`type(...)`) for every header it parses
+    or sets: about 12 KB and tens of microseconds each, kept alive as long as the header is
+    (the parsed-header cache below held 1,024 of them, 13 MB). The class depends only on the
+    registered class the name maps to, so one per mapping is built here; the headers are the
+    same objects otherwise.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._built: dict[type, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        cls = self.registry.get(name.lower(), self.default_class)
+        built = self._built.get(cls)
+        if built is None:  # two threads may both build it: either class will do
+            built = self._built.setdefault(cls, super().__getitem__(name))
+        return built
+
+
+HEADERS = SharedHeaderClasses()
+# `policy.default` with the shared header classes: every policy of ours is built from it
+PLAIN_POLICY = policy.default.clone(header_factory=HEADERS)
+
+
 class CappedPolicy(EmailPolicy):
     """`policy.default` that caps a header value and repairs 8-bit bytes before parsing it.
 
@@ -91,18 +119,21 @@ class CappedPolicy(EmailPolicy):
 # A part's Content-Type is read about ten times while a mail is parsed and classified, and
 # the header model parses it again each time (the largest cost of parsing, docs/benchmarks.md).
 # Parsed headers are immutable and depend only on the name and value (every policy here uses
-# the default header factory): short ones are kept.
+# the same header factory): short ones are kept. 128 of them: the repeats are within one mail
+# (a multipart's boundary is new in every mail) and the few common values (« text/plain;
+# charset=utf-8 »); a parsed header with its parse tree weighs about 10 KB, and 1,024 of them
+# held 10 MB for the life of the daemon.
 _CACHED_CHARS = 1024
-_PLAIN_POLICY = policy.default
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=128)
 def _parsed_header(name: str, value: str) -> Any:
-    return _PLAIN_POLICY.header_fetch_parse(name, value)
+    return PLAIN_POLICY.header_fetch_parse(name, value)
 
 
 def capped_policy(cap: int) -> CappedPolicy:
-    settings: dict[str, Any] = {"header_cap": cap}  # Policy takes its attributes as keywords
+    # Policy takes its attributes as keywords
+    settings: dict[str, Any] = {"header_cap": cap, "header_factory": HEADERS}
     return CappedPolicy(**settings)
 
 
@@ -115,7 +146,7 @@ def decoded_header(name: str, value: str, defects: list[str]) -> str:
     """An unstructured header value with its RFC 2047 encoded-words decoded."""
     value = unfold(value)
     try:  # encoded-words in a charset that lies leave surrogates: re-decode them
-        return unsurrogate(str(policy.default.header_factory(name, value)))
+        return unsurrogate(str(HEADERS(name, value)))
     except Exception as err:  # RecursionError included
         defects.append(f"{name}: not decodable ({type(err).__name__})")
         return mimetext.decode_words_fallback(value)

@@ -12,15 +12,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import Policy
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
 
 from mailbot.mail import mimetext, sender, tokens
 from mailbot.mail.bodies import BodyWalker
 from mailbot.mail.mimeparts import (
+    HEADERS,
     MSGID_RE,
     ParsedAttachment,
     ParseLimits,
@@ -211,7 +212,7 @@ def _parse_addresses(name: str, value: str, defects: list[str]) -> list[tuple[st
     """(display name, address) pairs; never raises (nested comments, garbage…)."""
     value = unfold(value)
     try:
-        header = policy.default.header_factory(name, value)
+        header: Any = HEADERS(name, value)  # an AddressHeader for the names read here
         pairs = [(unsurrogate(a.display_name), a.addr_spec) for a in header.addresses]
         if "@" in value:  # `<b>Jean</b> <j@x.fr>` reads as the address `b`: not an address
             pairs = [(n, a) for n, a in pairs if "@" in a]
