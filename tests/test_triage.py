@@ -149,3 +149,18 @@ def test_term_runs_are_found_wherever_they_occur() -> None:
                     )
                 ]
                 assert starts(text, term) == expected, (text, term)
+
+
+def test_the_stem_cache_keeps_words_not_numbers_and_stays_bounded() -> None:
+    from workflows.triage import normalise  # noqa: PLC0415 - its private cache is looked at
+
+    normalise._stem.cache_clear()
+    assert normalise.stem_word("2026") == "2026"
+    assert normalise._stem.cache_info().currsize == 0  # a number is not cached
+    first = normalise.stem_word("forfaits")
+    assert normalise.stem_word("forfaits") == first
+    assert normalise._stem.cache_info().hits == 1
+    for i in range(10_000):
+        normalise.stem_word(f"mot{i}x")
+    assert normalise._stem.cache_info().currsize == 8192
+    assert normalise.stem_word("forfaits") == first
