@@ -72,10 +72,10 @@ class SharedHeaderClasses(HeaderRegistry):
     """The `email` package's header factory, building each header class once.
 
     `HeaderRegistry.__getitem__` creates a new class (`type(...)`) for every header it parses
-    or sets: about 12 KB and tens of microseconds each, kept alive as long as the header is
-    (the parsed-header cache below held 1,024 of them, 13 MB). The class depends only on the
-    registered class the name maps to, so one per mapping is built here; the headers are the
-    same objects otherwise.
+    or sets: about 2 KB each, kept alive as long as the header is, and a quarter of the time
+    of composing a mail (1.4 ms against 1.0 ms with the classes shared). The class depends
+    only on the registered class the name maps to, so one per mapping is built here; the
+    headers are the same objects otherwise.
     """
 
     def __init__(self) -> None:
