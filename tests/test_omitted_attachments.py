@@ -126,3 +126,21 @@ def test_a_follow_up_with_only_an_omitted_file_still_reaches_the_reviewers() -> 
         f"(l'original reste dans le journal du service ; le demandeur n'en a pas été averti) : {OMITTED}"
         in notified
     )
+
+
+def test_a_question_s_follow_up_with_only_an_omitted_file_reaches_the_reviewers() -> None:
+    first = mail("Quel est le format du fichier des FPS ?")
+    case = opened(question.start(first, ctx(), REF), first, REF, "question")
+    decision = question.decide(case, _omitting(mail("", message_id="<m2@ville-exemple.fr>")), ctx())
+    forwarded = sent(decision, "question_notify")
+    assert forwarded, "a follow-up whose only attachment was too large was dropped as empty"
+    context = dict(forwarded[0].context)
+    assert context["followup_text"] == (
+        f"(message sans texte, pièces jointes : {OMITTED}, trop volumineuse pour être transmise)"
+    )
+    _, notified, _ = render("question_notify", context, REF)
+    # the asker got no acknowledgement of a follow-up: the reviewers are not told otherwise
+    assert (
+        f"(l'original reste dans le journal du service ; le demandeur n'en a pas été averti) : {OMITTED}"
+        in notified
+    )

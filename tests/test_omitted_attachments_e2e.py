@@ -5,6 +5,8 @@ dropped in silence on a subscription request.
   notification both name the PDF and its size.
 - The table itself over the limit: the mail asks for access, so the requester is sent the blank
   table, with a line saying that the file they attached could not be received.
+- A question's follow-up whose only content was an oversized file still reaches the reviewers,
+  who are told the file was too large and the asker was not told.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from harness import Bot, annex_xlsx, body_text, compose, make_bot, person, submit
+from harness import Bot, annex_xlsx, body_text, compose, make_bot, person, reply_to, submit
 from mailservers import MailEnv
+from sqlmodel import Session, select
+
+from storage.models import Case
 
 pytestmark = pytest.mark.integration
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -84,3 +89,41 @@ def test_a_table_over_the_limit_is_named_when_the_table_is_asked_for(
     assert "Pièce jointe trop volumineuse, qui n'a pas pu être reçue par le service" in told
     assert re.search(r"annexe\.xlsx \(\d+\u00a0Ko\)", told), told
     assert "S'il s'agit du tableau de demande, renvoyez-le" in told
+
+
+def test_a_question_s_follow_up_with_only_an_oversized_file_reaches_the_reviewers(
+    mail_env: MailEnv,
+) -> None:
+    bot = bot_with_limit(mail_env, LIMIT)
+    env = bot.env
+    alice = env.requesters[0]
+    submit(
+        env,
+        compose(
+            alice.address,
+            env.bot.address,
+            "Transmission des FPS",
+            "Bonjour,\n\nQuel est le format du fichier des FPS transmis à l'ANTAI ?\n\nAlice",
+        ),
+    )
+    bot.run_once()
+    [ack] = env.wait_for(alice)
+    with Session(bot.engine) as s:
+        group = s.exec(select(Case)).one().group
+    reviewers = env.reviewers[group or "accueil"]
+    env.wait_for(reviewers)  # the question's notification
+
+    follow_up = reply_to(ack, alice.address, "")
+    follow_up.add_attachment(
+        b"%PDF-1.4\n" + b"0" * (2 * LIMIT),
+        maintype="application",
+        subtype="pdf",
+        filename="fps.pdf",
+    )
+    submit(env, follow_up)
+    bot.run_once()
+
+    *_, forwarded = env.wait_for(reviewers, count=2)
+    text = body_text(forwarded)
+    assert "fps.pdf (128\u00a0Ko), trop volumineuse pour être transmise" in text
+    assert "le demandeur n'en a pas été averti" in text

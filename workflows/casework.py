@@ -125,11 +125,11 @@ def with_note(data: R, ctx: Context, text: str, event: MailReceived | None = Non
 
 def attachments_only(event: MailReceived) -> str:
     """What stands for the text of a mail that brought attachments and no words (empty when
-    it brought neither): such a mail is passed on, never dropped."""
-    if not event.attachments:
-        return ""
-    names = ", ".join(f"« {a.filename} »" for a in event.attachments)
-    return f"(message sans texte, pièces jointes : {names})"
+    it brought neither): such a mail is passed on, never dropped, even when its only file was
+    too large to pass on."""
+    names = [f"« {a.filename} »" for a in event.attachments]
+    names += [f"{o}, trop volumineuse pour être transmise" for o in event.omitted]
+    return f"(message sans texte, pièces jointes : {', '.join(names)})" if names else ""
 
 
 def file_refs(event: MailReceived) -> tuple[FileRef, ...]:

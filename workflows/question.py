@@ -222,8 +222,9 @@ def _forward_followup(
 ) -> Decision:
     """More from the asker while the case is open: the reviewers see it (same round)."""
     context = notify_context(
-        case, ctx, data, group, case.space, "followup", {"followup_text": text}
-    )
+        case, ctx, data, group, case.space, "followup",
+        {"followup_text": text, "omitted": list(event.omitted)},
+    )  # fmt: skip
     members = group_members(ctx, group)
     count = len(data.followups)
     effects = forward_to_reviewers(
