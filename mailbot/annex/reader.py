@@ -28,7 +28,7 @@ from mailbot.annex.container import (
 from mailbot.annex.grid import read_grid, scan_limit
 from mailbot.annex.ole2 import OLE2_MAGIC, ole2_stream_names, xls_encrypted
 from mailbot.annex.pool import annex_pool, unreadable_error
-from mailbot.annex.sniff import describe_content, sniff_spreadsheet
+from mailbot.annex.sniff import EXTENSION_FORMATS, describe_content, sniff_spreadsheet
 from workflows.annex.rules import AnnexError, validate_rows
 
 if TYPE_CHECKING:
@@ -116,8 +116,7 @@ def _extension_warning(filename: str | None, fmt: str) -> list[str]:
     if not filename or "." not in filename:
         return []
     extension = filename.rsplit(".", 1)[1].lower()
-    family = {"xlsx": "xlsx", "xlsm": "xlsx", "ods": "ods", "xls": "xls", "csv": "csv"}
-    if extension in family and family[extension] != fmt:
+    if extension in EXTENSION_FORMATS and EXTENSION_FORMATS[extension] != fmt:
         return [
             f"{file_subject(filename)} est en réalité un fichier {fmt.upper()} "
             f"(et non {extension.upper()}) : il a été lu comme tel."

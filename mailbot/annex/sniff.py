@@ -75,6 +75,23 @@ def _sniff_csv(data: bytes) -> bool:
     return csv_delimiter(lines[:10]) is not None
 
 
+# What a file's extension promises: the format family `sniff_spreadsheet` names for it.
+EXTENSION_FORMATS = {"xlsx": "xlsx", "xlsm": "xlsx", "ods": "ods", "xls": "xls", "csv": "csv"}
+
+
+def named_as_spreadsheet(filename: str | None) -> bool:
+    _, dot, extension = (filename or "").rpartition(".")
+    return bool(dot) and extension.strip().lower() in EXTENSION_FORMATS
+
+
+def is_spreadsheet(data: bytes) -> bool:
+    """`sniff_spreadsheet` as a yes or no: a file that breaks the sniffer is not one."""
+    try:
+        return bool(sniff_spreadsheet(data))
+    except Exception:
+        return False
+
+
 def sniff_spreadsheet(data: bytes) -> str | None:
     """ "xlsx" (xlsm too), "ods", "xls" or "csv" by content, else None. Cheap: no parse."""
     if data.startswith((ZIP_MAGIC, ZIP_EMPTY)):

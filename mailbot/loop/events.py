@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from mailbot.annex.sniff import describe_content, sniff_spreadsheet
+from mailbot.annex.sniff import describe_content, is_spreadsheet, named_as_spreadsheet
 from mailbot.mail.classify import Classification
 from mailbot.mail.parse import ParsedMail
 from storage.models import OutboxMail
@@ -88,9 +88,6 @@ def omitted_attachments(mail: ParsedMail) -> tuple[str, ...]:
     )
 
 
-SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
-
-
 def not_tables(mail: ParsedMail) -> tuple[str, ...]:
     """« « annexe.xlsx », un document PDF » for each attachment named as a spreadsheet that is
     not one by its content (the form printed to PDF and renamed, a web page saved as .xls): a
@@ -99,18 +96,11 @@ def not_tables(mail: ParsedMail) -> tuple[str, ...]:
     found = []
     for a in mail.attachments:
         name = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", strip_invisible(a.filename or "")).split())
-        if not a.data or not name.lower().endswith(SPREADSHEET_SUFFIXES) or _is_table(a.data):
+        if not a.data or not named_as_spreadsheet(name) or is_spreadsheet(a.data):
             continue
         shown = name if len(name) <= 80 else name[:79] + "…"
         found.append(f"« {shown} », {describe_content(a.data)}")
     return tuple(found)
-
-
-def _is_table(data: bytes) -> bool:
-    try:
-        return bool(sniff_spreadsheet(data))
-    except Exception:  # a file that breaks the sniffer is described as what it looks like
-        return False
 
 
 def _size(size: int) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from mailbot.annex.sniff import sniff_spreadsheet
+from mailbot.annex.sniff import is_spreadsheet
 from mailbot.config import Config
 from mailbot.mail import authres, signs, tokens
 from mailbot.mail.parse import ParsedAttachment, ParsedMail, find_case_ref
@@ -261,13 +261,9 @@ RULES: tuple[Rule, ...] = (
 def first_spreadsheet(mail: ParsedMail) -> ParsedAttachment | None:
     """The mail's first attachment that is a spreadsheet by its content: its annex."""
     for attachment in mail.attachments:
-        if not attachment.data or attachment.content_type == "message/rfc822":
-            continue
-        try:
-            if sniff_spreadsheet(attachment.data):
+        if attachment.data and attachment.content_type != "message/rfc822":
+            if is_spreadsheet(attachment.data):
                 return attachment
-        except Exception:
-            continue
     return None
 
 
