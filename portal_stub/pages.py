@@ -61,7 +61,7 @@ def _visible_publications(session: Session, spaces: list[str]) -> list[PortalPub
 
 def _search(session: Session, query: str, spaces: list[str]) -> list[PortalPublication]:
     found = []
-    for pub_id, _score in search_publication_ids(session, query, spaces, MAX_RESULTS):
+    for pub_id, _score in search_publication_ids(session.connection(), query, spaces, MAX_RESULTS):
         pub = session.get(PortalPublication, pub_id)
         if pub is not None:
             found.append(pub)

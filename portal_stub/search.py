@@ -18,9 +18,8 @@ import re
 from collections.abc import Sequence
 from functools import cache
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.sql.elements import TextClause
-from sqlmodel import Session
 
 from workflows.text.fold import fold
 
@@ -46,7 +45,7 @@ def query_terms(query: str) -> list[str]:
 
 
 def search_publication_ids(
-    session: Session, query: str, spaces: Sequence[str], limit: int
+    connection: Connection, query: str, spaces: Sequence[str], limit: int
 ) -> list[tuple[int, float]]:
     """(publication id, score) of visible publications in `spaces`, best first."""
     terms = query_terms(query)
@@ -55,7 +54,7 @@ def search_publication_ids(
     found: dict[int, float] = {}
     operators = ("AND", "OR") if len(terms) > 1 else ("AND",)
     for operator in operators:
-        for pub_id, score in _run(session, terms, operator, list(spaces), limit):
+        for pub_id, score in _run(connection, terms, operator, list(spaces), limit):
             if pub_id not in found and len(found) < limit:
                 found[pub_id] = score
         if len(found) >= limit:
@@ -64,18 +63,16 @@ def search_publication_ids(
 
 
 def _run(
-    session: Session, terms: list[str], operator: str, spaces: list[str], limit: int
+    connection: Connection, terms: list[str], operator: str, spaces: list[str], limit: int
 ) -> list[tuple[int, float]]:
-    dialect = session.get_bind().dialect.name
+    dialect = connection.dialect.name
     if dialect == "sqlite":
         statement, match = _sqlite_statement(), _fts5_match(terms, operator)
     elif dialect == "postgresql":
         statement, match = _postgres_statement(), _tsquery(terms, operator)
     else:  # pragma: no cover - the deployment supports these two only
         raise NotImplementedError(f"no full-text search for {dialect}")
-    rows = session.connection().execute(
-        statement, {"match": match, "spaces": spaces, "limit": limit}
-    )
+    rows = connection.execute(statement, {"match": match, "spaces": spaces, "limit": limit})
     return [(int(row[0]), float(row[1])) for row in rows]
 
 

@@ -71,6 +71,14 @@ def _accounts_by_email() -> Any:
     )
 
 
+@cache
+def _publication_by_id() -> Any:
+    table = PortalPublication.__table__  # type: ignore[attr-defined]
+    return select_columns(table.c.case_ref, table.c.space, table.c.question).where(
+        table.c.id == bindparam("id")
+    )
+
+
 def publication_url(base_url: str, space: str, case_ref: str) -> str:
     return f"{base_url.rstrip('/')}/espaces/{space}/questions/{case_ref}"
 
@@ -99,8 +107,8 @@ class StubPortal(AccountAdmin, DocumentAdmin):
         wanted = {e.strip().lower() for e in emails}
         if not wanted:
             return {}
-        with self._reading() as session:
-            found = session.connection().execute(_accounts_by_email(), {"emails": sorted(wanted)})
+        with self._read_statements() as connection:
+            found = connection.execute(_accounts_by_email(), {"emails": sorted(wanted)})
             return {
                 email: ExistingAccount(
                     email=email,
@@ -300,12 +308,13 @@ class StubPortal(AccountAdmin, DocumentAdmin):
     ) -> list[SearchHit]:
         scope = [s for s in (spaces if spaces is not None else SPACES) if s in SPACES]
         hits = []
-        with self._reading() as session:
-            for pub_id, score in search_publication_ids(session, query, scope, limit):
-                pub = session.get(PortalPublication, pub_id)
-                assert pub is not None
-                url = publication_url(self.base_url, pub.space, pub.case_ref)
-                hits.append(SearchHit(pub.case_ref, pub.space, pub.question, url, score))
+        with self._read_statements() as connection:
+            for pub_id, score in search_publication_ids(connection, query, scope, limit):
+                case_ref, space, question = connection.execute(
+                    _publication_by_id(), {"id": pub_id}
+                ).one()
+                url = publication_url(self.base_url, space, case_ref)
+                hits.append(SearchHit(case_ref, space, question, url, score))
         return hits
 
     # ------------------------------------------------------------------------ notifications

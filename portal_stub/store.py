@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from mailbot.portal import PortalMailer
 from portal_stub.models import PortalAccount, PortalCallKey
 from portal_stub.security import DEFAULT_HASHER
-from storage.db import read_scope, session_scope
+from storage.db import read_connection, read_scope, session_scope
 from workflows.core import SPACES
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
@@ -58,6 +58,7 @@ class PortalStore:
         """`mailer` sends the portal's own mail (`reset_account`'s invitation)."""
         self._factory: SessionFactory
         self._read_factory: SessionFactory
+        self._engine = db if isinstance(db, Engine) else None
         if isinstance(db, Engine):
             engine = db
             self._factory = lambda: session_scope(engine)
@@ -75,6 +76,17 @@ class PortalStore:
     def _reading(self) -> Iterator[Session]:
         with self._read_factory() as session:
             yield session
+
+    @contextmanager
+    def _read_statements(self) -> Iterator[Connection]:
+        """`_reading` for SQL statements only: given an Engine, a connection without a
+        session's bookkeeping (`storage.db.read_connection`)."""
+        if self._engine is not None:
+            with read_connection(self._engine) as connection:
+                yield connection
+        else:
+            with self._read_factory() as session:
+                yield session.connection()
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:

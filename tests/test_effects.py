@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 
 from mailbot.config import Config, load_config
@@ -241,3 +241,46 @@ def test_a_new_cases_due_date_comes_from_the_timers_its_first_decision_sets(
         apply_decision(session, config, third, cancelled, NOW, Pending(), SECRET, new_case=True)
         assert third.due_at is not None
         assert third.due_at.replace(tzinfo=UTC) == NOW + timedelta(5)
+
+
+def test_a_case_just_opened_is_written_once_with_its_first_decision(
+    config: Config, engine: Engine
+) -> None:
+    """A case a mail has just opened (not yet in the session) is written by its first
+    decision: one INSERT with the decided state, record and due date, nothing left for the
+    commit's flush; a case already in the session is still updated through it."""
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()[:3]))
+
+    decision = Decision(
+        state="open",
+        updates={"space": "desta"},
+        effects=(SetTimer(name="reminder", kind="reviewer_reminder", due_at=NOW + timedelta(2)),),
+    )
+    with Session(engine) as session:
+        case = Case(
+            ref="Q-2026-000010",
+            kind="question",
+            state="received",
+            requester="bob@mairie.example.fr",
+            subject="Sujet",
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        event.listen(engine, "before_cursor_execute", seen)
+        apply_decision(session, config, case, decision, NOW, Pending(), SECRET, new_case=True)
+        event.remove(engine, "before_cursor_execute", seen)
+        assert statements.count("INSERT INTO mail_case") == 1
+        assert case.id is not None and case not in session and not session.new
+        second = new_case(session, "Q-2026-000011")
+        closing = Decision(state="closed", closed=True)
+        apply_decision(session, config, second, closing, NOW, Pending(), SECRET)
+        session.commit()
+    with Session(engine) as session:
+        rows = {c.ref: c for c in session.exec(select(Case)).all()}
+    first = rows["Q-2026-000010"]
+    assert (first.id, first.state, first.space) == (case.id, "open", "desta")
+    assert first.due_at is not None and first.due_at.replace(tzinfo=UTC) == NOW + timedelta(2)
+    assert (rows["Q-2026-000011"].state, rows["Q-2026-000011"].closed_at) == ("closed", NOW)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import Insert, TextClause, bindparam, insert, inspect, text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -38,6 +38,29 @@ def _take_number() -> TextClause:
         "ON CONFLICT (prefix, year) DO UPDATE SET last = case_counter.last + 1 "
         "RETURNING last"
     )
+
+
+def write(session: Session, case: Case) -> None:
+    """Save `case` in `session`'s transaction. A case not yet in the session (one a mail has
+    just opened, its first decision applied) is written with one INSERT, not through the unit
+    of work: its flush at the commit was a twentieth of the drain's main thread. It is given
+    its id, and stays outside the session (what reads it later reads the row)."""
+    if not inspect(case).transient:
+        session.add(case)
+        return
+    values = {name: getattr(case, name) for name in _case_columns()}
+    inserted = session.connection().execute(_insert_case(), values).inserted_primary_key
+    case.id = inserted[0] if inserted else None
+
+
+@cache
+def _case_columns() -> tuple[str, ...]:
+    return tuple(c.key for c in Case.__table__.columns if c.key != "id")  # type: ignore[attr-defined]
+
+
+@cache
+def _insert_case() -> Insert:
+    return insert(Case.__table__)  # type: ignore[attr-defined]
 
 
 def view(case: Case) -> CaseView:

@@ -110,7 +110,7 @@ def apply_decision(
         case.due_at = _next_due(session, case.ref)
     else:  # a new case's timers are the ones just set: no query
         case.due_at = min(timers_set.values(), default=None)
-    session.add(case)
+    cases.write(session, case)  # a new case's one INSERT, with the state decided
     return portal_ops
 
 

@@ -252,9 +252,8 @@ class Ingest:
             created_at=now,
             updated_at=now,
         )
-        # Not flushed here: the statements of the decision are SQL ones that do not read
-        # `mail_case`, so the case is written once, by the commit, with the state decided.
-        session.add(case)
+        # Not added to the session: the statements of the decision are SQL ones that do not
+        # read `mail_case`, and `apply_decision` writes the case once, with the state decided.
         pending.add(ref, "received", **fields)
         self.decider.start(session, case, event, pending)
         return ref

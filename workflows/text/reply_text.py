@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 
 from mailparser_reply import EmailReplyParser
 
@@ -265,6 +266,16 @@ def _is_attribution(chunk: list[str]) -> bool:
     return any(pattern.match(joined) for pattern in _ATTRIBUTIONS)
 
 
+@cache
+def _library_header_regex() -> re.Pattern[str]:
+    """mail-parser-reply's reply-header pattern for our languages, built once (the library
+    builds it, and reads an empty message, for every parser it makes)."""
+    pattern: re.Pattern[str] = (
+        EmailReplyParser(languages=list(LIBRARY_LANGUAGES)).read("").HEADER_REGEX
+    )
+    return pattern
+
+
 def library_header_lines(lines: list[str]) -> dict[int, int]:
     """Line index -> line count of each reply header that mail-parser-reply recognises.
 
@@ -274,9 +285,8 @@ def library_header_lines(lines: list[str]) -> dict[int, int]:
     """
     head = [line.strip()[:LIBRARY_MAX_LINE] for line in lines[:LIBRARY_MAX_LINES]]
     stripped = "\n".join(head)
-    message = EmailReplyParser(languages=list(LIBRARY_LANGUAGES)).read("")
     found: dict[int, int] = {}
-    for match in message.HEADER_REGEX.finditer(stripped):
+    for match in _library_header_regex().finditer(stripped):
         header = match.group(0)
         start = match.start() + len(header) - len(header.lstrip("\n"))
         index = stripped.count("\n", 0, start)
