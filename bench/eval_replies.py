@@ -28,8 +28,9 @@ from typing import Any
 from eval_reply_scores import reply_key, score_replies
 from mailparser_reply import EmailReplyParser
 
+from workflows.text.quote_markers import LIBRARY_LANGUAGES
 from workflows.text.reply_html import html_to_text
-from workflows.text.reply_text import LIBRARY_LANGUAGES, extract_new_text
+from workflows.text.reply_text import extract_new_text
 
 DEFAULT_CORPUS = Path("/work/shared/corpus")
 OWN_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "replies"

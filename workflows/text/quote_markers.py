@@ -13,6 +13,9 @@ turned into spaces.
 from __future__ import annotations
 
 import re
+from functools import cache
+
+from mailparser_reply import EmailReplyParser
 
 # Words of "… wrote:" attributions ("Am … schrieb …:", "W dniu … pisze:", "… kirjoitti:").
 ATTRIBUTION_VERBS: dict[str, tuple[str, ...]] = {
@@ -212,3 +215,17 @@ ISO_DATE_ATTRIBUTION = re.compile(
 # Only a verb and a colon: the second line of a two-line Gmail attribution ("… <x@y>" then
 # "wrote:" or "a écrit :").
 VERB_ONLY_LINE = re.compile(rf"^\s*(?:{_VERBS})\s*:\s*$", re.IGNORECASE)
+
+
+# mail-parser-reply's reply headers, in these languages (`reply_text.library_header_lines`).
+LIBRARY_LANGUAGES = ("fr", "en")
+
+
+@cache
+def library_header_regex() -> re.Pattern[str]:
+    """The library's reply-header pattern for our languages, built once (the library builds
+    it, and reads an empty message, for every parser it makes)."""
+    pattern: re.Pattern[str] = (
+        EmailReplyParser(languages=list(LIBRARY_LANGUAGES)).read("").HEADER_REGEX
+    )
+    return pattern

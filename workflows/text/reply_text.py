@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
-
-from mailparser_reply import EmailReplyParser
 
 from workflows.text.footers import drop_signatures, sign_off_only
 from workflows.text.quote_markers import (
@@ -25,6 +22,7 @@ from workflows.text.quote_markers import (
     ORIGINAL_MESSAGE_LINE,
     VERB_ONLY_LINE,
     YEAR_VERB_ATTRIBUTION,
+    library_header_regex,
 )
 from workflows.text.reply_html import html_to_text
 from workflows.text.signature import islice_from
@@ -36,7 +34,6 @@ __all__ = ["MAX_TEXT_CHARS", "extract_new_text", "html_to_text"]
 MAX_TEXT_CHARS = 100_000
 
 # Languages handed to mail-parser-reply: our users write French and, rarely, English.
-LIBRARY_LANGUAGES = ("fr", "en")
 LIBRARY_MAX_LINES = 400
 LIBRARY_MAX_LINE = 300
 
@@ -266,16 +263,6 @@ def _is_attribution(chunk: list[str]) -> bool:
     return any(pattern.match(joined) for pattern in _ATTRIBUTIONS)
 
 
-@cache
-def _library_header_regex() -> re.Pattern[str]:
-    """mail-parser-reply's reply-header pattern for our languages, built once (the library
-    builds it, and reads an empty message, for every parser it makes)."""
-    pattern: re.Pattern[str] = (
-        EmailReplyParser(languages=list(LIBRARY_LANGUAGES)).read("").HEADER_REGEX
-    )
-    return pattern
-
-
 def library_header_lines(lines: list[str]) -> dict[int, int]:
     """Line index -> line count of each reply header that mail-parser-reply recognises.
 
@@ -286,7 +273,7 @@ def library_header_lines(lines: list[str]) -> dict[int, int]:
     head = [line.strip()[:LIBRARY_MAX_LINE] for line in lines[:LIBRARY_MAX_LINES]]
     stripped = "\n".join(head)
     found: dict[int, int] = {}
-    for match in _library_header_regex().finditer(stripped):
+    for match in library_header_regex().finditer(stripped):
         header = match.group(0)
         start = match.start() + len(header) - len(header.lstrip("\n"))
         index = stripped.count("\n", 0, start)
