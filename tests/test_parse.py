@@ -309,3 +309,16 @@ def test_a_hostile_from_name_and_subject_are_cleaned_at_parse() -> None:
 def test_a_display_name_of_markup_only_is_no_name() -> None:
     mail = parse_message(b'From: "<b></b>\xe2\x80\xae" <jean@exemple.fr>\r\n\r\ncorps')
     assert (mail.from_name, mail.from_addr) == (None, "jean@exemple.fr")
+
+
+def test_address_lists_read_again_give_the_same_names_and_defects() -> None:
+    """Address values are read once and remembered: a second mail with the same garbled
+    header still carries its defect, and a value too long to remember is read as well."""
+    garbled = b"To: bob@exemple.fr, .@\r\n"  # the stdlib's grammar raises TypeError
+    raw = b"From: Jean <jean@exemple.fr>\r\n" + garbled + b"Subject: s\r\n\r\ncorps"
+    first, second = parse_message(raw), parse_message(raw)
+    assert first.to == second.to and first.defects == second.defects
+    assert any(d.startswith("to:") for d in second.defects)
+    crowd = ", ".join(f"Agent {n} <agent{n}@exemple.fr>" for n in range(40)).encode()
+    long_to = parse_message(b"From: jean@exemple.fr\r\nTo: " + crowd + b"\r\n\r\ncorps")
+    assert len(crowd) > 400 and long_to.to == [f"agent{n}@exemple.fr" for n in range(40)]

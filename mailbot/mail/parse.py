@@ -16,6 +16,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import Policy
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 from mailbot.mail import mimetext, sender, tokens
@@ -209,7 +210,28 @@ def _subject(headers: HeaderView, limits: ParseLimits, defects: list[str]) -> st
 
 
 def _parse_addresses(name: str, value: str, defects: list[str]) -> list[tuple[str, str]]:
-    """(display name, address) pairs; never raises (nested comments, garbage…)."""
+    """(display name, address) pairs; never raises (nested comments, garbage…). Values up to
+    `_CACHED_CHARS` are read once: the same few recur (the generic address in To, a
+    requester's From), and the `email` package's address grammar is the dearest part of
+    reading a mail's headers."""
+    if len(value) > _CACHED_CHARS:
+        return _read_addresses(name, value, defects)
+    pairs, found = _cached_addresses(name, value)
+    defects.extend(found)
+    return list(pairs)
+
+
+_CACHED_CHARS = 400
+
+
+@lru_cache(maxsize=256)
+def _cached_addresses(name: str, value: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    defects: list[str] = []
+    pairs = _read_addresses(name, value, defects)
+    return tuple(pairs), tuple(defects)
+
+
+def _read_addresses(name: str, value: str, defects: list[str]) -> list[tuple[str, str]]:
     value = unfold(value)
     try:
         header: Any = HEADERS(name, value)  # an AddressHeader for the names read here
