@@ -45,7 +45,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def new_case(session: Session, ref: str = "Q-2026-000001") -> Case:
+def new_case(session: Session, ref: str = "Q-2026-000001", *, saved: bool = True) -> Case:
+    """A question case; `saved`: added to `session` and flushed, else not yet in it (as the
+    mail that opens a case builds it)."""
     case = Case(
         ref=ref,
         kind="question",
@@ -56,8 +58,9 @@ def new_case(session: Session, ref: str = "Q-2026-000001") -> Case:
         created_at=NOW,
         updated_at=NOW,
     )
-    session.add(case)
-    session.flush()
+    if saved:
+        session.add(case)
+        session.flush()
     return case
 
 
@@ -260,15 +263,7 @@ def test_a_case_just_opened_is_written_once_with_its_first_decision(
         effects=(SetTimer(name="reminder", kind="reviewer_reminder", due_at=NOW + timedelta(2)),),
     )
     with Session(engine) as session:
-        case = Case(
-            ref="Q-2026-000010",
-            kind="question",
-            state="received",
-            requester="bob@mairie.example.fr",
-            subject="Sujet",
-            created_at=NOW,
-            updated_at=NOW,
-        )
+        case = new_case(session, "Q-2026-000010", saved=False)
         event.listen(engine, "before_cursor_execute", seen)
         apply_decision(session, config, case, decision, NOW, Pending(), SECRET, new_case=True)
         event.remove(engine, "before_cursor_execute", seen)
