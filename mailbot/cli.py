@@ -190,11 +190,28 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Counts of cases per state, outbox backlog, journal fates."""
-    # Imported here: keeps `mailbot --help` and `inspect` fast; SQLAlchemy Core only (start-up).
-    from mailbot.loop.status_report import status_report  # noqa: PLC0415
+    # Imported here: keeps `mailbot --help` and `inspect` fast; plain SQL, and on a SQLite file
+    # the standard library's sqlite3 instead of SQLAlchemy (start-up).
+    from mailbot.loop.status_report import (  # noqa: PLC0415
+        sqlite_file,
+        status_from_file,
+        status_report,
+    )
+    from storage.schema import SchemaOutdated  # noqa: PLC0415
 
     config = _load(config_path)
-    report = status_report(_engine(config), datetime.now(UTC))
+    path = sqlite_file(config.database.url)
+    if path is None:
+        report = status_report(_engine(config), datetime.now(UTC))
+    else:
+        try:
+            report = status_from_file(path, datetime.now(UTC))
+        except SchemaOutdated as err:
+            typer.echo(f"Database error: {err}", err=True)
+            raise typer.Exit(2) from None
+        except Exception as err:
+            _database_unavailable(err)
+            raise
     if as_json:
         typer.echo(json.dumps(report))
         return

@@ -15,8 +15,10 @@ import ast
 import re
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 VERSIONS = Path(__file__).parent / "migrations" / "versions"
 VERSION_TABLE = "alembic_version"
@@ -77,6 +79,9 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The database's revision; None for an empty database."""
+    # Imported here: `mailbot status` checks a SQLite file's revision without SQLAlchemy.
+    from sqlalchemy import inspect, text  # noqa: PLC0415
+
     with engine.connect() as conn:
         if not inspect(conn).has_table(VERSION_TABLE):
             return None
@@ -85,7 +90,12 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def check_schema(engine: Engine) -> None:
-    current, head = current_revision(engine), head_revision()
+    check_revision(current_revision(engine))
+
+
+def check_revision(current: str | None) -> None:
+    """Raise `SchemaOutdated` unless the database's revision `current` is the code's."""
+    head = head_revision()
     if current != head:
         raise SchemaOutdated(
             f"the database schema is at revision {current or 'none (empty database)'}, "

@@ -26,11 +26,14 @@ from mailbot.loop.status_report import (
     lease,
     quarantined,
     read_only,
+    sqlite_file,
+    status_from_file,
     status_report,
 )
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 from storage.models import Case, InboundMessage, InstanceLease, OutboxMail
+from storage.schema import SchemaOutdated
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -172,3 +175,28 @@ def test_the_health_figures_read_with_core_are_the_orm_ones(db_url: str) -> None
         assert core_lease == orm_lease
         assert abs((db_now(conn) - orm_db_now(session)).total_seconds()) < 5
     engine.dispose()
+
+
+def test_a_sqlite_file_read_with_sqlite3_gives_the_engines_report(tmp_path: Path) -> None:
+    """`mailbot status` reads a SQLite file with the standard library: the same report as
+    through the engine, every figure (ages apart, read a moment apart), and the same schema
+    check: a file at another revision is refused, a URL it cannot take goes to the engine."""
+    url = f"sqlite:///{tmp_path}/m.db"
+    upgrade(url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    _populate(url, now)
+    path = sqlite_file(url)
+    assert path == tmp_path / "m.db"
+    engine = make_engine(url)
+    through_engine = _without_ages(status_report(engine, now))
+    from_file = _without_ages(status_from_file(path, now))
+    assert abs(from_file["instance"].pop("age") - through_engine["instance"].pop("age")) < 5
+    assert from_file == through_engine
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'older'")
+    engine.dispose()
+    with pytest.raises(SchemaOutdated, match="older"):
+        status_from_file(path, now)
+    assert sqlite_file(f"sqlite:///{tmp_path}/missing.db") is None
+    assert sqlite_file(f"{url}?timeout=5") is None
+    assert sqlite_file("postgresql://u@h/db") is None

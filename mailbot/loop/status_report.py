@@ -1,56 +1,103 @@
-"""What `mailbot status` shows, read with SQLAlchemy Core only.
+"""What `mailbot status` shows, read with plain SQL.
 
-The ORM models (`storage.models`, SQLModel) cost a one-shot command about 0.12 s of imports;
-`status` reads five tables with plain SELECTs instead, in one read-only transaction (on SQLite a
-deferred BEGIN: it never waits for the daemon's writes). `mailbot health` reads its figures
-with the same queries. The figures are those of the ORM functions
+The ORM models (`storage.models`, SQLModel) cost a one-shot command about 0.12 s of imports, and
+SQLAlchemy itself as much again or more: `status` reads five tables with plain SELECTs, in one
+read-only transaction (on SQLite a deferred BEGIN: it never waits for the daemon's writes).
+A SQLite file is read with the standard library's `sqlite3` (`status_from_file`), any other
+database through an engine (`status_report`); `mailbot health` reads its figures with the same
+queries on its engine's connection. The figures are those of the ORM functions
 `mailbot.loop.lease.lease_report` and `mailbot.loop.sending.backlog`, which no command uses any
-more; `tests/test_status_report.py` checks that both give the same report.
+more; `tests/test_status_report.py` checks that the three give the same report.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, DateTime, Engine, bindparam, text
+from storage.schema import check_revision
 
-from storage.engine import READ_ONLY_OPTION
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 ACTIVE = "active"  # as mailbot.loop.lease
 STANDBY = "standby:"
 POLL = "poll"
 
-_AT = DateTime()
+
+class Reader(Protocol):
+    """Rows of a SELECT, on whichever connection."""
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]: ...
+
+    def at(self, value: datetime) -> Any:
+        """`value` as the database stores a UTC column (to compare with one)."""
+        ...
+
+
+def _sqlite_text(value: datetime) -> str:
+    """A UTC datetime as SQLAlchemy writes it in SQLite (naive, microseconds always)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class _EngineReader:
+    def __init__(self, conn: Connection) -> None:
+        from sqlalchemy import text  # noqa: PLC0415 - loaded with the engine already
+
+        self._text = text
+        self.conn = conn
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.conn.execute(self._text(sql), dict(params or {}))]
+
+    def at(self, value: datetime) -> Any:
+        if self.conn.dialect.name == "sqlite":
+            return _sqlite_text(value)
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+
+class _SqliteReader:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.conn.execute(sql, dict(params or {}))]
+
+    def at(self, value: datetime) -> Any:
+        return _sqlite_text(value)
 
 
 def _utc(value: datetime | str | None) -> datetime | None:
     if value is None:
         return None
-    if isinstance(value, str):  # SQLite's CURRENT_TIMESTAMP, when not converted
+    if isinstance(value, str):  # SQLite keeps text
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _counts(conn: Connection, sql: str) -> dict[str, int]:
-    return {str(row[0]): int(row[1]) for row in conn.execute(text(sql))}
+def _one(db: Reader, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+    rows = db.rows(sql, params)
+    return rows[0][0] if rows else None
 
 
-def _db_now(conn: Connection) -> datetime:
-    now = _utc(conn.execute(text("SELECT CURRENT_TIMESTAMP")).scalar_one())
+def _counts(db: Reader, sql: str) -> dict[str, int]:
+    return {str(row[0]): int(row[1]) for row in db.rows(sql)}
+
+
+def _db_now(db: Reader) -> datetime:
+    now = _utc(_one(db, "SELECT CURRENT_TIMESTAMP"))
     assert now is not None
     return now
 
 
-def _lease(conn: Connection) -> dict[str, Any]:
-    now = _db_now(conn)
+def _lease(db: Reader) -> dict[str, Any]:
+    now = _db_now(db)
     active: dict[str, Any] | None = None
     standby = []
-    rows = conn.execute(
-        text(
-            "SELECT name, holder, acquired_at, heartbeat_at, expires_at FROM instance_lease"
-        ).columns(acquired_at=_AT, heartbeat_at=_AT, expires_at=_AT)
-    )
+    rows = db.rows("SELECT name, holder, acquired_at, heartbeat_at, expires_at FROM instance_lease")
     for name, holder, acquired_at, heartbeat_at, expires_at in rows:
         heartbeat, expires = _utc(heartbeat_at), _utc(expires_at)
         assert heartbeat is not None and expires is not None
@@ -67,20 +114,13 @@ def _lease(conn: Connection) -> dict[str, Any]:
     return {"active": active, "standby": standby}
 
 
-def _backlog(conn: Connection, outbox: dict[str, int], now: datetime) -> dict[str, Any]:
-    oldest = _utc(
-        conn.execute(
-            text(
-                "SELECT min(created_at) AS oldest FROM outbox_mail WHERE state = 'pending'"
-            ).columns(oldest=_AT)
-        ).scalar_one()
+def _backlog(db: Reader, outbox: dict[str, int], now: datetime) -> dict[str, Any]:
+    oldest = _utc(_one(db, "SELECT min(created_at) FROM outbox_mail WHERE state = 'pending'"))
+    expired = _one(
+        db,
+        "SELECT count(*) FROM outbox_mail WHERE state = 'sending' AND next_attempt_at <= :now",
+        {"now": db.at(now)},
     )
-    expired = conn.execute(
-        text(
-            "SELECT count(*) FROM outbox_mail WHERE state = 'sending' AND next_attempt_at <= :now"
-        ).bindparams(bindparam("now", type_=_AT)),
-        {"now": now.astimezone(UTC).replace(tzinfo=None)},
-    ).scalar_one()
     return {
         "pending": outbox.get("pending", 0),
         "oldest_pending_at": oldest.isoformat() if oldest is not None else None,
@@ -95,69 +135,96 @@ def _backlog(conn: Connection, outbox: dict[str, int], now: datetime) -> dict[st
 
 def read_only(engine: Engine) -> Connection:
     """A connection for reading only (on SQLite a deferred BEGIN)."""
+    from storage.engine import READ_ONLY_OPTION  # noqa: PLC0415 - SQLAlchemy's, as the engine
+
     return engine.execution_options(**{READ_ONLY_OPTION: True}).connect()
 
 
 def db_now(conn: Connection) -> datetime:
     """The database's clock, as `mailbot.loop.lease.db_now`."""
-    return _db_now(conn)
+    return _db_now(_EngineReader(conn))
 
 
 def lease(conn: Connection) -> dict[str, Any]:
     """As `mailbot.loop.lease.lease_report`."""
-    return _lease(conn)
+    return _lease(_EngineReader(conn))
 
 
 def backlog(conn: Connection, now: datetime) -> dict[str, Any]:
     """As `mailbot.loop.sending.backlog`."""
-    return _backlog(conn, _counts(conn, _OUTBOX_STATES), now)
+    db = _EngineReader(conn)
+    return _backlog(db, _counts(db, _OUTBOX_STATES), now)
 
 
 def last_poll(conn: Connection) -> tuple[datetime, float] | None:
     """As `mailbot.loop.lease.last_poll`: when the INBOX was last polled successfully, and how
     many seconds ago (database clock)."""
-    row = conn.execute(
-        text("SELECT heartbeat_at FROM instance_lease WHERE name = :name").columns(
-            heartbeat_at=_AT
-        ),
-        {"name": POLL},
-    ).first()
-    if row is None:
+    db = _EngineReader(conn)
+    at = _utc(
+        _one(db, "SELECT heartbeat_at FROM instance_lease WHERE name = :name", {"name": POLL})
+    )
+    if at is None:
         return None
-    at = _utc(row[0])
-    assert at is not None
-    return at, (_db_now(conn) - at).total_seconds()
+    return at, (_db_now(db) - at).total_seconds()
 
 
 def quarantined(conn: Connection) -> int:
-    return int(
-        conn.execute(
-            text("SELECT count(*) FROM inbound_message WHERE fate = 'quarantined'")
-        ).scalar_one()
-    )
+    db = _EngineReader(conn)
+    return int(_one(db, "SELECT count(*) FROM inbound_message WHERE fate = 'quarantined'"))
 
 
 _OUTBOX_STATES = "SELECT state, count(*) FROM outbox_mail GROUP BY state"
 
 
-def status_report(engine: Engine, now: datetime) -> dict[str, Any]:
-    """The report of `mailbot status --json`."""
-    with read_only(engine) as conn:
-        cases = {
-            f"{kind}:{state}": int(n)
-            for kind, state, n in conn.execute(
-                text("SELECT kind, state, count(*) FROM mail_case GROUP BY kind, state")
-            )
-        }
-        outbox = _counts(conn, _OUTBOX_STATES)
-        journal = _counts(conn, "SELECT fate, count(*) FROM inbound_message GROUP BY fate")
-        instance = _lease(conn)
-        waiting = _backlog(conn, outbox, now)
-        conn.rollback()
+def _report(db: Reader, now: datetime) -> dict[str, Any]:
+    cases = {
+        f"{kind}:{state}": int(n)
+        for kind, state, n in db.rows(
+            "SELECT kind, state, count(*) FROM mail_case GROUP BY kind, state"
+        )
+    }
+    outbox = _counts(db, _OUTBOX_STATES)
     return {
         "cases": cases,
         "outbox": outbox,
-        "outbox_backlog": waiting,
-        "journal": journal,
-        "instance": instance,
+        "outbox_backlog": _backlog(db, outbox, now),
+        "journal": _counts(db, "SELECT fate, count(*) FROM inbound_message GROUP BY fate"),
+        "instance": _lease(db),
     }
+
+
+def status_report(engine: Engine, now: datetime) -> dict[str, Any]:
+    """The report of `mailbot status --json`, through an engine."""
+    with read_only(engine) as conn:
+        report = _report(_EngineReader(conn), now)
+        conn.rollback()
+    return report
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The existing file of a plain `sqlite:///path` URL (no query string), else None."""
+    if not url.startswith("sqlite:///") or "?" in url:
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    return path if path.name and path.is_file() else None
+
+
+def status_from_file(path: Path, now: datetime) -> dict[str, Any]:
+    """`status_report` of a SQLite file, read with `sqlite3` in one deferred read transaction,
+    after the schema check every command makes (`storage.schema`; `SchemaOutdated`)."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        conn.execute("BEGIN")  # one snapshot for every figure; never waits for a writer (WAL)
+        db = _SqliteReader(conn)
+        versions = db.rows(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        )
+        current = (
+            [r[0] for r in db.rows("SELECT version_num FROM alembic_version")] if versions else []
+        )
+        check_revision(current[0] if len(current) == 1 else (",".join(sorted(current)) or None))
+        report = _report(db, now)
+        conn.rollback()
+        return report
+    finally:
+        conn.close()
