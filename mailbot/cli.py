@@ -6,6 +6,8 @@ import gc
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -66,19 +68,29 @@ def _logging(verbose: bool = False) -> None:
 def _engine(config: Config, check: bool = True) -> Engine:
     # Imported here: keeps `mailbot --help` fast.
     from storage.engine import make_engine  # noqa: PLC0415
-    from storage.schema import SchemaOutdated, check_schema  # noqa: PLC0415
+    from storage.schema import check_schema  # noqa: PLC0415
 
     engine = make_engine(config.database.url)
     if check:
-        try:
+        with _schema_checked():
             check_schema(engine)
-        except SchemaOutdated as err:
-            typer.echo(f"Database error: {err}", err=True)
-            raise typer.Exit(2) from None
-        except Exception as err:
-            _database_unavailable(err)
-            raise
     return engine
+
+
+@contextmanager
+def _schema_checked() -> Iterator[None]:
+    """A schema at another revision ends the command with exit 2, a database fault with one
+    line and exit 75 (`_database_unavailable`)."""
+    from storage.schema import SchemaOutdated  # noqa: PLC0415 - no SQLAlchemy (start-up)
+
+    try:
+        yield
+    except SchemaOutdated as err:
+        typer.echo(f"Database error: {err}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as err:
+        _database_unavailable(err)
+        raise
 
 
 def _database_unavailable(err: BaseException) -> None:
@@ -197,21 +209,14 @@ def status(
         status_from_file,
         status_report,
     )
-    from storage.schema import SchemaOutdated  # noqa: PLC0415
 
     config = _load(config_path)
     path = sqlite_file(config.database.url)
     if path is None:
         report = status_report(_engine(config), datetime.now(UTC))
     else:
-        try:
+        with _schema_checked():  # the file's revision is checked as it is read
             report = status_from_file(path, datetime.now(UTC))
-        except SchemaOutdated as err:
-            typer.echo(f"Database error: {err}", err=True)
-            raise typer.Exit(2) from None
-        except Exception as err:
-            _database_unavailable(err)
-            raise
     if as_json:
         typer.echo(json.dumps(report))
         return

@@ -14,7 +14,9 @@ import pytest
 from pgutil import postgres_database
 from sqlalchemy import func
 from sqlmodel import select
+from typer.testing import CliRunner
 
+from mailbot.cli import app
 from mailbot.loop.lease import POLL, lease_report
 from mailbot.loop.lease import db_now as orm_db_now
 from mailbot.loop.lease import last_poll as orm_last_poll
@@ -200,3 +202,25 @@ def test_a_sqlite_file_read_with_sqlite3_gives_the_engines_report(tmp_path: Path
     assert sqlite_file(f"sqlite:///{tmp_path}/missing.db") is None
     assert sqlite_file(f"{url}?timeout=5") is None
     assert sqlite_file("postgresql://u@h/db") is None
+
+
+def test_status_on_a_sqlite_file_refuses_an_old_schema_and_a_broken_file(tmp_path: Path) -> None:
+    """Through the command: a file at another revision ends with exit 2 and the upgrade to
+    run; a file that is not a database with one line and exit 75, never a traceback."""
+    db = tmp_path / "m.db"
+    config = tmp_path / "config.toml"
+    text = (Path(__file__).parent.parent / "config.toml").read_text(encoding="utf-8")
+    config.write_text(text.replace("sqlite:///var/mailbot.db", f"sqlite:///{db}"), "utf-8")
+    upgrade(f"sqlite:///{db}")
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001_core'")
+    engine.dispose()
+    old = CliRunner().invoke(app, ["status", "-c", str(config)])
+    assert old.exit_code == 2, old.output
+    assert "0001_core" in old.output and "mailbot db upgrade" in old.output
+    db.unlink()
+    db.write_bytes(b"not a database, " * 512)
+    broken = CliRunner().invoke(app, ["status", "--json", "-c", str(config)])
+    assert broken.exit_code == 75, broken.output
+    assert "Database unavailable" in broken.output and "Traceback" not in broken.output
