@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import cast
 
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
@@ -16,6 +15,7 @@ from storage.engine import (
     WriterQueue,
     checkpoint_wal,
     make_engine,
+    read_only_engine,
     writer_queue,
 )
 
@@ -36,7 +36,7 @@ __all__ = [
 def read_scope(engine: Engine) -> Iterator[Session]:
     """A session that only reads: on SQLite its transaction is a deferred BEGIN, so it does not
     wait for (or block) another connection's write transaction; never committed."""
-    with Session(_read_only(engine)) as session:
+    with Session(read_only_engine(engine)) as session:
         yield session  # closing ends the transaction; the objects read stay usable
 
 
@@ -44,19 +44,8 @@ def read_scope(engine: Engine) -> Iterator[Session]:
 def read_connection(engine: Engine) -> Iterator[Connection]:
     """`read_scope` for SQL statements only: a connection in the same deferred read
     transaction, without a session's bookkeeping (a look-up costs 0.15 ms instead of 0.25)."""
-    with _read_only(engine).connect() as connection:
+    with read_only_engine(engine).connect() as connection:
         yield connection  # closing rolls the read transaction back
-
-
-def _read_only(engine: Engine) -> Engine:
-    """`engine` with the read option, made once per engine (making it costs as much as a
-    look-up). It shares the engine's pool, so it follows the engine's `dispose`."""
-    found = engine.__dict__.get("_mailbot_read_only")
-    if found is None:
-        found = engine.__dict__["_mailbot_read_only"] = engine.execution_options(
-            **{READ_ONLY_OPTION: True}
-        )
-    return cast(Engine, found)
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, create_engine, event
 
@@ -57,6 +57,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """`engine` with the read option (`READ_ONLY_OPTION`: on SQLite a deferred BEGIN), made
+    once per engine (making it costs as much as a look-up). It shares the engine's pool, so
+    it follows the engine's `dispose`."""
+    found = engine.__dict__.get("_mailbot_read_only")
+    if found is None:
+        found = engine.__dict__["_mailbot_read_only"] = engine.execution_options(
+            **{READ_ONLY_OPTION: True}
+        )
+    return cast(Engine, found)
 
 
 CHECKPOINT_BUSY_MS = 2000

@@ -86,6 +86,12 @@ def current_revision(engine: Engine) -> str | None:
         if not inspect(conn).has_table(VERSION_TABLE):
             return None
         rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    return revision_of(list(rows))
+
+
+def revision_of(rows: list[str]) -> str | None:
+    """The revision the rows of `alembic_version` give: the one, several joined (branches), or
+    None (an empty table)."""
     return rows[0] if len(rows) == 1 else (",".join(sorted(rows)) or None)
 
 

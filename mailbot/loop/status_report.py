@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from storage.schema import check_revision
+from storage.schema import VERSION_TABLE, check_revision, revision_of
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -135,9 +135,9 @@ def _backlog(db: Reader, outbox: dict[str, int], now: datetime) -> dict[str, Any
 
 def read_only(engine: Engine) -> Connection:
     """A connection for reading only (on SQLite a deferred BEGIN)."""
-    from storage.engine import READ_ONLY_OPTION  # noqa: PLC0415 - SQLAlchemy's, as the engine
+    from storage.engine import read_only_engine  # noqa: PLC0415 - SQLAlchemy's, as the engine
 
-    return engine.execution_options(**{READ_ONLY_OPTION: True}).connect()
+    return read_only_engine(engine).connect()
 
 
 def db_now(conn: Connection) -> datetime:
@@ -216,13 +216,13 @@ def status_from_file(path: Path, now: datetime) -> dict[str, Any]:
     try:
         conn.execute("BEGIN")  # one snapshot for every figure; never waits for a writer (WAL)
         db = _SqliteReader(conn)
-        versions = db.rows(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = :table"
+        rows = (
+            db.rows(f"SELECT version_num FROM {VERSION_TABLE}")
+            if db.rows(exists, {"table": VERSION_TABLE})
+            else []
         )
-        current = (
-            [r[0] for r in db.rows("SELECT version_num FROM alembic_version")] if versions else []
-        )
-        check_revision(current[0] if len(current) == 1 else (",".join(sorted(current)) or None))
+        check_revision(revision_of([r[0] for r in rows]))
         report = _report(db, now)
         conn.rollback()
         return report
