@@ -1,5 +1,7 @@
 """Start-up of the one-shot commands: wall time of `mailbot --help`, `mailbot inspect FILE
---json` and `mailbot status` (median of several runs; hyperfine is not installed here)."""
+--json`, `mailbot status` and `mailbot health` (median of several runs; hyperfine is not
+installed here). `health` logs in to the bench's Dovecot and greets its relay: its time
+includes both round trips."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def startup(config: Path, env: dict[str, str], runs: int = 7) -> None:
         "mailbot --help": [*mailbot, "--help"],
         "mailbot inspect FILE --json": [*mailbot, "inspect", str(MAIL), "--json"],
         "mailbot status": [*mailbot, "status", "--config", str(config)],
+        "mailbot health": [*mailbot, "health", "--config", str(config)],
         "python -c pass (interpreter alone)": [sys.executable, "-c", "pass"],
     }
     print(f"## Start-up (median of {runs})")

@@ -212,10 +212,10 @@ def status(
 
     config = _load(config_path)
     path = sqlite_file(config.database.url)
-    if path is None:
-        report = status_report(_engine(config), datetime.now(UTC))
-    else:
-        with _schema_checked():  # the file's revision is checked as it is read
+    with _schema_checked():  # the revision is checked as the database is read
+        if path is None:
+            report = status_report(_engine(config, check=False), datetime.now(UTC))
+        else:
             report = status_from_file(path, datetime.now(UTC))
     if as_json:
         typer.echo(json.dumps(report))

@@ -256,9 +256,9 @@ def test_help_reads_as_when_every_command_is_imported(
         assert f"{name} " in listed.output
 
 
-def test_health_loads_neither_the_orm_nor_delivery(tmp_path: Path) -> None:
-    """`mailbot health` reads its figures with SQLAlchemy Core and greets the relay with the
-    SMTP client alone: no ORM models, no outbox, no mail composition (Jinja2)."""
+def test_health_loads_neither_sqlalchemy_nor_delivery(tmp_path: Path) -> None:
+    """`mailbot health` reads a SQLite file's figures with `sqlite3` and greets the relay with
+    the SMTP client alone: no SQLAlchemy, no outbox, no mail composition (Jinja2)."""
     config = _sqlite_config(tmp_path)
     loaded = _modules_after(
         "import os\n"
@@ -276,7 +276,7 @@ def test_health_loads_neither_the_orm_nor_delivery(tmp_path: Path) -> None:
     assert {
         "sqlmodel",
         "storage.models",
-        "sqlalchemy.orm",
+        "sqlalchemy",
         "jinja2",
         "mailbot.loop.delivery",
         "mailbot.mail.compose",

@@ -24,10 +24,11 @@ from mailbot.loop.sending import backlog as orm_backlog
 from mailbot.loop.status_report import (
     backlog,
     db_now,
+    engine_reader,
+    file_reader,
     last_poll,
     lease,
     quarantined,
-    read_only,
     sqlite_file,
     status_from_file,
     status_report,
@@ -145,13 +146,13 @@ def test_the_core_report_is_the_orm_report(db_url: str) -> None:
     engine.dispose()
 
 
-def test_the_health_figures_read_with_core_are_the_orm_ones(db_url: str) -> None:
+def test_the_health_figures_read_with_core_are_the_orm_ones(db_url: str, tmp_path: Path) -> None:
     """`mailbot health` reads the last poll, the quarantine, the outbox and the instances with
     the same Core queries (start-up): the same figures as the ORM functions."""
     upgrade(db_url)
     engine = make_engine(db_url)
-    with read_only(engine) as conn:
-        assert last_poll(conn) is None and quarantined(conn) == 0
+    with engine_reader(engine) as db:
+        assert last_poll(db) is None and quarantined(db) == 0
     now = datetime.now(UTC).replace(microsecond=0)
     _populate(db_url, now)
     with session_scope(engine) as session:
@@ -164,18 +165,22 @@ def test_the_health_figures_read_with_core_are_the_orm_ones(db_url: str) -> None
                 expires_at=now + timedelta(hours=1),
             )
         )
-    with session_scope(engine) as session, read_only(engine) as conn:
-        orm_at, orm_age = orm_last_poll(session) or (None, 0.0)
-        core_at, core_age = last_poll(conn) or (None, 0.0)
-        assert core_at == orm_at == now - timedelta(seconds=90)
-        assert abs(core_age - orm_age) < 5 and core_age >= 90
-        assert quarantined(conn) == 1
-        assert backlog(conn, now) == orm_backlog(session, now)
-        core_lease = _without_ages({"instance": lease(conn)})["instance"]
-        orm_lease = _without_ages({"instance": lease_report(session)})["instance"]
-        assert abs(core_lease.pop("age") - orm_lease.pop("age")) < 5
-        assert core_lease == orm_lease
-        assert abs((db_now(conn) - orm_db_now(session)).total_seconds()) < 5
+    readers = [engine_reader(engine)]
+    if db_url.startswith("sqlite"):
+        readers.append(file_reader(tmp_path / "m.db"))  # what the command reads a file with
+    for reader in readers:
+        with session_scope(engine) as session, reader as db:
+            orm_at, orm_age = orm_last_poll(session) or (None, 0.0)
+            core_at, core_age = last_poll(db) or (None, 0.0)
+            assert core_at == orm_at == now - timedelta(seconds=90)
+            assert abs(core_age - orm_age) < 5 and core_age >= 90
+            assert quarantined(db) == 1
+            assert backlog(db, now) == orm_backlog(session, now)
+            core_lease = _without_ages({"instance": lease(db)})["instance"]
+            orm_lease = _without_ages({"instance": lease_report(session)})["instance"]
+            assert abs(core_lease.pop("age") - orm_lease.pop("age")) < 5
+            assert core_lease == orm_lease
+            assert abs((db_now(db) - orm_db_now(session)).total_seconds()) < 5
     engine.dispose()
 
 

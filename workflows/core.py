@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from workflows.commands import ReviewerCommand
 from workflows.records import CaseRecord
 from workflows.states import CaseKind, State
 from workflows.text.triage_result import TriageResult
 
-Verb = Literal["APPROUVER", "REFUSER", "COMPLÉTER", "AIDE"]
 Space = Literal["accueil", "desta", "antai"]
 SPACES: tuple[Space, ...] = ("accueil", "desta", "antai")
 
@@ -66,24 +66,6 @@ class MailReceived:
     # files named as a spreadsheet that are not one, when no table was found:
     # « « annexe.xlsx », un document PDF »
     not_tables: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ReviewerCommand:
-    """A reviewer's decision on a subscription case (read by `workflows.text.directives`).
-    `people` None means everyone; `text` is the motif of REFUSER or what is missing for
-    COMPLÉTER (newlines kept)."""
-
-    verb: Verb
-    people: tuple[int, ...] | None = None
-    text: str | None = None
-
-    def canonical(self) -> str:
-        if self.verb == "APPROUVER" and self.people:
-            return "APPROUVER: " + ",".join(map(str, self.people))
-        if self.text and self.verb in ("REFUSER", "COMPLÉTER"):
-            return f"{self.verb}: " + " ".join(self.text.split())
-        return self.verb
 
 
 @dataclass(frozen=True)

@@ -12,21 +12,30 @@ and host names only: no address, subject or mail text (it is served without logi
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, text
-
 from mailbot.config import Config
-from mailbot.loop.mailbox import open_imap
-from mailbot.loop.smtp_client import smtp_client
-from mailbot.loop.status_report import backlog, db_now, last_poll, lease, quarantined, read_only
-from storage.schema import check_schema
+from mailbot.loop.status_report import (
+    Reader,
+    backlog,
+    db_now,
+    engine_reader,
+    file_reader,
+    last_poll,
+    lease,
+    quarantined,
+    sqlite_file,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 Status = Literal["ok", "degraded", "down"]
 EXIT_CODES: dict[str, int] = {"ok": 0, "degraded": 1, "down": 2}
@@ -59,22 +68,57 @@ def report(checks: list[Check]) -> dict[str, Any]:
     return {"status": status, "exit_code": worst, "checks": [asdict(c) for c in checks]}
 
 
-def run_checks(config: Config, engine: Engine) -> list[Check]:
-    """Every check, each one independent of the others' failure."""
-    checks = [_guard("database", lambda: check_database(engine))]
-    if checks[0].status == "ok":
-        # SQLAlchemy Core in one read-only transaction, as `mailbot status` (start-up: no ORM).
-        with read_only(engine) as conn:
-            for name, check in (
-                ("last_poll", check_last_poll),
-                ("outbox", check_outbox),
-                ("quarantine", check_quarantine),
-                ("instances", check_instances),
-            ):
-                checks.append(_guard(name, lambda c=check: c(config, conn)))  # type: ignore[misc]
-    checks.append(_guard("imap", lambda: check_imap(config)))
-    checks.append(_guard("smtp", lambda: check_smtp(config)))
-    return checks
+def run_checks(config: Config, database: Engine | Path) -> list[Check]:
+    """Every check, each one independent of the others' failure. `database` is the daemon's
+    engine (`/healthz`) or, for the command on a SQLite file, the file: read with `sqlite3`,
+    SQLAlchemy is not even imported (start-up). The IMAP login and the SMTP greeting wait on
+    the servers: they run in their own threads while the database is read."""
+    imap = _in_background("imap", lambda: check_imap(config))
+    smtp = _in_background("smtp", lambda: check_smtp(config))
+    checks = _database_checks(config, database)
+    return [*checks, imap(), smtp()]
+
+
+def _database_checks(config: Config, database: Engine | Path) -> list[Check]:
+    """The database (reachable, schema at the code's revision), then the figures read in one
+    read-only transaction; when the database is down, that check alone."""
+    with contextlib.ExitStack() as stack:
+        try:
+            db = stack.enter_context(_reading(database))
+        except Exception as err:  # a check that fails to run is a failing check
+            return [Check("database", "down", _error(err))]
+        dialect = "sqlite" if isinstance(database, Path) else database.dialect.name
+        checks = [Check("database", "ok", f"{dialect}, schéma à jour")]
+        for name, check in (
+            ("last_poll", check_last_poll),
+            ("outbox", check_outbox),
+            ("quarantine", check_quarantine),
+            ("instances", check_instances),
+        ):
+            checks.append(_guard(name, lambda c=check: c(config, db)))  # type: ignore[misc]
+        return checks
+
+
+@contextlib.contextmanager
+def _reading(database: Engine | Path) -> Iterator[Reader]:
+    reader = file_reader(database) if isinstance(database, Path) else engine_reader(database)
+    with reader as db:
+        yield db
+
+
+def _in_background(name: str, check: Callable[[], Check]) -> Callable[[], Check]:
+    """Start `check` in a thread; the returned function waits for its result."""
+    result: list[Check] = []
+    thread = threading.Thread(
+        target=lambda: result.append(_guard(name, check)), name=f"health-{name}", daemon=True
+    )
+    thread.start()
+
+    def wait() -> Check:
+        thread.join()
+        return result[0] if result else Check(name, "down", "la vérification n’a pas abouti")
+
+    return wait
 
 
 def _guard(name: str, check: Callable[[], Check]) -> Check:
@@ -92,14 +136,9 @@ def _error(err: BaseException) -> str:
 # ------------------------------------------------------------------------- the checks
 
 
-def check_database(engine: Engine) -> Check:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
-    check_schema(engine)
-    return Check("database", "ok", f"{engine.dialect.name}, schéma à jour")
-
-
 def check_imap(config: Config) -> Check:
+    from mailbot.loop.mailbox import open_imap  # noqa: PLC0415 - in the probe's thread
+
     client = open_imap(config, timeout=PROBE_TIMEOUT_SECONDS)
     with contextlib.suppress(Exception):
         client.logout()
@@ -108,6 +147,10 @@ def check_imap(config: Config) -> Check:
 
 
 def check_smtp(config: Config) -> Check:
+    import asyncio  # noqa: PLC0415 - in the probe's thread
+
+    from mailbot.loop.smtp_client import smtp_client  # noqa: PLC0415
+
     async def greet() -> str:
         client = smtp_client(config.smtp, config.smtp_password())
         client.timeout = PROBE_TIMEOUT_SECONDS
@@ -120,9 +163,9 @@ def check_smtp(config: Config) -> Check:
     return Check("smtp", "ok", f"{config.smtp.host}:{config.smtp.port} a répondu {code}")
 
 
-def check_last_poll(config: Config, conn: Connection) -> Check:
+def check_last_poll(config: Config, db: Reader) -> Check:
     limit = 2 * config.mailbox.poll_interval_seconds
-    seen = last_poll(conn)
+    seen = last_poll(db)
     if seen is None:
         return Check("last_poll", "degraded", "la boîte de réception n’a encore jamais été relevée")
     at, age = seen
@@ -132,8 +175,8 @@ def check_last_poll(config: Config, conn: Connection) -> Check:
     return Check("last_poll", "ok", detail)
 
 
-def check_outbox(_config: Config, conn: Connection) -> Check:
-    waiting = backlog(conn, db_now(conn))
+def check_outbox(_config: Config, db: Reader) -> Check:
+    waiting = backlog(db, db_now(db))
     age = waiting["oldest_pending_age_seconds"]
     detail = f"{waiting['pending']} en attente, {waiting['failed']} en échec"
     if age is not None:
@@ -142,15 +185,15 @@ def check_outbox(_config: Config, conn: Connection) -> Check:
     return Check("outbox", status, detail)
 
 
-def check_quarantine(_config: Config, conn: Connection) -> Check:
-    count = quarantined(conn)
+def check_quarantine(_config: Config, db: Reader) -> Check:
+    count = quarantined(db)
     if count:
         return Check("quarantine", "degraded", f"{count} courriel(s) en quarantaine")
     return Check("quarantine", "ok", "vide")
 
 
-def check_instances(_config: Config, conn: Connection) -> Check:
-    instances = lease(conn)
+def check_instances(_config: Config, db: Reader) -> Check:
+    instances = lease(db)
     active, standby = instances["active"], instances["standby"]
     if active is not None and not active["expired"]:
         return Check("instances", "ok", f"active : {active['holder']}, {len(standby)} en attente")
@@ -166,9 +209,7 @@ def check_instances(_config: Config, conn: Connection) -> Check:
 
 def command(config_path: str, as_json: bool, echo: Callable[[str], object]) -> int:
     """`mailbot health`: print the report, return the exit code."""
-    # Imported here: the configuration module is light, the engine factory is not.
     from mailbot.config import ConfigError, load_config  # noqa: PLC0415
-    from storage.engine import make_engine  # noqa: PLC0415
 
     try:
         config = load_config(config_path)
@@ -181,7 +222,13 @@ def command(config_path: str, as_json: bool, echo: Callable[[str], object]) -> i
         else:
             echo(f"Configuration inutilisable : {err}")
         return 3
-    result = report(run_checks(config, make_engine(config.database.url)))
+    database: Engine | Path | None = sqlite_file(config.database.url)
+    if database is None:
+        # Imported here: a SQLite file is read with `sqlite3`; SQLAlchemy for anything else.
+        from storage.engine import make_engine  # noqa: PLC0415
+
+        database = make_engine(config.database.url)
+    result = report(run_checks(config, database))
     if as_json:
         echo(json.dumps(result))
     else:

@@ -3,9 +3,9 @@
 The ORM models (`storage.models`, SQLModel) cost a one-shot command about 0.12 s of imports, and
 SQLAlchemy itself as much again or more: `status` reads five tables with plain SELECTs, in one
 read-only transaction (on SQLite a deferred BEGIN: it never waits for the daemon's writes).
-A SQLite file is read with the standard library's `sqlite3` (`status_from_file`), any other
-database through an engine (`status_report`); `mailbot health` reads its figures with the same
-queries on its engine's connection. The figures are those of the ORM functions
+A SQLite file is read with the standard library's `sqlite3` (`file_reader`), any other
+database through an engine (`engine_reader`); `mailbot health` reads its figures with the same
+queries on the same readers. The figures are those of the ORM functions
 `mailbot.loop.lease.lease_report` and `mailbot.loop.sending.backlog`, which no command uses any
 more; `tests/test_status_report.py` checks that the three give the same report.
 """
@@ -13,12 +13,13 @@ more; `tests/test_status_report.py` checks that the three give the same report.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from storage.schema import VERSION_TABLE, check_revision, revision_of
+from storage.schema import VERSION_TABLE, check_revision, check_schema, revision_of
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -140,26 +141,54 @@ def read_only(engine: Engine) -> Connection:
     return read_only_engine(engine).connect()
 
 
-def db_now(conn: Connection) -> datetime:
+@contextmanager
+def engine_reader(engine: Engine) -> Iterator[Reader]:
+    """The database behind `engine`, read in one read-only transaction (its schema checked)."""
+    check_schema(engine)
+    with read_only(engine) as conn:
+        yield _EngineReader(conn)
+        conn.rollback()
+
+
+@contextmanager
+def file_reader(path: Path) -> Iterator[Reader]:
+    """A SQLite file read with `sqlite3` in one deferred read transaction, after the schema
+    check every command makes (`storage.schema`; `SchemaOutdated`)."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        conn.execute("BEGIN")  # one snapshot for every figure; never waits for a writer (WAL)
+        db = _SqliteReader(conn)
+        exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = :table"
+        rows = (
+            db.rows(f"SELECT version_num FROM {VERSION_TABLE}")
+            if db.rows(exists, {"table": VERSION_TABLE})
+            else []
+        )
+        check_revision(revision_of([r[0] for r in rows]))
+        yield db
+        conn.rollback()
+    finally:
+        conn.close()
+
+
+def db_now(db: Reader) -> datetime:
     """The database's clock, as `mailbot.loop.lease.db_now`."""
-    return _db_now(_EngineReader(conn))
+    return _db_now(db)
 
 
-def lease(conn: Connection) -> dict[str, Any]:
+def lease(db: Reader) -> dict[str, Any]:
     """As `mailbot.loop.lease.lease_report`."""
-    return _lease(_EngineReader(conn))
+    return _lease(db)
 
 
-def backlog(conn: Connection, now: datetime) -> dict[str, Any]:
+def backlog(db: Reader, now: datetime) -> dict[str, Any]:
     """As `mailbot.loop.sending.backlog`."""
-    db = _EngineReader(conn)
     return _backlog(db, _counts(db, _OUTBOX_STATES), now)
 
 
-def last_poll(conn: Connection) -> tuple[datetime, float] | None:
+def last_poll(db: Reader) -> tuple[datetime, float] | None:
     """As `mailbot.loop.lease.last_poll`: when the INBOX was last polled successfully, and how
     many seconds ago (database clock)."""
-    db = _EngineReader(conn)
     at = _utc(
         _one(db, "SELECT heartbeat_at FROM instance_lease WHERE name = :name", {"name": POLL})
     )
@@ -168,8 +197,7 @@ def last_poll(conn: Connection) -> tuple[datetime, float] | None:
     return at, (_db_now(db) - at).total_seconds()
 
 
-def quarantined(conn: Connection) -> int:
-    db = _EngineReader(conn)
+def quarantined(db: Reader) -> int:
     return int(_one(db, "SELECT count(*) FROM inbound_message WHERE fate = 'quarantined'"))
 
 
@@ -195,10 +223,8 @@ def _report(db: Reader, now: datetime) -> dict[str, Any]:
 
 def status_report(engine: Engine, now: datetime) -> dict[str, Any]:
     """The report of `mailbot status --json`, through an engine."""
-    with read_only(engine) as conn:
-        report = _report(_EngineReader(conn), now)
-        conn.rollback()
-    return report
+    with engine_reader(engine) as db:
+        return _report(db, now)
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -210,21 +236,6 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def status_from_file(path: Path, now: datetime) -> dict[str, Any]:
-    """`status_report` of a SQLite file, read with `sqlite3` in one deferred read transaction,
-    after the schema check every command makes (`storage.schema`; `SchemaOutdated`)."""
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-    try:
-        conn.execute("BEGIN")  # one snapshot for every figure; never waits for a writer (WAL)
-        db = _SqliteReader(conn)
-        exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = :table"
-        rows = (
-            db.rows(f"SELECT version_num FROM {VERSION_TABLE}")
-            if db.rows(exists, {"table": VERSION_TABLE})
-            else []
-        )
-        check_revision(revision_of([r[0] for r in rows]))
-        report = _report(db, now)
-        conn.rollback()
-        return report
-    finally:
-        conn.close()
+    """`status_report` of a SQLite file, read with `sqlite3` (`file_reader`)."""
+    with file_reader(path) as db:
+        return _report(db, now)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from workflows.core import ReviewerCommand, Verb
+from workflows.commands import ReviewerCommand, Verb
 from workflows.text.fold import fold, fold_aligned
 from workflows.text.phrasings import Suggestion, read_phrasing, suggest
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from workflows.core import Verb
+from workflows.commands import Verb
 from workflows.text.fold import fold_aligned
 
 __all__ = ["Phrasing", "Suggestion", "read_phrasing", "suggest"]
