@@ -30,6 +30,7 @@ from floor import run_floor  # noqa: E402
 from harness import make_bot  # noqa: E402
 from mailservers import Dovecot, LmtpRelaySMTP, MailEnv  # noqa: E402
 from measure import Usage, run_measured  # noqa: E402
+from pace import pace  # noqa: E402
 
 ACKS = ("question_ack", "subscription_ack")
 
@@ -155,6 +156,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-annex", action="store_true")
     parser.add_argument("--skip-startup", action="store_true")
     args = parser.parse_args(argv)
+    pace("start")
     if not args.skip_drain:
         drain([int(n) for n in args.sizes.split(",")], args.repeat, args.annex_workers)
     if not args.skip_startup:
@@ -174,6 +176,7 @@ def main(argv: list[str]) -> int:
 
         with mail_servers() as env:
             latency(env, args.latency_seconds, bench_overrides(args.annex_workers))
+    pace("end")
     return 0
 
 
