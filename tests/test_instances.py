@@ -31,7 +31,14 @@ from pgutil import postgres_database
 from sqlmodel import Session, select
 
 from mailbot.config import LeaseConfig
-from mailbot.loop.lease import ACTIVE, InstanceBusy, Lease, LeaseLost, lease_report
+from mailbot.loop.lease import (
+    ACTIVE,
+    InstanceBusy,
+    Lease,
+    LeaseLost,
+    lease_report,
+    single_instance_lock,
+)
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 from storage.models import InboundMessage, InstanceLease
@@ -106,6 +113,21 @@ def test_heartbeat_keeps_the_lease_and_run_once_refuses_while_held(tmp_path: Pat
     other.acquire_or_raise()
     other.release()
     engine.dispose()
+
+
+def test_one_sqlite_file_takes_one_daemon_whatever_the_urls_query_string(tmp_path: Path) -> None:
+    """The lock is `<file>.lock` for the file the URL names: `?timeout=5` is the same file, so a
+    second daemon started with it is refused, naming the first."""
+    url = f"sqlite:///{tmp_path}/m.db"
+    lock = single_instance_lock(url)
+    assert lock is not None and (tmp_path / "m.db.lock").is_file()
+    with pytest.raises(InstanceBusy, match="SQLite allows one instance"):
+        single_instance_lock(f"{url}?timeout=5")
+    lock.close()
+    again = single_instance_lock(f"{url}?timeout=5")
+    assert again is not None
+    again.close()
+    assert not list(tmp_path.glob("*timeout*"))
 
 
 def _journal_race(

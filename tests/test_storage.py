@@ -15,6 +15,7 @@ from mailbot.cli import app
 from mailbot.loop.cases import next_ref
 from storage.db import make_engine, session_scope
 from storage.migrate import SchemaOutdated, check_schema, head_revision, upgrade
+from storage.urls import sqlite_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,3 +111,14 @@ def test_two_instances_on_postgresql_never_share_or_skip_a_number() -> None:
         assert sorted(refs) == [f"Q-2026-{n:06d}" for n in range(1, 51)]
         for e in engines:
             e.dispose()
+
+
+def test_a_sqlite_url_names_one_file_whatever_its_query_string() -> None:
+    """The engine, the single-instance lock and the sqlite3 readers take the file from
+    `sqlite_path`: a query string does not make it another file; other databases have none."""
+    assert sqlite_path("sqlite:///var/mailbot.db") == Path("var/mailbot.db")
+    assert sqlite_path("sqlite:////srv/mailbot.db?timeout=5") == Path("/srv/mailbot.db")
+    assert sqlite_path("sqlite:///") is None
+    assert sqlite_path("sqlite:///:memory:") is None
+    assert sqlite_path("sqlite://") is None
+    assert sqlite_path("postgresql+psycopg://u@h/db") is None

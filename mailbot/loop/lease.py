@@ -24,7 +24,6 @@ import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Engine, delete, func, select, update
@@ -35,6 +34,7 @@ from mailbot.config import LeaseConfig
 from storage.db import session_scope
 from storage.models import InstanceLease
 from storage.upsert import insert_ignore
+from storage.urls import sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -302,12 +302,10 @@ def last_poll(session: Session) -> tuple[datetime, float] | None:
 def single_instance_lock(url: str) -> IO[str] | None:
     """On SQLite, an exclusive lock on `<database>.lock` for the process's lifetime (keep the
     returned file open); raise InstanceBusy naming the holder when another process has it."""
-    if not url.startswith("sqlite:///"):
+    path = sqlite_path(url)  # the same file whatever the URL's query string
+    if path is None:
         return None
-    path = url.removeprefix("sqlite:///")
-    if not path or path == ":memory:":
-        return None
-    lock_path = Path(path + ".lock")
+    lock_path = path.with_name(path.name + ".lock")
     handle = lock_path.open("a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

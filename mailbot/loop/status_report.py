@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from storage.schema import VERSION_TABLE, check_revision, check_schema, revision_of
+from storage.urls import sqlite_path
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -229,10 +230,10 @@ def status_report(engine: Engine, now: datetime) -> dict[str, Any]:
 
 def sqlite_file(url: str) -> Path | None:
     """The existing file of a plain `sqlite:///path` URL (no query string), else None."""
-    if not url.startswith("sqlite:///") or "?" in url:
+    if "?" in url:  # options sqlite3 would not apply: the engine reads it
         return None
-    path = Path(url.removeprefix("sqlite:///"))
-    return path if path.name and path.is_file() else None
+    path = sqlite_path(url)
+    return path if path is not None and path.is_file() else None
 
 
 def status_from_file(path: Path, now: datetime) -> dict[str, Any]:
