@@ -125,9 +125,19 @@ def _claim_statement() -> Update:
 
 
 def _record_sent(session: Session, sent: list[tuple[int, datetime]]) -> None:
-    session.execute(
-        update(OutboxMail),
-        [{"id": row_id, "state": "sent", "sent_at": at, "last_error": None} for row_id, at in sent],
+    # Core executemany by primary key: the ORM's bulk UPDATE cost the sender's threads a fifth
+    # of their time, inside the write transaction that ingestion waits for.
+    session.connection().execute(
+        _sent_statement(), [{"row_id": row_id, "at": at} for row_id, at in sent]
+    )
+
+
+@cache
+def _sent_statement() -> Update:
+    return (
+        update(OutboxMail)
+        .where(col(OutboxMail.id) == bindparam("row_id"))
+        .values(state="sent", sent_at=bindparam("at", type_=UTCDateTime()), last_error=None)
     )
 
 
