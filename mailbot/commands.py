@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,16 @@ def _listed(name: str) -> click.Command:
     return TyperCommand(name, help=help_text)
 
 
+def _one_line(command: click.Command) -> click.Command:
+    """The command with its listing line (`short_help`) made of its help's first paragraph on
+    one line: typer's rich listing keeps a docstring's line breaks as they are in the source
+    ("… 1 degraded,⏎ 2 down …"); the command's own `--help` is left as it is."""
+    if command.short_help is None and command.help:
+        first = inspect.cleandoc(command.help).split("\n\n")[0]
+        command.short_help = " ".join(first.split())
+    return command
+
+
 class LazyGroup(TyperGroup):
     """The root group: the commands of `cli.py`, and the `LAZY` ones imported on demand."""
 
@@ -97,8 +108,9 @@ class LazyGroup(TyperGroup):
         if cmd_name in LAZY and cmd_name not in self.commands:
             try:
                 if self._listing:
-                    return _listed(cmd_name)
+                    return _one_line(_listed(cmd_name))
                 self.commands[cmd_name] = _load(cmd_name)
             except ImportError:  # pragma: no cover - an optional part not installed
                 return None
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        return _one_line(command) if self._listing and command is not None else command

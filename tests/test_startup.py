@@ -281,3 +281,16 @@ def test_health_loads_neither_sqlalchemy_nor_delivery(tmp_path: Path) -> None:
         "mailbot.loop.delivery",
         "mailbot.mail.compose",
     }.isdisjoint(loaded)
+
+
+def test_each_command_is_listed_with_its_help_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A docstring's line breaks do not break the listing's lines (typer's rich listing keeps
+    them): on a wide terminal, a command's first paragraph reads on one line."""
+    monkeypatch.setattr(typer.core, "HAS_RICH", True)
+    listed = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "220"})
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    health = next(line for line in lines if line.startswith("│ health "))
+    assert "1 degraded, 2 down, 3 configuration or environment unusable." in health
+    export = next(line for line in lines if line.startswith("│ export "))
+    assert "publiées d’une période dans un classeur xlsx" in export
