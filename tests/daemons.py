@@ -51,12 +51,12 @@ class Daemon:
     def stderr(self) -> str:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
 
-    def wait_log(self, text: str, timeout: float = 30) -> None:
+    def wait_log(self, text: str, timeout: float = 30, poll: float = 0.05) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.stderr:
             assert self.proc.poll() is None, f"{self.name} exited:\n{self.stderr[-3000:]}"
             assert time.monotonic() < deadline, f"{self.name}: no {text!r}:\n{self.stderr[-3000:]}"
-            time.sleep(0.05)
+            time.sleep(poll)
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
