@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -82,9 +82,10 @@ def run_checks(config: Config, database: Engine | Path) -> list[Check]:
 def _database_checks(config: Config, database: Engine | Path) -> list[Check]:
     """The database (reachable, schema at the code's revision), then the figures read in one
     read-only transaction; when the database is down, that check alone."""
+    reader = file_reader(database) if isinstance(database, Path) else engine_reader(database)
     with contextlib.ExitStack() as stack:
         try:
-            db = stack.enter_context(_reading(database))
+            db = stack.enter_context(reader)
         except Exception as err:  # a check that fails to run is a failing check
             return [Check("database", "down", _error(err))]
         dialect = "sqlite" if isinstance(database, Path) else database.dialect.name
@@ -97,13 +98,6 @@ def _database_checks(config: Config, database: Engine | Path) -> list[Check]:
         ):
             checks.append(_guard(name, lambda c=check: c(config, db)))  # type: ignore[misc]
         return checks
-
-
-@contextlib.contextmanager
-def _reading(database: Engine | Path) -> Iterator[Reader]:
-    reader = file_reader(database) if isinstance(database, Path) else engine_reader(database)
-    with reader as db:
-        yield db
 
 
 def _in_background(name: str, check: Callable[[], Check]) -> Callable[[], Check]:
