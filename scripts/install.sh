@@ -50,6 +50,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# --- bytecode of mailbot's own modules -------------------------------------------------------
+# pip writes the .pyc of the packages it installs, not of this editable checkout's: where
+# PYTHONDONTWRITEBYTECODE is set (as on the CI machines), every `mailbot` command compiled
+# about 115 modules from source at start-up, some 80 ms of the daemon's (docs/benchmarks.md).
+# Python still checks each .pyc against its source's time stamp: an edited module is
+# compiled again as before, never run stale. Only what changed is compiled again here.
+.venv/bin/python -m compileall -q -j 0 mailbot workflows storage portal_stub >/dev/null
+
 # --- portal assets (DSFR from the npm registry, never committed) ---------------------------
 if [ -x portal_stub/install_assets.sh ]; then
   portal_stub/install_assets.sh || log "warning: DSFR assets not installed (the portal still works, unstyled)"
