@@ -51,7 +51,15 @@ def _load(name: str) -> click.Command:
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
+    for sub in _subcommands(command):  # the group's own listing, as the root's (`_one_line`)
+        _one_line(sub)
     return command
+
+
+def _subcommands(command: click.Command) -> list[click.Command]:
+    """Every command below `command`, however deep (its groups' commands)."""
+    below = list(getattr(command, "commands", {}).values())
+    return [c for sub in below for c in (sub, *_subcommands(sub))]
 
 
 def _docstring(module: str, function: str) -> str | None:

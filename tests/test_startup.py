@@ -294,3 +294,6 @@ def test_each_command_is_listed_with_its_help_on_one_line(monkeypatch: pytest.Mo
     assert "1 degraded, 2 down, 3 configuration or environment unusable." in health
     export = next(line for line in lines if line.startswith("│ export "))
     assert "publiées d’une période dans un classeur xlsx" in export
+    group = CliRunner().invoke(app, ["annex", "--help"], env={"COLUMNS": "220"})  # a group's own
+    parse = next(line for line in group.output.splitlines() if line.startswith("│ parse "))
+    assert "1 : erreurs de lignes ; 2 : tableau inutilisable." in parse
