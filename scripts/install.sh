@@ -56,7 +56,9 @@ fi
 # about 115 modules from source at start-up, some 80 ms of the daemon's (docs/benchmarks.md).
 # Python still checks each .pyc against its source's time stamp: an edited module is
 # compiled again as before, never run stale. Only what changed is compiled again here.
-.venv/bin/python -m compileall -q -j 0 mailbot workflows storage portal_stub >/dev/null
+if ! .venv/bin/python -m compileall -q -j 0 mailbot workflows storage portal_stub >/dev/null; then
+  log "warning: some bytecode not written (a read-only checkout?): those modules compile at start"
+fi
 
 # --- portal assets (DSFR from the npm registry, never committed) ---------------------------
 if [ -x portal_stub/install_assets.sh ]; then
