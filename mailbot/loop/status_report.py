@@ -89,14 +89,16 @@ def _counts(db: Reader, sql: str) -> dict[str, int]:
     return {str(row[0]): int(row[1]) for row in db.rows(sql)}
 
 
-def _db_now(db: Reader) -> datetime:
+def db_now(db: Reader) -> datetime:
+    """The database's clock, as `mailbot.loop.lease.db_now`."""
     now = _utc(_one(db, "SELECT CURRENT_TIMESTAMP"))
     assert now is not None
     return now
 
 
-def _lease(db: Reader) -> dict[str, Any]:
-    now = _db_now(db)
+def lease(db: Reader) -> dict[str, Any]:
+    """As `mailbot.loop.lease.lease_report`."""
+    now = db_now(db)
     active: dict[str, Any] | None = None
     standby = []
     rows = db.rows("SELECT name, holder, acquired_at, heartbeat_at, expires_at FROM instance_lease")
@@ -172,16 +174,6 @@ def file_reader(path: Path) -> Iterator[Reader]:
         conn.close()
 
 
-def db_now(db: Reader) -> datetime:
-    """The database's clock, as `mailbot.loop.lease.db_now`."""
-    return _db_now(db)
-
-
-def lease(db: Reader) -> dict[str, Any]:
-    """As `mailbot.loop.lease.lease_report`."""
-    return _lease(db)
-
-
 def backlog(db: Reader, now: datetime) -> dict[str, Any]:
     """As `mailbot.loop.sending.backlog`."""
     return _backlog(db, _counts(db, _OUTBOX_STATES), now)
@@ -195,7 +187,7 @@ def last_poll(db: Reader) -> tuple[datetime, float] | None:
     )
     if at is None:
         return None
-    return at, (_db_now(db) - at).total_seconds()
+    return at, (db_now(db) - at).total_seconds()
 
 
 def quarantined(db: Reader) -> int:
@@ -218,7 +210,7 @@ def _report(db: Reader, now: datetime) -> dict[str, Any]:
         "outbox": outbox,
         "outbox_backlog": _backlog(db, outbox, now),
         "journal": _counts(db, "SELECT fate, count(*) FROM inbound_message GROUP BY fate"),
-        "instance": _lease(db),
+        "instance": lease(db),
     }
 
 
