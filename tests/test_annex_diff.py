@@ -5,17 +5,22 @@ test_followup_attachments_e2e.py and test_threat_formulas.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import re
+import zipfile
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from workflows_support import XLSX, annex, ctx, mail, row, sent, subscription_data
 
+from mailbot.annex import safecopy
 from mailbot.annex.safecopy import values_only_xlsx
 from workflows import subscription
 from workflows.annex.diff import changed_fields, diff_people
 from workflows.annex.formulas import copy_filename, escape_formula, is_formula_like
+from workflows.annex.rules import FIELDS, TEMPLATE_LABELS
 from workflows.subscription_people import person_view
 
 REF = "ABO-2026-000001"
@@ -80,6 +85,63 @@ def test_the_values_copy_holds_escaped_strings_only() -> None:
     assert values[1][1] == '\'=HYPERLINK("http://evil.test","Cliquez")'
     assert values[1][9] == "+33561000000" and values[1][10:] == ["Oui", "Non"]
     assert values[2][7] == "'@SUM(1+1)*cmd|' /C calc'!A0" and values[2][10:] == ["Non", "Non"]
+
+
+def _openpyxl_copy(lines: list[list[str]]) -> bytes:
+    """The copy as openpyxl writes it in full, cell by cell (what `values_only_xlsx` matches)."""
+    from openpyxl import Workbook  # noqa: PLC0415
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Demande")
+    for line in lines:
+        cells = [WriteOnlyCell(ws, value=v) if v else None for v in line]
+        for cell in cells:
+            if cell is not None:
+                cell.data_type = "s"
+        ws.append(cells)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _parts(data: bytes) -> list[tuple[str, bytes]]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return [(name, zf.read(name)) for name in zf.namelist()]
+
+
+def test_the_values_copy_is_the_workbook_openpyxl_writes() -> None:
+    """Only the rows are written by hand: every part of the file is byte for byte openpyxl's
+    (the date of the copy aside), edge spaces, markup characters, accents and empty cells
+    included."""
+    rows = [
+        person(1, organisation="  Mairie <de> Saint-Étienne & Co  ", job_title=""),
+        person(2, organisation="=1+1", spaces=["desta", "antai"]),
+    ]
+    at = dt.datetime(2026, 12, 7, 10, 30, tzinfo=dt.UTC)
+    ours = _parts(values_only_xlsx(annex(rows)["rows"], now=at))
+    lines = [[TEMPLATE_LABELS[n] for n in FIELDS]]
+    lines += [[safecopy._text(r, n) for n in FIELDS] for r in annex(rows)["rows"]]
+    theirs = _parts(_openpyxl_copy(lines))
+    assert [name for name, _ in ours] == [name for name, _ in theirs]
+    for (name, mine), (_, reference) in zip(ours, theirs, strict=True):
+        if name == "docProps/core.xml":
+            assert b"2026-12-07T10:30:00Z" in mine
+            mine, reference = (re.sub(rb"\d{4}-[\dT:-]+Z", b"", p) for p in (mine, reference))
+        assert mine == reference, name
+    sheet = dict(ours)["xl/worksheets/sheet1.xml"]
+    assert (
+        b'<t xml:space="preserve">  Mairie &lt;de&gt; Saint-\xc3\x89tienne &amp; Co  </t>' in sheet
+    )
+
+
+def test_the_values_copy_drops_what_xml_cannot_hold() -> None:
+    """A character XML 1.0 refuses (here U+FFFE, U+FFFF and U+0001) would make a file that no
+    spreadsheet opens: it is dropped, the rest of the cell kept."""
+    rows = annex([person(1)])["rows"]
+    rows[0]["organisation"] = "Mairie\ufffe de\uffff Lyon\x01"
+    ws = load_workbook(io.BytesIO(values_only_xlsx(rows)))["Demande"]
+    assert ws.cell(row=2, column=2).value == "Mairie de Lyon"
 
 
 def test_reviewer_mails_show_cells_escaped_and_the_record_keeps_them_as_written() -> None:

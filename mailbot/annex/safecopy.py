@@ -7,20 +7,28 @@ in write-only mode, a fresh workbook from the rows the child returned: the offic
 columns, one row per person, every cell a plain string (a formula-like text escaped with a
 quote, `workflows.annex.formulas`). No formula, no macro, no external link can survive, since
 nothing of the original file is copied. The original stays in the journal.
+
+Speed: a workbook made and saved by openpyxl costs 5 ms (its styles, theme and properties are
+serialised anew each time) for a few rows that cost 0.1 ms. The worker therefore has openpyxl
+save the empty workbook once (`_skeleton`) and, for each annex, writes the rows into the sheet's
+`<sheetData>` the way openpyxl writes them (inline strings, `r` references) and zips the
+skeleton's other parts unchanged, with the date of the copy in its properties: 0.3 ms a copy.
+`tests/test_annex_diff.py` checks that the result is the workbook openpyxl itself writes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import re
+import zipfile
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache
+from typing import Any
+from xml.sax.saxutils import escape
 
 from workflows.annex.formulas import escape_formula
 from workflows.annex.rules import FIELDS, TEMPLATE_LABELS
-
-if TYPE_CHECKING:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 SHEET = "Demande"
 _REQUESTER_TYPES = {"collectivite": "Collectivité", "prestataire": "Prestataire"}
@@ -38,26 +46,73 @@ def _text(row: Mapping[str, Any], name: str) -> str:
     return "" if value is None else escape_formula(str(value))
 
 
-def _string_cell(ws: WriteOnlyWorksheet, value: str) -> WriteOnlyCell | None:
-    # Imported here: the daemon loads openpyxl only when it writes a copy (start-up).
-    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
-
-    if not value:
-        return None  # an empty cell
-    cell = WriteOnlyCell(ws, value=value)
-    cell.data_type = "s"  # a string, whatever it looks like: never a formula
-    return cell
+_SHEET_PART = "xl/worksheets/sheet1.xml"
+_CORE_PART = "docProps/core.xml"
+_SHEET_DATA = b"<sheetData></sheetData>"
+_W3CDTF = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+# What XML 1.0 cannot hold (control characters are already spaces, `cell_text`; U+FFFE, U+FFFF
+# and lone surrogates are not): dropped, so that the copy always opens.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def values_only_xlsx(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """The workbook of `rows` (the `rows` of `mailbot annex parse --json`)."""
-    from openpyxl import Workbook  # noqa: PLC0415 - as above
+@lru_cache(maxsize=1)
+def _skeleton() -> tuple[tuple[tuple[str, bytes], ...], bytes, bytes]:
+    """(openpyxl's empty workbook as (part, bytes) in its order, the sheet's XML before the
+    rows, after them)."""
+    # Imported here: the daemon loads openpyxl only where it writes a copy (start-up).
+    from openpyxl import Workbook  # noqa: PLC0415
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(SHEET)
-    ws.append([_string_cell(ws, TEMPLATE_LABELS[name]) for name in FIELDS])
-    for row in rows:
-        ws.append([_string_cell(ws, _text(row, name)) for name in FIELDS])
     out = io.BytesIO()
+    wb = Workbook(write_only=True)
+    wb.create_sheet(SHEET)
     wb.save(out)
+    with zipfile.ZipFile(out) as zf:
+        parts = tuple((info.filename, zf.read(info)) for info in zf.infolist())
+    sheet = dict(parts)[_SHEET_PART]
+    head, found, tail = sheet.partition(_SHEET_DATA)
+    if not found:  # an openpyxl that writes the empty sheet otherwise: caught by the tests
+        raise RuntimeError("openpyxl's empty sheet has no <sheetData></sheetData>")
+    return parts, head + b"<sheetData>", b"</sheetData>" + tail
+
+
+def _column_letters() -> list[str]:
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415 - as above
+
+    return [get_column_letter(i) for i in range(1, len(FIELDS) + 1)]
+
+
+def _cell_xml(ref: str, value: str) -> str:
+    """One string cell as openpyxl writes it (`xml:space` where the text has edge spaces)."""
+    value = _NOT_XML.sub("", value)
+    space = ' xml:space="preserve"' if value != value.strip() else ""
+    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
+
+
+def _rows_xml(lines: Sequence[Sequence[str]]) -> bytes:
+    letters = _column_letters()
+    out = []
+    for number, line in enumerate(lines, start=1):
+        cells = "".join(
+            _cell_xml(f"{letter}{number}", value)
+            for letter, value in zip(letters, line, strict=True)
+            if value
+        )
+        out.append(f'<row r="{number}">{cells}</row>')
+    return "".join(out).encode("utf-8")
+
+
+def values_only_xlsx(rows: Sequence[Mapping[str, Any]], now: dt.datetime | None = None) -> bytes:
+    """The workbook of `rows` (the `rows` of `mailbot annex parse --json`), dated `now`."""
+    parts, head, tail = _skeleton()
+    lines = [[TEMPLATE_LABELS[name] for name in FIELDS]]
+    lines += [[_text(row, name) for name in FIELDS] for row in rows]
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ").encode("ascii")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts:
+            if name == _SHEET_PART:
+                data = head + _rows_xml(lines) + tail
+            elif name == _CORE_PART:
+                data = _W3CDTF.sub(stamp, data)
+            zf.writestr(name, data)
     return out.getvalue()
