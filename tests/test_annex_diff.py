@@ -140,8 +140,12 @@ def test_the_values_copy_drops_what_xml_cannot_hold() -> None:
     spreadsheet opens: it is dropped, the rest of the cell kept."""
     rows = annex([person(1)])["rows"]
     rows[0]["organisation"] = "Mairie\ufffe de\uffff Lyon\x01"
-    ws = load_workbook(io.BytesIO(values_only_xlsx(rows)))["Demande"]
+    rows[0]["job_title"] = "\ufffe"  # nothing left: an empty cell, not an empty string
+    data = values_only_xlsx(rows)
+    ws = load_workbook(io.BytesIO(data))["Demande"]
     assert ws.cell(row=2, column=2).value == "Mairie de Lyon"
+    assert ws.cell(row=2, column=8).value is None
+    assert b'r="H2"' not in dict(_parts(data))["xl/worksheets/sheet1.xml"]
 
 
 def test_reviewer_mails_show_cells_escaped_and_the_record_keeps_them_as_written() -> None:
