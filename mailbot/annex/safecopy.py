@@ -75,10 +75,12 @@ def _skeleton() -> tuple[tuple[tuple[str, bytes], ...], bytes, bytes]:
     return parts, head + b"<sheetData>", b"</sheetData>" + tail
 
 
-def _column_letters() -> list[str]:
+@lru_cache(maxsize=1)
+def _column_letters() -> tuple[str, ...]:
+    """A, B, … for the template's columns (worked out once, as the skeleton)."""
     from openpyxl.utils import get_column_letter  # noqa: PLC0415 - as above
 
-    return [get_column_letter(i) for i in range(1, len(FIELDS) + 1)]
+    return tuple(get_column_letter(i) for i in range(1, len(FIELDS) + 1))
 
 
 def _cell_xml(ref: str, value: str) -> str:
